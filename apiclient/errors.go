@@ -1,0 +1,108 @@
+package apiclient
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// APIError is a response with a non-zero RetCode.
+type APIError struct {
+	RetCode int64
+	Message string
+	Action  string
+	Page    int
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("page %d: API RetCode %d (%s): %s", e.Page, e.RetCode, retCodeMeaning(e.RetCode), e.Message)
+}
+
+// Transient reports whether the contract says to retry this RetCode.
+func (e *APIError) Transient() bool {
+	switch e.RetCode {
+	case 110, 130, 150, 153:
+		return true
+	}
+	return e.RetCode >= 2000
+}
+
+// StatusError is an HTTP response with a status other than 200.
+type StatusError struct {
+	StatusCode int
+	Page       int
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("page %d: HTTP status %d", e.Page, e.StatusCode)
+}
+
+// Transient reports whether the contract says to retry this status.
+func (e *StatusError) Transient() bool {
+	switch e.StatusCode {
+	case 429, 502, 503, 504:
+		return true
+	}
+	return false
+}
+
+// DecodeError is a response body that could not be read as the API's JSON.
+type DecodeError struct {
+	Page int
+	Err  error
+}
+
+func (e *DecodeError) Error() string { return fmt.Sprintf("page %d: decoding response: %v", e.Page, e.Err) }
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// ErrTooManyPages ends a sweep that reached Config.MaxPages with every page
+// still full: a truncated total must not pass for a complete one.
+var ErrTooManyPages = errors.New("too many pages: the sweep was stopped by the max-pages guard")
+
+// ErrResponseTooLarge is returned when a body exceeds Config.MaxResponseBytes.
+var ErrResponseTooLarge = errors.New("response body too large")
+
+func retCodeMeaning(code int64) string {
+	switch code {
+	case 110:
+		return "upstream timeout"
+	case 130:
+		return "gateway error"
+	case 150:
+		return "service unavailable"
+	case 153:
+		return "throttled"
+	case 160, 161:
+		return "unknown action"
+	case 170:
+		return "signature missing"
+	case 171:
+		return "signature wrong"
+	case 172:
+		return "no such user: check the public key"
+	case 174:
+		return "token missing"
+	case 230:
+		return "bad or missing parameter"
+	case 292:
+		return "no such project"
+	case 294:
+		return "IP not allowed"
+	case 299:
+		return "permission denied"
+	}
+	return "unknown code"
+}
+
+// redactor removes credentials from any text a server sends back, so that an
+// error message can never carry them into a log line or a metric.
+type redactor []string
+
+func (r redactor) clean(s string) string {
+	for _, secret := range r {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[REDACTED]")
+		}
+	}
+	return s
+}
