@@ -52,7 +52,9 @@ type DecodeError struct {
 	Err  error
 }
 
-func (e *DecodeError) Error() string { return fmt.Sprintf("page %d: decoding response: %v", e.Page, e.Err) }
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("page %d: decoding response: %v", e.Page, e.Err)
+}
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 // ErrTooManyPages ends a sweep that reached Config.MaxPages with every page
