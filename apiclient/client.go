@@ -86,7 +86,8 @@ type RetryPolicy struct {
 	MaxDelay    time.Duration // default 5s
 }
 
-// Query selects the orders of a sweep: CreateTime in [Start, End), and the
+// Query selects the orders of a sweep: CreateTime in [Start, End] (both ends
+// inclusive, as the API treats StartTime and EndTime), and the
 // optional filters, sent as the API's .N lists.
 type Query struct {
 	Start, End   time.Time

@@ -1,0 +1,122 @@
+package collector
+
+import (
+	"sort"
+
+	"github.com/debt-exporter/debt_exporter/apiclient"
+	"github.com/debt-exporter/debt_exporter/money"
+)
+
+// dedupePages is how many recent pages of order numbers a sweep remembers.
+// Orders that arrive while a sweep runs push older ones onto later pages,
+// where they are served again; they reappear within a page or two unless
+// more than dedupePages × page size orders arrive during one sweep. A
+// bounded window keeps memory independent of the number of orders.
+const dedupePages = 16
+
+// seriesKey is one label set of the business metrics.
+type seriesKey struct {
+	region, model, productCode, currency string
+}
+
+type seriesValue struct {
+	amount money.Decimal
+	orders int
+	oldest int64
+}
+
+type series struct {
+	seriesKey
+	seriesValue
+}
+
+// invalidSample keeps one example per reason for the once-per-sweep log line.
+type invalidSample struct {
+	count          int
+	orderNo, value string
+}
+
+// aggregator folds a sweep's orders into series as the pages stream by.
+type aggregator struct {
+	sums    map[seriesKey]*seriesValue
+	invalid map[string]*invalidSample
+	// recent order numbers: a set and, per page, what to forget later.
+	seen       map[string]struct{}
+	pages      [dedupePages][]string
+	pageIndex  int
+	duplicates int
+}
+
+func newAggregator() *aggregator {
+	a := &aggregator{
+		sums:    make(map[seriesKey]*seriesValue),
+		invalid: make(map[string]*invalidSample),
+		seen:    make(map[string]struct{}),
+	}
+	for _, reason := range []string{apiclient.InvalidAmount, apiclient.InvalidCreateTime} {
+		a.invalid[reason] = &invalidSample{}
+	}
+	return a
+}
+
+// addPage is the apiclient.Sweep callback.
+func (a *aggregator) addPage(orders []apiclient.Order) error {
+	slot := &a.pages[a.pageIndex%dedupePages]
+	for _, no := range *slot {
+		delete(a.seen, no)
+	}
+	*slot = (*slot)[:0]
+	a.pageIndex++
+
+	for i := range orders {
+		o := &orders[i]
+		if o.OrderNo != "" {
+			if _, dup := a.seen[o.OrderNo]; dup {
+				a.duplicates++
+				continue
+			}
+			a.seen[o.OrderNo] = struct{}{}
+			*slot = append(*slot, o.OrderNo)
+		}
+		if o.Invalid != "" {
+			s := a.invalid[o.Invalid]
+			if s.count == 0 {
+				s.orderNo, s.value = o.OrderNo, o.RawInvalid
+			}
+			s.count++
+			continue
+		}
+		k := seriesKey{o.Region, o.ModelID, o.ProductCode, o.Currency}
+		v, ok := a.sums[k]
+		if !ok {
+			v = &seriesValue{oldest: o.CreateTime}
+			a.sums[k] = v
+		}
+		v.amount = v.amount.Add(o.Amount)
+		v.orders++
+		v.oldest = min(v.oldest, o.CreateTime)
+	}
+	return nil
+}
+
+// series returns the totals in a stable order.
+func (a *aggregator) series() []series {
+	out := make([]series, 0, len(a.sums))
+	for k, v := range a.sums {
+		out = append(out, series{k, *v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		x, y := out[i].seriesKey, out[j].seriesKey
+		if x.currency != y.currency {
+			return x.currency < y.currency
+		}
+		if x.region != y.region {
+			return x.region < y.region
+		}
+		if x.model != y.model {
+			return x.model < y.model
+		}
+		return x.productCode < y.productCode
+	})
+	return out
+}

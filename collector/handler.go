@@ -1,0 +1,54 @@
+package collector
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// scrapeTimeoutHeader is how Prometheus tells a target its scrape_timeout.
+const scrapeTimeoutHeader = "X-Prometheus-Scrape-Timeout-Seconds"
+
+// SweepTimeout is the time a sweep may take for a scrape: Prometheus'
+// scrape timeout less offset (time to render and send the answer), capped
+// by limit. Without the header (curl, a browser) it is limit.
+func SweepTimeout(r *http.Request, offset, limit time.Duration) time.Duration {
+	v := r.Header.Get(scrapeTimeoutHeader)
+	if v == "" {
+		return limit
+	}
+	seconds, err := strconv.ParseFloat(v, 64)
+	if err != nil || seconds <= 0 {
+		return limit
+	}
+	t := time.Duration(seconds*float64(time.Second)) - offset
+	if t <= 0 { // a tiny scrape timeout: give the sweep what there is
+		t = time.Duration(seconds * float64(time.Second) / 2)
+	}
+	return min(t, limit)
+}
+
+// Handler serves the metrics of extra (Go, process, build info) and of a
+// sweep bounded by the scrape's own timeout.
+func (c *Collector) Handler(extra prometheus.Gatherer, offset, limit time.Duration, logger log.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), SweepTimeout(r, offset, limit))
+		defer cancel()
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(c.ForScrape(ctx))
+		promhttp.HandlerFor(prometheus.Gatherers{extra, reg}, promhttp.HandlerOpts{
+			ErrorLog:      promLogger{logger},
+			ErrorHandling: promhttp.ContinueOnError,
+		}).ServeHTTP(w, r)
+	})
+}
+
+type promLogger struct{ logger log.Logger }
+
+func (l promLogger) Println(v ...any) { level.Error(l.logger).Log("msg", "serving metrics", "err", v) }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// privateKeyEnv holds the private key when no key file is given. There is
+// deliberately no flag for the key itself: it would show in ps.
+const privateKeyEnv = "DEBT_EXPORTER_PRIVATE_KEY"
+
+// flagValues are the raw command-line and environment values.
+type flagValues struct {
+	endpoint, publicKey, privateKeyFile, projectID string
+	timeout                                         time.Duration
+	pageSize, concurrency, maxPages                 int
+	window                                          string
+	minInterval, timeoutOffset, maxTimeout          time.Duration
+	resourceIDs, models, regions, skus, products    []string
+	pricingUnits, orderTypes                        []string
+	metricsPath                                     string
+	demo                                            bool
+	demoOrders                                      int
+}
+
+// config is what the exporter runs with, checked.
+type config struct {
+	flagValues
+	privateKey   string
+	window       time.Duration
+	pricingUnits []int
+	orderTypes   []int
+}
+
+// loadConfig validates flags and reads the private key from its file or the
+// environment. Errors are one line and never quote the key.
+func loadConfig(f flagValues, getenv func(string) string) (*config, error) {
+	c := &config{flagValues: f}
+	w, err := model.ParseDuration(f.window)
+	if err != nil || w <= 0 {
+		return nil, fmt.Errorf("--window %q is not a positive duration such as 30d or 12h", f.window)
+	}
+	c.window = time.Duration(w)
+	if f.pageSize < 10 || f.pageSize > 100 {
+		return nil, fmt.Errorf("--api.page-size %d is outside 10 to 100", f.pageSize)
+	}
+	if f.timeout <= 0 {
+		return nil, errors.New("--api.timeout must be positive")
+	}
+	if f.concurrency < 1 || f.concurrency > 64 {
+		return nil, fmt.Errorf("--api.concurrency %d is outside 1 to 64", f.concurrency)
+	}
+	if f.maxPages < 1 {
+		return nil, errors.New("--api.max-pages must be at least 1")
+	}
+	if f.maxTimeout <= 0 || f.timeoutOffset < 0 || f.minInterval < 0 {
+		return nil, errors.New("--sweep.max-timeout must be positive, --sweep.timeout-offset and --sweep.min-interval not negative")
+	}
+	if !strings.HasPrefix(f.metricsPath, "/") || f.metricsPath == "/" {
+		return nil, fmt.Errorf("--web.telemetry-path %q must start with / and not be /", f.metricsPath)
+	}
+	if c.pricingUnits, err = ints("--filter.pricing-unit", f.pricingUnits); err != nil {
+		return nil, err
+	}
+	if c.orderTypes, err = ints("--filter.order-type", f.orderTypes); err != nil {
+		return nil, err
+	}
+	for _, p := range f.products {
+		if p != "modelverse" && p != "sandbox" {
+			return nil, fmt.Errorf("--filter.product-code %q is not modelverse or sandbox", p)
+		}
+	}
+	if f.demo {
+		if f.demoOrders < 1 {
+			return nil, errors.New("--demo.orders must be at least 1")
+		}
+		return c, nil // demo mode brings its own API and credentials
+	}
+
+	if f.publicKey == "" {
+		return nil, errors.New("no public key: set --api.public-key or DEBT_EXPORTER_PUBLIC_KEY (or try --demo)")
+	}
+	envKey := getenv(privateKeyEnv)
+	switch {
+	case f.privateKeyFile != "" && envKey != "":
+		return nil, fmt.Errorf("both --api.private-key-file and %s are set: keep one", privateKeyEnv)
+	case f.privateKeyFile != "":
+		b, err := os.ReadFile(f.privateKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read --api.private-key-file: %w", err)
+		}
+		c.privateKey = strings.TrimSpace(string(b))
+		if c.privateKey == "" {
+			return nil, fmt.Errorf("--api.private-key-file %s is empty", f.privateKeyFile)
+		}
+	case envKey != "":
+		c.privateKey = strings.TrimSpace(envKey)
+	default:
+		return nil, fmt.Errorf("no private key: set --api.private-key-file or %s", privateKeyEnv)
+	}
+	return c, nil
+}
+
+func ints(flag string, values []string) ([]int, error) {
+	out := make([]int, 0, len(values))
+	for _, v := range values {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q is not an integer", flag, v)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
