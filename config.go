@@ -18,15 +18,15 @@ const privateKeyEnv = "DEBT_EXPORTER_PRIVATE_KEY"
 // flagValues are the raw command-line and environment values.
 type flagValues struct {
 	endpoint, publicKey, privateKeyFile, projectID string
-	timeout                                         time.Duration
-	pageSize, concurrency, maxPages                 int
-	window                                          string
-	minInterval, timeoutOffset, maxTimeout          time.Duration
-	resourceIDs, models, regions, skus, products    []string
-	pricingUnits, orderTypes                        []string
-	metricsPath                                     string
-	demo                                            bool
-	demoOrders                                      int
+	timeout                                        time.Duration
+	pageSize, concurrency, maxPages                int
+	window                                         string
+	minInterval, timeoutOffset, maxTimeout         time.Duration
+	resourceIDs, models, regions, skus, products   []string
+	pricingUnits, orderTypes                       []string
+	metricsPath                                    string
+	demo                                           bool
+	demoOrders                                     int
 }
 
 // config is what the exporter runs with, checked.
