@@ -1,0 +1,291 @@
+package monitoringtest_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	monitoringtest "github.com/debt-exporter/debt_exporter/monitoring_test"
+)
+
+// The dashboards and their uids. A uid is what links and bookmarks point
+// to: changing one breaks them, so this list changes only on purpose.
+var wantDashboards = map[string]string{
+	"debt-outstanding.json":     "debt-outstanding",
+	"debt-exporter-health.json": "debt-exporter-health",
+}
+
+const dsRef = "${datasource}"
+
+func loadDashboards(t *testing.T) []monitoringtest.Dashboard {
+	t.Helper()
+	ds, err := monitoringtest.LoadDashboards(filepath.Join(monitoringtest.MustRepoRoot(t), "dashboards"))
+	require.NoError(t, err)
+	return ds
+}
+
+func variable(d monitoringtest.Dashboard, name string) map[string]any {
+	for _, v := range d.Variables() {
+		if v["name"] == name {
+			return v
+		}
+	}
+	return nil
+}
+
+func TestDashboardsAreImportable(t *testing.T) {
+	dashboards := loadDashboards(t)
+	got := map[string]string{}
+	titles := map[string]bool{}
+	for _, d := range dashboards {
+		t.Run(d.File, func(t *testing.T) {
+			uid, _ := d.JSON["uid"].(string)
+			got[d.File] = uid
+			assert.Regexp(t, `^[a-z0-9-]{1,40}$`, uid)
+			title, _ := d.JSON["title"].(string)
+			assert.NotEmpty(t, title)
+			assert.False(t, titles[title], "duplicate title %q", title)
+			titles[title] = true
+			assert.NotEmpty(t, d.JSON["description"])
+			assert.EqualValues(t, 39, d.JSON["schemaVersion"])
+			assert.Contains(t, d.JSON["tags"], "debt_exporter")
+			assert.NotContains(t, d.JSON, "id", "an id would clash on import; Grafana assigns one")
+
+			ds := variable(d, "datasource")
+			require.NotNil(t, ds, "no datasource variable")
+			assert.Equal(t, "datasource", ds["type"])
+			assert.Equal(t, "prometheus", ds["query"])
+			for _, name := range []string{"job", "instance"} {
+				v := variable(d, name)
+				if assert.NotNil(t, v, "no %s variable", name) {
+					assert.Equal(t, "query", v["type"])
+				}
+			}
+			for _, v := range d.Variables() {
+				if v["type"] == "query" {
+					assert.Equal(t, map[string]any{"type": "prometheus", "uid": dsRef}, v["datasource"], "variable %s", v["name"])
+				}
+			}
+			assertDatasourceRefs(t, d.JSON, "")
+		})
+	}
+	assert.Equal(t, wantDashboards, got, "dashboard files and uids")
+}
+
+// assertDatasourceRefs walks the JSON: every datasource is the variable,
+// never a hard-coded uid (the built-in annotation's Grafana source aside).
+func assertDatasourceRefs(t *testing.T, v any, path string) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, c := range v {
+			if k == "datasource" {
+				switch ds := c.(type) {
+				case map[string]any:
+					if ds["type"] != "grafana" {
+						assert.Equal(t, dsRef, ds["uid"], "%s.datasource", path)
+						assert.Equal(t, "prometheus", ds["type"], "%s.datasource", path)
+					}
+				default:
+					t.Errorf("%s.datasource = %v: want {type: prometheus, uid: %s}", path, c, dsRef)
+				}
+				continue
+			}
+			assertDatasourceRefs(t, c, path+"."+k)
+		}
+	case []any:
+		for i, c := range v {
+			assertDatasourceRefs(t, c, fmt.Sprintf("%s[%d]", path, i))
+		}
+	}
+}
+
+func TestOutstandingDashboardFilters(t *testing.T) {
+	for _, d := range loadDashboards(t) {
+		if d.JSON["uid"] != "debt-outstanding" {
+			continue
+		}
+		for _, name := range []string{"instance", "region", "model", "product_code", "currency"} {
+			v := variable(d, name)
+			require.NotNil(t, v, "no %s variable", name)
+			assert.Equal(t, true, v["multi"], "%s: multi-value", name)
+			assert.Equal(t, true, v["includeAll"], "%s: All", name)
+			// label_values never lists an empty value; ".*" keeps those series.
+			assert.Equal(t, ".*", v["allValue"], "%s: All must match empty label values", name)
+		}
+		return
+	}
+	t.Fatal("no debt-outstanding dashboard")
+}
+
+func TestPanelsHaveUnitsAndDescriptions(t *testing.T) {
+	for _, d := range loadDashboards(t) {
+		ids := map[float64]bool{}
+		for _, p := range d.Panels() {
+			title, _ := p["title"].(string)
+			id, _ := p["id"].(float64)
+			assert.False(t, ids[id], "%s: duplicate panel id %v", d.File, id)
+			ids[id] = true
+			if p["type"] == "row" {
+				continue
+			}
+			assert.NotEmpty(t, title, "%s: panel %v has no title", d.File, id)
+			assert.NotEmpty(t, p["description"], "%s / %q: no description", d.File, title)
+			fc, _ := p["fieldConfig"].(map[string]any)
+			defaults, _ := fc["defaults"].(map[string]any)
+			assert.NotEmpty(t, defaults["unit"], "%s / %q: no unit", d.File, title)
+			targets, _ := p["targets"].([]any)
+			assert.NotEmpty(t, targets, "%s / %q: no query", d.File, title)
+		}
+	}
+}
+
+var sumRE = regexp.MustCompile(`\bsum\b\s*(?:by\s*\(([^)]*)\))?`)
+
+// Amounts in different currencies are never added: every sum of money keeps
+// currency, and the amount stat panels repeat per currency.
+func TestMoneyIsNeverSummedAcrossCurrencies(t *testing.T) {
+	repeated := false
+	for _, d := range loadDashboards(t) {
+		for _, q := range d.Queries() {
+			if !strings.Contains(q.Expr, "debt_unpaid_amount") {
+				continue
+			}
+			for _, m := range sumRE.FindAllStringSubmatch(q.Expr, -1) {
+				assert.Contains(t, strings.Split(strings.ReplaceAll(m[1], " ", ""), ","), "currency",
+					"%s: %q sums amounts without keeping currency", q, m[0])
+			}
+		}
+		// A row repeated by currency holds the amount stat panel.
+		rowRepeat := ""
+		for _, p := range d.Panels() {
+			if p["type"] == "row" {
+				rowRepeat, _ = p["repeat"].(string)
+				continue
+			}
+			if p["type"] != "stat" {
+				continue
+			}
+			for _, tgt := range p["targets"].([]any) {
+				expr, _ := tgt.(map[string]any)["expr"].(string)
+				if strings.Contains(expr, "debt_unpaid_amount") && strings.Contains(expr, "sum by (currency)") &&
+					(rowRepeat == "currency" || p["repeat"] == "currency") {
+					repeated = true
+				}
+			}
+		}
+	}
+	assert.True(t, repeated, "no amount stat panel repeated per currency")
+}
+
+// substituted returns every panel and variable query with the template
+// variables replaced as Grafana would at their defaults.
+func substituted(t *testing.T) (queries []monitoringtest.Query, names []string) {
+	t.Helper()
+	vals := monitoringtest.DefaultValues("debt")
+	for _, d := range loadDashboards(t) {
+		for _, q := range d.Queries() {
+			expr, err := monitoringtest.Substitute(q.Expr, vals)
+			require.NoError(t, err, "%s", q)
+			q.Expr = expr
+			queries = append(queries, q)
+		}
+		vqs, err := d.VariableQueries()
+		require.NoError(t, err)
+		for _, vq := range vqs {
+			expr, err := monitoringtest.Substitute(vq.Selector, vals)
+			require.NoError(t, err, "%s variable %s", d.File, vq.Name)
+			queries = append(queries, monitoringtest.Query{Dashboard: d.File, Panel: "variable " + vq.Name, RefID: "-", Expr: expr})
+		}
+	}
+	for _, q := range queries {
+		names = append(names, q.String())
+	}
+	return queries, names
+}
+
+// Every dashboard query parses as PromQL once the variables are filled in:
+// each becomes a recording rule that promtool checks.
+func TestDashboardQueriesParse(t *testing.T) {
+	promtool := monitoringtest.Tool(t, "promtool")
+	queries, names := substituted(t)
+	type rec struct {
+		Record string `yaml:"record"`
+		Expr   string `yaml:"expr"`
+	}
+	type group struct {
+		Name  string `yaml:"name"`
+		Rules []rec  `yaml:"rules"`
+	}
+	var groups []group
+	for i, q := range queries {
+		groups = append(groups, group{Name: fmt.Sprintf("%03d %s", i, names[i]), Rules: []rec{{Record: fmt.Sprintf("dashboard:query_%03d", i), Expr: q.Expr}}})
+	}
+	b, err := yaml.Marshal(map[string]any{"groups": groups})
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "dashboard-queries.yaml")
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput()
+	require.NoError(t, err, "promtool rejects dashboard queries:\n%s", out)
+	assert.Contains(t, string(out), fmt.Sprintf("SUCCESS: %d rules found", len(queries)))
+}
+
+// The same check must reject a query that does not parse.
+func TestDashboardQueryCheckRejectsBadPromQL(t *testing.T) {
+	promtool := monitoringtest.Tool(t, "promtool")
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	bad := "groups:\n  - name: bad\n    rules:\n      - record: dashboard:query\n        expr: 'sum by (job (debt_up)'\n"
+	require.NoError(t, os.WriteFile(path, []byte(bad), 0o644))
+	out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput()
+	require.Error(t, err, "promtool accepted broken PromQL:\n%s", out)
+}
+
+func TestDashboardsUseOnlyExposedMetrics(t *testing.T) {
+	allowed := map[string]bool{}
+	for _, m := range slices.Concat(monitoringtest.ExporterMetrics, monitoringtest.PrometheusMetrics) {
+		allowed[m] = true
+	}
+	shown := map[string]bool{}
+	queries, names := substituted(t)
+	for i, q := range queries {
+		ms := monitoringtest.MetricNames(q.Expr)
+		for _, m := range ms {
+			shown[m] = true
+			assert.True(t, allowed[m], "%s selects %q, which the exporter does not expose", names[i], m)
+		}
+	}
+	for _, m := range monitoringtest.ExporterMetrics {
+		assert.True(t, shown[m], "no dashboard shows %s", m)
+	}
+}
+
+// Every variable a dashboard defines is used, and none it uses is missing
+// (Substitute fails on an unknown one).
+func TestDashboardVariablesAreUsed(t *testing.T) {
+	for _, d := range loadDashboards(t) {
+		var all strings.Builder
+		for _, q := range d.Queries() {
+			all.WriteString(q.Expr + "\n")
+		}
+		vqs, err := d.VariableQueries()
+		require.NoError(t, err)
+		for _, vq := range vqs {
+			all.WriteString(vq.Selector + "\n")
+		}
+		for _, v := range d.Variables() {
+			name, _ := v["name"].(string)
+			if name == "datasource" {
+				continue
+			}
+			assert.Regexp(t, `\$\{?`+regexp.QuoteMeta(name)+`\b`, all.String(), "%s: variable %s is never used", d.File, name)
+		}
+	}
+}
