@@ -111,7 +111,6 @@ type Client struct {
 	cfg      Config
 	endpoint string
 	http     *http.Client
-	redact   redactor
 	bufs     sync.Pool
 }
 
@@ -150,8 +149,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Observe == nil {
 		cfg.Observe = func(string) {}
 	}
-	c := &Client{cfg: cfg, endpoint: u.String(), http: cfg.HTTPClient,
-		redact: redactor{cfg.PrivateKey, cfg.PublicKey}}
+	c := &Client{cfg: cfg, endpoint: u.String(), http: cfg.HTTPClient}
 	if c.http == nil {
 		c.http = &http.Client{Transport: newTransport(cfg)}
 	}
@@ -328,7 +326,7 @@ func (c *Client) fetchPage(ctx context.Context, base map[string]string, number i
 	body := form.Encode()
 
 	for attempt := 1; ; attempt++ {
-		retryAfter, err := c.attempt(ctx, body, number, buf)
+		retryAfter, err := c.attempt(ctx, body, params["Signature"], number, buf)
 		if err == nil {
 			return nil
 		}
@@ -382,7 +380,7 @@ func isTransient(err error) bool {
 }
 
 // attempt makes one HTTP request and decodes its answer into buf.page.
-func (c *Client) attempt(ctx context.Context, body string, number int, buf *pageBuf) (retryAfter time.Duration, err error) {
+func (c *Client) attempt(ctx context.Context, body, signature string, number int, buf *pageBuf) (retryAfter time.Duration, err error) {
 	outcome := OutcomeSuccess
 	defer func() { c.cfg.Observe(outcome) }()
 
@@ -437,7 +435,7 @@ func (c *Client) attempt(ctx context.Context, body string, number int, buf *page
 		if p.retCode == 153 {
 			outcome = OutcomeThrottled
 		}
-		return 0, &APIError{RetCode: p.retCode, Message: c.redact.clean(p.message), Action: p.action, Page: number}
+		return 0, &APIError{RetCode: p.retCode, Message: redactor{c.cfg.PrivateKey, c.cfg.PublicKey, signature}.clean(p.message), Action: p.action, Page: number}
 	}
 	return 0, nil
 }

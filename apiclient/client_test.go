@@ -1,0 +1,479 @@
+package apiclient_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/debt-exporter/debt_exporter/apiclient"
+	"github.com/debt-exporter/debt_exporter/apiclient/apitest"
+	"github.com/debt-exporter/debt_exporter/money"
+)
+
+var now = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// fastRetry keeps retry tests short while exercising the same policy.
+var fastRetry = apiclient.RetryPolicy{MaxAttempts: 4, BaseDelay: 5 * time.Millisecond, MaxDelay: 40 * time.Millisecond}
+
+type outcomes struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (o *outcomes) observe(outcome string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.n == nil {
+		o.n = map[string]int{}
+	}
+	o.n[outcome]++
+}
+
+func (o *outcomes) get(outcome string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.n[outcome]
+}
+
+func newClient(t *testing.T, srv *apitest.Server, mod func(*apiclient.Config)) (*apiclient.Client, *outcomes) {
+	t.Helper()
+	obs := &outcomes{}
+	cfg := apiclient.Config{
+		Endpoint: srv.URL, PublicKey: apitest.DemoPublicKey, PrivateKey: apitest.DemoPrivateKey,
+		Retry: fastRetry, Observe: obs.observe,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := apiclient.New(cfg)
+	require.NoError(t, err)
+	return c, obs
+}
+
+// window is the query covering the whole synthetic dataset.
+func window(srv *apitest.Server) apiclient.Query {
+	q := srv.Query()
+	return apiclient.Query{Start: time.Unix(q.StartTime, 0), End: time.Unix(q.EndTime, 0)}
+}
+
+func truthQuery(q apiclient.Query) apitest.TruthQuery {
+	return apitest.TruthQuery{
+		StartTime: q.Start.Unix(), EndTime: q.End.Unix(),
+		ResourceIDs: q.ResourceIDs, ModelIDs: q.ModelIDs, PricingUnits: q.PricingUnits, OrderTypes: q.OrderTypes,
+		Regions: q.Regions, PricingSKUs: q.PricingSKUs, ProductCodes: q.ProductCodes,
+	}
+}
+
+// sum aggregates a sweep the simplest way, to compare with the truth.
+func sum(t *testing.T, c *apiclient.Client, q apiclient.Query) (map[apitest.Key]apitest.Series, int, apiclient.Stats) {
+	t.Helper()
+	got := map[apitest.Key]apitest.Series{}
+	invalid := 0
+	stats, err := c.Sweep(context.Background(), q, func(orders []apiclient.Order) error {
+		for _, o := range orders {
+			if o.Invalid != "" {
+				invalid++
+				continue
+			}
+			k := apitest.Key{Region: o.Region, ModelID: o.ModelID, ProductCode: o.ProductCode, Currency: o.Currency}
+			s, ok := got[k]
+			if !ok || o.CreateTime < s.Oldest {
+				s.Oldest = o.CreateTime
+			}
+			s.Amount = s.Amount.Add(o.Amount)
+			s.Orders++
+			got[k] = s
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return got, invalid, stats
+}
+
+func requireSameSeries(t *testing.T, want, got map[apitest.Key]apitest.Series) {
+	t.Helper()
+	require.Equal(t, len(want), len(got), "series count")
+	for k, w := range want {
+		g, ok := got[k]
+		require.True(t, ok, "missing series %+v", k)
+		assert.Zero(t, w.Amount.Cmp(g.Amount), "%+v: amount %s, want %s", k, g.Amount, w.Amount)
+		assert.Equal(t, w.Orders, g.Orders, "%+v orders", k)
+		assert.Equal(t, w.Oldest, g.Oldest, "%+v oldest", k)
+	}
+}
+
+func TestSweepMatchesTruth(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    apitest.Config
+		client func(*apiclient.Config)
+	}{
+		{name: "5000 orders, 50 pages, sequential", cfg: apitest.Config{Seed: 7, Orders: 5000, InvalidAmountEvery: 97},
+			client: func(c *apiclient.Config) { c.Concurrency = 1 }},
+		{name: "5000 orders, 50 pages, 8 pages in flight", cfg: apitest.Config{Seed: 7, Orders: 5000, InvalidAmountEvery: 97},
+			client: func(c *apiclient.Config) { c.Concurrency = 8 }},
+		{name: "orders under Data, numbers as strings", cfg: apitest.Config{Seed: 3, Orders: 1234, DataWrapped: true, NumbersAsStrings: true}},
+		{name: "TotalCount sent", cfg: apitest.Config{Seed: 4, Orders: 999, SendTotalCount: true}},
+		{name: "page size 10", cfg: apitest.Config{Seed: 5, Orders: 333},
+			client: func(c *apiclient.Config) { c.PageSize = 10 }},
+		{name: "project id", cfg: apitest.Config{Seed: 6, Orders: 250, ProjectID: "org-abc123"},
+			client: func(c *apiclient.Config) { c.ProjectID = "org-abc123" }},
+		{name: "no orders", cfg: apitest.Config{Seed: 1, Orders: 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Now = now
+			srv := apitest.New(tt.cfg)
+			defer srv.Close()
+			c, obs := newClient(t, srv, tt.client)
+			q := window(srv)
+			want := srv.Truth(truthQuery(q))
+			got, invalid, stats := sum(t, c, q)
+			requireSameSeries(t, want.Series, got)
+			assert.Equal(t, want.Invalid, invalid)
+			assert.Equal(t, want.Matched, stats.Orders)
+			assert.Zero(t, obs.get(apiclient.OutcomeAPIError)+obs.get(apiclient.OutcomeHTTPError))
+		})
+	}
+}
+
+func TestSweepOf5000OrdersTakes50Pages(t *testing.T) {
+	for _, totalCount := range []bool{false, true} {
+		srv := apitest.New(apitest.Config{Seed: 11, Orders: 5000, Now: now, SendTotalCount: totalCount})
+		c, _ := newClient(t, srv, func(c *apiclient.Config) { c.Concurrency = 1 })
+		_, _, stats := sum(t, c, window(srv))
+		assert.Equal(t, 5000, stats.Orders)
+		if totalCount {
+			// TotalCount says page 50 is the last: no request for page 51.
+			assert.Equal(t, 50, stats.Pages)
+			assert.EqualValues(t, 50, srv.Requests())
+		} else {
+			// Without it, only an empty page 51 proves the end.
+			assert.Equal(t, 51, stats.Pages)
+			assert.EqualValues(t, 51, srv.Requests())
+		}
+		srv.Close()
+	}
+}
+
+func TestFiltersAreSentAsLists(t *testing.T) {
+	srv := apitest.New(apitest.Config{Seed: 2, Orders: 3000, Now: now})
+	defer srv.Close()
+	c, _ := newClient(t, srv, nil)
+	q := window(srv)
+	q.Regions = []string{"cn-wlcb", "hk"}
+	q.ModelIDs = []string{"deepseek-r1", "qwen-max", "glm-4"}
+	q.ProductCodes = []string{"modelverse"}
+	want := srv.Truth(truthQuery(q))
+	require.NotEmpty(t, want.Series, "the filter must leave something to compare")
+	got, _, _ := sum(t, c, q)
+	requireSameSeries(t, want.Series, got)
+
+	params := srv.LastRequest().Params
+	assert.Equal(t, "cn-wlcb", params.Get("Regions.0"))
+	assert.Equal(t, "hk", params.Get("Regions.1"))
+	assert.Equal(t, "glm-4", params.Get("ModelIds.2"))
+	assert.Equal(t, "modelverse", params.Get("ProductCodes.0"))
+	assert.NotContains(t, params, "ResourceIds.0", "empty filters are not sent")
+	assert.NotContains(t, params, "ProjectId", "an empty ProjectId is not sent")
+}
+
+func TestRequestsAreSignedFormPOSTs(t *testing.T) {
+	srv := apitest.New(apitest.Config{Seed: 2, Orders: 150, Now: now})
+	defer srv.Close()
+	c, _ := newClient(t, srv, nil)
+	sum(t, c, window(srv))
+	reqs := srv.LastRequests(apitest.LoggedRequests)
+	require.NotEmpty(t, reqs)
+	for _, r := range reqs {
+		assert.Equal(t, http.MethodPost, r.Method)
+		assert.Equal(t, "application/x-www-form-urlencoded", r.ContentType)
+		assert.Empty(t, r.RawQuery, "nothing in the URL")
+		assert.True(t, strings.HasPrefix(r.UserAgent, "debt_exporter/"), r.UserAgent)
+		assert.Equal(t, http.StatusOK, r.Status)
+		assert.Zero(t, r.RetCode)
+		assert.Equal(t, "ListUnpaidOrders", r.Params.Get("Action"))
+		assert.Equal(t, "100", r.Params.Get("PageSize"))
+		assert.Len(t, r.Params.Get("Signature"), 40)
+	}
+}
+
+func TestRetries(t *testing.T) {
+	tests := []struct {
+		name      string
+		fault     func(*apitest.Server)
+		wantErr   string
+		wantCount map[string]int
+	}{
+		{name: "503 twice then success", fault: func(s *apitest.Server) { s.FailHTTP(503, 2) },
+			wantCount: map[string]int{apiclient.OutcomeHTTPError: 2}},
+		{name: "429 is throttling", fault: func(s *apitest.Server) { s.FailHTTP(429, 1) },
+			wantCount: map[string]int{apiclient.OutcomeThrottled: 1}},
+		{name: "RetCode 153 throttled, retried", fault: func(s *apitest.Server) { s.FailRetCode(153, 3) },
+			wantCount: map[string]int{apiclient.OutcomeThrottled: 3}},
+		{name: "RetCode 150 and 2000+ are transient", fault: func(s *apitest.Server) { s.FailRetCode(2001, 1) },
+			wantCount: map[string]int{apiclient.OutcomeAPIError: 1}},
+		{name: "500 is not retried", fault: func(s *apitest.Server) { s.FailHTTP(500, 1) },
+			wantErr: "HTTP status 500", wantCount: map[string]int{apiclient.OutcomeHTTPError: 1}},
+		{name: "171 is not retried", fault: func(s *apitest.Server) { s.FailRetCode(171, 1) },
+			wantErr: "RetCode 171 (signature wrong)", wantCount: map[string]int{apiclient.OutcomeAPIError: 1}},
+		{name: "230 is not retried", fault: func(s *apitest.Server) { s.FailRetCode(230, 1) },
+			wantErr: "RetCode 230", wantCount: map[string]int{apiclient.OutcomeAPIError: 1}},
+		{name: "throttled beyond the attempts", fault: func(s *apitest.Server) { s.FailRetCode(153, -1) },
+			wantErr: "giving up after 4 attempts", wantCount: map[string]int{apiclient.OutcomeThrottled: 4}},
+		{name: "a truncated page fails at once, naming the page", fault: func(s *apitest.Server) { s.TruncatePage(1, 1) },
+			wantErr: "page 1: decoding response", wantCount: map[string]int{apiclient.OutcomeDecodeError: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := apitest.New(apitest.Config{Seed: 9, Orders: 50, Now: now})
+			defer srv.Close()
+			c, obs := newClient(t, srv, func(c *apiclient.Config) { c.Concurrency = 1 })
+			tt.fault(srv)
+			_, err := c.Sweep(context.Background(), window(srv), func([]apiclient.Order) error { return nil })
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				assert.Equal(t, 1, obs.get(apiclient.OutcomeSuccess))
+			} else {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.Zero(t, obs.get(apiclient.OutcomeSuccess))
+			}
+			for outcome, n := range tt.wantCount {
+				assert.Equal(t, n, obs.get(outcome), outcome)
+			}
+		})
+	}
+}
+
+func TestTypedErrors(t *testing.T) {
+	srv := apitest.New(apitest.Config{Seed: 9, Orders: 50, Now: now})
+	defer srv.Close()
+	// One page in flight, so the fault cannot land on a page past the end,
+	// whose answer a sweep rightly ignores.
+	c, _ := newClient(t, srv, func(c *apiclient.Config) { c.Concurrency = 1 })
+	noop := func([]apiclient.Order) error { return nil }
+
+	srv.FailRetCode(172, 1)
+	_, err := c.Sweep(context.Background(), window(srv), noop)
+	var apiErr *apiclient.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.EqualValues(t, 172, apiErr.RetCode)
+	assert.Equal(t, 1, apiErr.Page)
+	assert.False(t, apiErr.Transient())
+
+	srv.FailHTTP(502, -1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = c.Sweep(ctx, window(srv), noop)
+	var statusErr *apiclient.StatusError
+	require.ErrorAs(t, err, &statusErr)
+	assert.Equal(t, 502, statusErr.StatusCode)
+	srv.ClearFaults()
+
+	srv.TruncatePage(1, 1)
+	_, err = c.Sweep(context.Background(), window(srv), noop)
+	var decErr *apiclient.DecodeError
+	require.ErrorAs(t, err, &decErr)
+	assert.Equal(t, 1, decErr.Page)
+}
+
+// TestRetryNeverPassesTheDeadline: under endless throttling with long
+// backoff, the sweep gives up instead of sleeping past its deadline.
+func TestRetryNeverPassesTheDeadline(t *testing.T) {
+	srv := apitest.New(apitest.Config{Seed: 9, Orders: 50, Now: now})
+	defer srv.Close()
+	srv.FailRetCode(153, -1)
+	c, obs := newClient(t, srv, func(c *apiclient.Config) {
+		c.Retry = apiclient.RetryPolicy{MaxAttempts: 100, BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	_, err := c.Sweep(ctx, window(srv), func([]apiclient.Order) error { return nil })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "throttled")
+	// It stopped because the next wait would pass the deadline, not
+	// because the deadline cut a sleep short or a request.
+	assert.Contains(t, err.Error(), "would pass the deadline")
+	assert.False(t, time.Now().After(deadline), "returned after the deadline")
+	assert.Greater(t, obs.get(apiclient.OutcomeThrottled), 1, "it did retry")
+	assert.Less(t, obs.get(apiclient.OutcomeThrottled), 100)
+}
+
+func TestCancelStopsTheSweep(t *testing.T) {
+	srv := apitest.New(apitest.Config{Seed: 9, Orders: 5000, Now: now})
+	defer srv.Close()
+	srv.SetLatency(time.Second)
+	c, obs := newClient(t, srv, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.Sweep(ctx, window(srv), func([]apiclient.Order) error { return nil })
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, apiclient.DefaultConcurrency, obs.get(apiclient.OutcomeCanceled), "every request in flight was abandoned")
+}
+
+func TestMaxPagesGuard(t *testing.T) {
+	srv := apitest.New(apitest.Config{Seed: 9, Orders: 500, Now: now})
+	defer srv.Close()
+	srv.SetEndless(true)
+	c, _ := newClient(t, srv, func(c *apiclient.Config) { c.MaxPages = 20; c.PageSize = 10 })
+	delivered := 0
+	stats, err := c.Sweep(context.Background(), window(srv), func(o []apiclient.Order) error {
+		delivered += len(o)
+		return nil
+	})
+	require.ErrorIs(t, err, apiclient.ErrTooManyPages)
+	assert.Equal(t, 20, stats.Pages)
+	assert.Equal(t, 200, delivered)
+	assert.EqualValues(t, 20, srv.Requests(), "no request past the guard")
+}
+
+func TestCallbackErrorStopsTheSweep(t *testing.T) {
+	srv := apitest.New(apitest.Config{Seed: 9, Orders: 5000, Now: now})
+	defer srv.Close()
+	c, _ := newClient(t, srv, nil)
+	stop := errors.New("enough")
+	pages := 0
+	_, err := c.Sweep(context.Background(), window(srv), func([]apiclient.Order) error {
+		pages++
+		if pages == 3 {
+			return stop
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, stop)
+	assert.Equal(t, 3, pages)
+}
+
+// TestResponseSizeIsBounded uses a broken server that streams an endless
+// body: the client must stop reading at its limit.
+func TestResponseSizeIsBounded(t *testing.T) {
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"RetCode":0,"Orders":[`))
+		chunk := []byte(strings.Repeat(`{"OrderTotalPrice":"1"},`, 1000))
+		for i := 0; i < 10000; i++ { // bounded: 240 MB at most
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer broken.Close()
+	c, err := apiclient.New(apiclient.Config{Endpoint: broken.URL, PublicKey: "p", PrivateKey: "k", MaxResponseBytes: 1 << 20})
+	require.NoError(t, err)
+	_, err = c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func([]apiclient.Order) error { return nil })
+	require.ErrorIs(t, err, apiclient.ErrResponseTooLarge)
+}
+
+func TestNetworkErrorsAreRetriedThenReported(t *testing.T) {
+	srv := apitest.New(apitest.Config{Seed: 9, Orders: 10, Now: now})
+	url := srv.URL
+	srv.Close() // nothing listens there any more
+	c, obs := newClient(t, &apitest.Server{URL: url}, func(c *apiclient.Config) { c.Concurrency = 1 })
+	_, err := c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func([]apiclient.Order) error { return nil })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "connection refused")
+	assert.Equal(t, fastRetry.MaxAttempts, obs.get(apiclient.OutcomeNetworkError))
+}
+
+// TestErrorsCarryNoSecrets provokes every kind of error and checks that
+// none of them quotes the private key, the public key or a signature.
+func TestErrorsCarryNoSecrets(t *testing.T) {
+	const private = "PRIVATE-do-not-leak-5f2a"
+	const public = "PUBLIC-do-not-leak-91c3"
+	srv := apitest.New(apitest.Config{Seed: 9, Orders: 50, Now: now, PublicKey: public, PrivateKey: private})
+	defer srv.Close()
+	// An API that echoes what it got, as a careless gateway might.
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		w.Write([]byte(`{"RetCode":171,"Message":"bad signature ` + r.Form.Get("Signature") + ` for ` + r.Form.Get("PublicKey") + `"}`))
+	}))
+	defer echo.Close()
+
+	provoke := []struct {
+		name     string
+		endpoint string
+		key      string
+		fault    func()
+	}{
+		{"wrong private key", srv.URL, private + "x", func() {}},
+		{"gateway echoing the request", echo.URL, private, func() {}},
+		{"HTTP 500", srv.URL, private, func() { srv.FailHTTP(500, 1) }},
+		{"truncated page", srv.URL, private, func() { srv.TruncatePage(1, 1) }},
+		{"throttled", srv.URL, private, func() { srv.FailRetCode(153, -1) }},
+		{"unreachable", "http://127.0.0.1:1", private, func() {}},
+	}
+	for _, p := range provoke {
+		t.Run(p.name, func(t *testing.T) {
+			srv.ClearFaults()
+			p.fault()
+			c, err := apiclient.New(apiclient.Config{Endpoint: p.endpoint, PublicKey: public, PrivateKey: p.key, Retry: fastRetry, Concurrency: 1})
+			require.NoError(t, err)
+			_, err = c.Sweep(context.Background(), window(srv), func([]apiclient.Order) error { return nil })
+			require.Error(t, err)
+			msg := err.Error()
+			assert.NotContains(t, msg, private)
+			assert.NotContains(t, msg, public)
+			for _, r := range srv.LastRequests(apitest.LoggedRequests) {
+				if sig := r.Params.Get("Signature"); sig != "" {
+					assert.NotContains(t, msg, sig)
+				}
+			}
+			assert.NotRegexp(t, `[0-9a-f]{40}`, msg, "something shaped like a signature")
+		})
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	ok := apiclient.Config{Endpoint: "https://api.example.com/", PublicKey: "p", PrivateKey: "k"}
+	tests := []struct {
+		name string
+		mod  func(*apiclient.Config)
+		want string
+	}{
+		{"no public key", func(c *apiclient.Config) { c.PublicKey = "" }, "no public key"},
+		{"no private key", func(c *apiclient.Config) { c.PrivateKey = "" }, "no private key"},
+		{"not a URL", func(c *apiclient.Config) { c.Endpoint = "api.example.com" }, "not an http or https URL"},
+		{"query in URL", func(c *apiclient.Config) { c.Endpoint = "https://api.example.com/?x=1" }, "query string"},
+		{"page size 9", func(c *apiclient.Config) { c.PageSize = 9 }, "outside 10 to 100"},
+		{"page size 101", func(c *apiclient.Config) { c.PageSize = 101 }, "outside 10 to 100"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := ok
+			tt.mod(&cfg)
+			_, err := apiclient.New(cfg)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), "k\"")
+		})
+	}
+	_, err := apiclient.New(ok)
+	require.NoError(t, err)
+}
+
+// Money from the API is summed exactly: the client hands over decimals.
+func TestAmountsAreExactDecimals(t *testing.T) {
+	srv := apitest.New(apitest.Config{Seed: 21, Orders: 2000, Now: now})
+	defer srv.Close()
+	c, _ := newClient(t, srv, nil)
+	q := window(srv)
+	got, _, _ := sum(t, c, q)
+	var total money.Decimal
+	for _, s := range got {
+		if s.Amount.Sign() != 0 {
+			total = total.Add(s.Amount)
+		}
+	}
+	want := srv.Truth(truthQuery(q))
+	wantTotal := want.Total("CNY").Add(want.Total("USD"))
+	assert.Zero(t, wantTotal.Cmp(total), "%s vs %s", total, wantTotal)
+}
