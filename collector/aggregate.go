@@ -120,3 +120,44 @@ func (a *aggregator) series() []series {
 	})
 	return out
 }
+
+// Sum is one business series of a finished sweep, exact.
+type Sum struct {
+	Region, Model, ProductCode, Currency string
+	Amount                               money.Decimal
+	Orders                               int
+	Oldest                               int64 // earliest CreateTime, Unix seconds
+}
+
+// Aggregator is the collector's own per-sweep aggregation (dedupe, invalid
+// orders, exact sums), exported so that tools such as the benchmark harness
+// can check exact decimals rather than the floats a scrape exposes.
+type Aggregator struct{ a *aggregator }
+
+// NewAggregator returns an empty Aggregator for one sweep.
+func NewAggregator() *Aggregator { return &Aggregator{newAggregator()} }
+
+// AddPage is the apiclient.Client.Sweep callback.
+func (a *Aggregator) AddPage(orders []apiclient.Order) error { return a.a.addPage(orders) }
+
+// Sums returns the series in the order a scrape exposes them.
+func (a *Aggregator) Sums() []Sum {
+	ss := a.a.series()
+	out := make([]Sum, len(ss))
+	for i, s := range ss {
+		out[i] = Sum{s.region, s.model, s.productCode, s.currency, s.amount, s.orders, s.oldest}
+	}
+	return out
+}
+
+// Invalid returns how many orders were left out, by reason.
+func (a *Aggregator) Invalid() map[string]int {
+	out := make(map[string]int, len(a.a.invalid))
+	for reason, s := range a.a.invalid {
+		out[reason] = s.count
+	}
+	return out
+}
+
+// Duplicates returns how many repeated order numbers were skipped.
+func (a *Aggregator) Duplicates() int { return a.a.duplicates }

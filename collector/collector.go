@@ -7,6 +7,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,28 +24,29 @@ const namespace = "debt"
 
 var businessLabels = []string{"region", "model", "product_code", "currency"}
 
+// HELP texts say where each number comes from.
+const (
+	helpUnpaidAmount = "Sum of OrderTotalPrice over unpaid orders created in the rolling window, in the currency of the currency label (ListUnpaidOrders)."
+	helpUnpaidOrders = "Number of unpaid orders created in the rolling window (ListUnpaidOrders)."
+	helpOldest       = "Earliest CreateTime among the unpaid orders in the rolling window, as a Unix timestamp."
+	helpUp           = "1 if the last sweep of the ListUnpaidOrders API completed, else 0."
+	helpWindow       = "Length of the rolling window the unpaid figures cover."
+	helpDuration     = "Wall time of the last sweep of the API, complete or not."
+	helpLastSuccess  = "Unix time when the last complete sweep ended; the unpaid figures are as of this time."
+	helpRequests     = "ListUnpaidOrders HTTP requests made, by outcome (retries included)."
+	helpInvalid      = "Orders left out of the last complete sweep because a field was not valid, by reason."
+)
+
 var (
-	unpaidAmountDesc = prometheus.NewDesc(namespace+"_unpaid_amount",
-		"Sum of OrderTotalPrice over unpaid orders created in the rolling window, in the currency of the currency label (ListUnpaidOrders).",
-		businessLabels, nil)
-	unpaidOrdersDesc = prometheus.NewDesc(namespace+"_unpaid_orders",
-		"Number of unpaid orders created in the rolling window (ListUnpaidOrders).",
-		businessLabels, nil)
-	oldestDesc = prometheus.NewDesc(namespace+"_unpaid_oldest_order_timestamp_seconds",
-		"Earliest CreateTime among the unpaid orders in the rolling window, as a Unix timestamp.",
-		businessLabels, nil)
-	upDesc = prometheus.NewDesc(namespace+"_up",
-		"1 if the last sweep of the ListUnpaidOrders API completed, else 0.", nil, nil)
-	windowDesc = prometheus.NewDesc(namespace+"_window_seconds",
-		"Length of the rolling window the unpaid figures cover.", nil, nil)
-	durationDesc = prometheus.NewDesc(namespace+"_sweep_duration_seconds",
-		"Wall time of the last sweep of the API, complete or not.", nil, nil)
-	lastSuccessDesc = prometheus.NewDesc(namespace+"_last_success_timestamp_seconds",
-		"Unix time when the last complete sweep ended; the unpaid figures are as of this time.", nil, nil)
-	requestsDesc = prometheus.NewDesc(namespace+"_api_requests_total",
-		"ListUnpaidOrders HTTP requests made, by outcome (retries included).", []string{"outcome"}, nil)
-	invalidDesc = prometheus.NewDesc(namespace+"_invalid_orders",
-		"Orders left out of the last complete sweep because a field was not valid, by reason.", []string{"reason"}, nil)
+	unpaidAmountDesc = prometheus.NewDesc(namespace+"_unpaid_amount", helpUnpaidAmount, businessLabels, nil)
+	unpaidOrdersDesc = prometheus.NewDesc(namespace+"_unpaid_orders", helpUnpaidOrders, businessLabels, nil)
+	oldestDesc       = prometheus.NewDesc(namespace+"_unpaid_oldest_order_timestamp_seconds", helpOldest, businessLabels, nil)
+	upDesc           = prometheus.NewDesc(namespace+"_up", helpUp, nil, nil)
+	windowDesc       = prometheus.NewDesc(namespace+"_window_seconds", helpWindow, nil, nil)
+	durationDesc     = prometheus.NewDesc(namespace+"_sweep_duration_seconds", helpDuration, nil, nil)
+	lastSuccessDesc  = prometheus.NewDesc(namespace+"_last_success_timestamp_seconds", helpLastSuccess, nil, nil)
+	requestsDesc     = prometheus.NewDesc(namespace+"_api_requests_total", helpRequests, []string{"outcome"}, nil)
+	invalidDesc      = prometheus.NewDesc(namespace+"_invalid_orders", helpInvalid, []string{"reason"}, nil)
 )
 
 // Sweeper is what the collector needs of apiclient.Client.
@@ -92,8 +94,9 @@ type result struct {
 }
 
 type sweepCall struct {
-	done chan struct{}
-	res  *result
+	done    chan struct{}
+	res     *result
+	started time.Time
 }
 
 // New returns a Collector for cfg.
@@ -190,8 +193,9 @@ func (c *Collector) result(ctx context.Context) *result {
 		return ls
 	}
 	call := c.inflight
-	if call == nil {
-		call = &sweepCall{done: make(chan struct{})}
+	initiator := call == nil
+	if initiator {
+		call = &sweepCall{done: make(chan struct{}), started: c.cfg.Now()}
 		c.inflight = call
 		// The sweep outlives a scraper that hangs up, so that a scrape
 		// sharing it still gets its answer; it keeps the first deadline.
@@ -214,12 +218,18 @@ func (c *Collector) result(ctx context.Context) *result {
 	}
 	c.mu.Unlock()
 
+	if initiator { // the sweep has this scrape's deadline: it ends in time
+		<-call.done
+		return call.res
+	}
 	select {
 	case <-call.done:
 		return call.res
 	case <-ctx.Done():
 		// This scrape's own deadline ended first (it joined a longer sweep).
-		return &result{err: context.Cause(ctx), duration: 0}
+		err := fmt.Errorf("gave up waiting for the sweep in flight: %w", context.Cause(ctx))
+		level.Error(c.logger).Log("msg", "sweep failed", "err", err)
+		return &result{err: err, duration: c.cfg.Now().Sub(call.started)}
 	}
 }
 

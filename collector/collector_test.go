@@ -1,0 +1,386 @@
+package collector
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/debt-exporter/debt_exporter/apiclient"
+	"github.com/debt-exporter/debt_exporter/apiclient/apitest"
+)
+
+var (
+	now    = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	window = 30 * 24 * time.Hour
+)
+
+const privateKey = "collector-test-private-key-7d3e"
+
+// syncBuffer collects log lines from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) count(substr string) int { return strings.Count(s.String(), substr) }
+
+type fixture struct {
+	srv  *apitest.Server
+	coll *Collector
+	logs *syncBuffer
+}
+
+func newFixture(t *testing.T, cfg apitest.Config, mod func(*apiclient.Config, *Config)) *fixture {
+	t.Helper()
+	cfg.Now = now
+	cfg.PrivateKey = privateKey
+	srv := apitest.New(cfg)
+	t.Cleanup(srv.Close)
+	logs := &syncBuffer{}
+	var coll *Collector
+	ccfg := apiclient.Config{
+		Endpoint: srv.URL, PublicKey: apitest.DemoPublicKey, PrivateKey: privateKey,
+		Retry:   apiclient.RetryPolicy{MaxAttempts: 3, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
+		Observe: func(o string) { coll.ObserveRequest(o) },
+	}
+	collCfg := Config{
+		Window: window, Now: func() time.Time { return now }, DefaultTimeout: 10 * time.Second,
+		Logger: log.NewLogfmtLogger(logs),
+	}
+	if mod != nil {
+		mod(&ccfg, &collCfg)
+	}
+	client, err := apiclient.New(ccfg)
+	require.NoError(t, err)
+	collCfg.Client = client
+	coll = New(collCfg)
+	return &fixture{srv: srv, coll: coll, logs: logs}
+}
+
+func (f *fixture) truth(q apiclient.Query) apitest.Truth {
+	return f.srv.Truth(apitest.TruthQuery{
+		StartTime: now.Add(-window).Unix(), EndTime: now.Unix(),
+		ResourceIDs: q.ResourceIDs, ModelIDs: q.ModelIDs, PricingUnits: q.PricingUnits, OrderTypes: q.OrderTypes,
+		Regions: q.Regions, PricingSKUs: q.PricingSKUs, ProductCodes: q.ProductCodes,
+	})
+}
+
+// expected renders the exposition the collector must produce for a truth:
+// the test's own rendering, from the simulated API's independent totals.
+func expected(truth apitest.Truth, invalidAmount int) string {
+	keys := make([]apitest.Key, 0, len(truth.Series))
+	for k := range truth.Series {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
+	var b strings.Builder
+	family := func(name, help string, value func(apitest.Series) string) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "%s{currency=%q,model=%q,product_code=%q,region=%q} %s\n",
+				name, k.Currency, k.ModelID, k.ProductCode, k.Region, value(truth.Series[k]))
+		}
+	}
+	family("debt_unpaid_amount", helpUnpaidAmount, func(s apitest.Series) string { return s.Amount.String() })
+	family("debt_unpaid_orders", helpUnpaidOrders, func(s apitest.Series) string { return strconv.Itoa(s.Orders) })
+	family("debt_unpaid_oldest_order_timestamp_seconds", helpOldest, func(s apitest.Series) string { return strconv.FormatInt(s.Oldest, 10) })
+	fmt.Fprintf(&b, "# HELP debt_up %s\n# TYPE debt_up gauge\ndebt_up 1\n", helpUp)
+	fmt.Fprintf(&b, "# HELP debt_window_seconds %s\n# TYPE debt_window_seconds gauge\ndebt_window_seconds %d\n", helpWindow, int(window.Seconds()))
+	fmt.Fprintf(&b, "# HELP debt_invalid_orders %s\n# TYPE debt_invalid_orders gauge\ndebt_invalid_orders{reason=\"amount\"} %d\ndebt_invalid_orders{reason=\"create_time\"} 0\n", helpInvalid, invalidAmount)
+	return b.String()
+}
+
+var stableMetrics = []string{"debt_unpaid_amount", "debt_unpaid_orders", "debt_unpaid_oldest_order_timestamp_seconds",
+	"debt_up", "debt_window_seconds", "debt_invalid_orders"}
+
+func TestCollectMatchesTruth(t *testing.T) {
+	f := newFixture(t, apitest.Config{Seed: 42, Orders: 3000, InvalidAmountEvery: 101}, nil)
+	truth := f.truth(apiclient.Query{})
+	// The dataset must exercise what the exposition has to get right.
+	var usd, cny, emptyRegion, emptyModel bool
+	for k := range truth.Series {
+		usd = usd || k.Currency == "USD"
+		cny = cny || k.Currency == "CNY"
+		emptyRegion = emptyRegion || k.Region == ""
+		emptyModel = emptyModel || k.ModelID == ""
+	}
+	require.True(t, usd && cny && emptyRegion && emptyModel, "dataset lacks a case")
+	require.Positive(t, truth.Invalid)
+
+	require.NoError(t, testutil.CollectAndCompare(f.coll, strings.NewReader(expected(truth, truth.Invalid)), stableMetrics...))
+}
+
+func TestCollectWithFilters(t *testing.T) {
+	q := apiclient.Query{Regions: []string{"hk", "us-ca"}, ProductCodes: []string{"modelverse"}}
+	f := newFixture(t, apitest.Config{Seed: 5, Orders: 2000}, func(_ *apiclient.Config, c *Config) { c.Query = q })
+	truth := f.truth(q)
+	require.NotEmpty(t, truth.Series)
+	require.NoError(t, testutil.CollectAndCompare(f.coll, strings.NewReader(expected(truth, truth.Invalid)), stableMetrics...))
+}
+
+func TestCollectAndLint(t *testing.T) {
+	f := newFixture(t, apitest.Config{Seed: 42, Orders: 500, InvalidAmountEvery: 50}, nil)
+	problems, err := testutil.CollectAndLint(f.coll)
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+}
+
+// gather collects once and returns the families by name.
+func gather(t *testing.T, c prometheus.Collector) map[string][]float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(c))
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	out := map[string][]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			v := m.GetGauge().GetValue()
+			if m.Counter != nil {
+				v = m.GetCounter().GetValue()
+			}
+			out[mf.GetName()] = append(out[mf.GetName()], v)
+		}
+	}
+	return out
+}
+
+func requireHealthy(t *testing.T, f *fixture) {
+	t.Helper()
+	require.NoError(t, testutil.CollectAndCompare(f.coll, strings.NewReader(expected(f.truth(apiclient.Query{}), f.truth(apiclient.Query{}).Invalid)), stableMetrics...))
+}
+
+// TestFaultMatrix: each failure gives debt_up 0 and no business series,
+// is logged once, and the next healthy scrape recovers exactly.
+func TestFaultMatrix(t *testing.T) {
+	tests := []struct {
+		name        string
+		client      func(*apiclient.Config)
+		coll        func(*Config)
+		fault       func(*apitest.Server)
+		wantUp      float64
+		wantLog     string
+		recoverWith func(*apiclient.Config) // the healthy configuration, when the fault is in ours
+	}{
+		{name: "bad signature", client: func(c *apiclient.Config) { c.PrivateKey = "not-the-key" },
+			wantLog: "retcode=171"},
+		{name: "unknown public key", client: func(c *apiclient.Config) { c.PublicKey = "nobody" },
+			wantLog: "retcode=172"},
+		{name: "throttled beyond the deadline", fault: func(s *apitest.Server) { s.FailRetCode(153, -1) },
+			client:  func(c *apiclient.Config) { c.Retry.MaxAttempts = 1000 },
+			coll:    func(c *Config) { c.DefaultTimeout = 300 * time.Millisecond },
+			wantLog: "retcode=153"},
+		{name: "5xx then success", fault: func(s *apitest.Server) { s.FailHTTP(503, 2) }, wantUp: 1},
+		{name: "5xx that lasts", fault: func(s *apitest.Server) { s.FailHTTP(503, -1) }, wantLog: "status=503"},
+		{name: "truncated JSON", fault: func(s *apitest.Server) { s.TruncatePage(3, 1) }, wantLog: "page 3: decoding response"},
+		{name: "endless pages hit the guard", fault: func(s *apitest.Server) { s.SetEndless(true) },
+			client: func(c *apiclient.Config) { c.MaxPages = 40 }, wantLog: "too many pages"},
+		{name: "scrape timeout shorter than the sweep", fault: func(s *apitest.Server) { s.SetLatency(300 * time.Millisecond) },
+			coll: func(c *Config) { c.DefaultTimeout = 100 * time.Millisecond }, wantLog: "ran out of time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var healthy apiclient.Config
+			f := newFixture(t, apitest.Config{Seed: 8, Orders: 1500, InvalidAmountEvery: 200}, func(c *apiclient.Config, cc *Config) {
+				healthy = *c
+				if tt.client != nil {
+					tt.client(c)
+				}
+				if tt.coll != nil {
+					tt.coll(cc)
+				}
+			})
+			if tt.fault != nil {
+				tt.fault(f.srv)
+			}
+			got := gather(t, f.coll)
+			require.Equal(t, []float64{tt.wantUp}, got["debt_up"])
+			if tt.wantUp == 0 {
+				for _, name := range []string{"debt_unpaid_amount", "debt_unpaid_orders", "debt_unpaid_oldest_order_timestamp_seconds", "debt_invalid_orders", "debt_last_success_timestamp_seconds"} {
+					assert.NotContains(t, got, name, "no business series on failure")
+				}
+				assert.Equal(t, 1, f.logs.count(`msg="sweep failed"`), "logged once: %s", f.logs)
+				assert.Contains(t, f.logs.String(), tt.wantLog)
+			} else {
+				assert.Zero(t, f.logs.count("sweep failed"))
+			}
+			assert.Contains(t, got, "debt_window_seconds")
+			assert.Contains(t, got, "debt_sweep_duration_seconds")
+			assert.Contains(t, got, "debt_api_requests_total")
+
+			// The next scrape, with the fault gone, is whole and exact.
+			f.srv.ClearFaults()
+			healthy.Observe = f.coll.ObserveRequest
+			client, err := apiclient.New(healthy)
+			require.NoError(t, err)
+			f.coll.cfg.Client = client
+			f.coll.cfg.DefaultTimeout = 10 * time.Second
+			requireHealthy(t, f)
+		})
+	}
+}
+
+func TestFailureAfterSuccessKeepsOnlyTheTimestamp(t *testing.T) {
+	f := newFixture(t, apitest.Config{Seed: 8, Orders: 300}, nil)
+	first := gather(t, f.coll)
+	require.Equal(t, []float64{1}, first["debt_up"])
+	f.srv.FailHTTP(500, -1)
+	second := gather(t, f.coll)
+	assert.Equal(t, []float64{0}, second["debt_up"])
+	assert.NotContains(t, second, "debt_unpaid_amount", "no stale totals as current")
+	// Staleness stays visible: when the last complete sweep ended.
+	assert.Equal(t, first["debt_last_success_timestamp_seconds"], second["debt_last_success_timestamp_seconds"])
+}
+
+func TestInvalidOrdersAreCountedAndLoggedOncePerSweep(t *testing.T) {
+	f := newFixture(t, apitest.Config{Seed: 8, Orders: 2000, InvalidAmountEvery: 10}, nil)
+	truth := f.truth(apiclient.Query{})
+	require.Greater(t, truth.Invalid, 100)
+	requireHealthy(t, f) // checks debt_invalid_orders{reason="amount"} and the exact rest
+	assert.Equal(t, 1, f.logs.count(`msg="orders left out of the sums"`), f.logs.String())
+	assert.Contains(t, f.logs.String(), "count="+strconv.Itoa(truth.Invalid))
+}
+
+// TestOrdersSeenTwiceAreCountedOnce: orders arriving mid-sweep push the
+// served ones onto later pages; each OrderNo still counts once.
+func TestOrdersSeenTwiceAreCountedOnce(t *testing.T) {
+	f := newFixture(t, apitest.Config{Seed: 13, Orders: 2000}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
+	before := f.truth(apiclient.Query{})
+	f.srv.ShiftAfterPage(3, 40)
+	// The new orders land on pages already read: this sweep sees exactly
+	// the data as it was, with 40 orders served twice.
+	require.NoError(t, testutil.CollectAndCompare(f.coll, strings.NewReader(expected(before, before.Invalid)), stableMetrics...))
+	require.EqualValues(t, 40, f.srv.Shifted())
+	// The next sweep sees the new orders too.
+	requireHealthy(t, f)
+}
+
+func TestConcurrentScrapesShareOneSweep(t *testing.T) {
+	f := newFixture(t, apitest.Config{Seed: 8, Orders: 950}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
+	f.srv.SetLatency(20 * time.Millisecond)
+	var wg sync.WaitGroup
+	ups := make([]float64, 4)
+	for i := range ups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ch := make(chan prometheus.Metric, 1000)
+			f.coll.Collect(ch)
+			close(ch)
+			for m := range ch {
+				if strings.Contains(m.Desc().String(), `"debt_up"`) {
+					var pb dto.Metric
+					_ = m.Write(&pb)
+					ups[i] = pb.GetGauge().GetValue()
+				}
+			}
+		}()
+		time.Sleep(5 * time.Millisecond)
+	}
+	wg.Wait()
+	assert.Equal(t, []float64{1, 1, 1, 1}, ups)
+	assert.EqualValues(t, 10, f.srv.Requests(), "one sweep of 10 pages, not four")
+}
+
+func TestMinIntervalServesTheLastCompleteSweep(t *testing.T) {
+	clock := now
+	var mu sync.Mutex
+	f := newFixture(t, apitest.Config{Seed: 8, Orders: 250}, func(_ *apiclient.Config, c *Config) {
+		c.MinInterval = time.Minute
+		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	})
+	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+	requireHealthy(t, f)
+	n := f.srv.Requests()
+	advance(30 * time.Second)
+	requireHealthy(t, f)
+	assert.Equal(t, n, f.srv.Requests(), "served from the last sweep")
+	advance(31 * time.Second)
+	f.srv.FailHTTP(500, -1)
+	got := gather(t, f.coll)
+	assert.Equal(t, []float64{0}, got["debt_up"], "past the interval a new sweep runs, and its failure shows")
+}
+
+func TestSecretsStayOutOfLogsAndMetrics(t *testing.T) {
+	for _, fault := range []func(*apitest.Server){
+		func(*apitest.Server) {},
+		func(s *apitest.Server) { s.FailRetCode(171, -1) },
+		func(s *apitest.Server) { s.FailHTTP(502, -1) },
+		func(s *apitest.Server) { s.TruncatePage(1, -1) },
+	} {
+		// The fixture's logger has no level filter: debug lines are in.
+		f := newFixture(t, apitest.Config{Seed: 8, Orders: 300, InvalidAmountEvery: 7}, nil)
+		fault(f.srv)
+		rec := httptest.NewRecorder()
+		f.coll.Handler(prometheus.NewRegistry(), 0, 5*time.Second, f.coll.logger).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		exposition := rec.Body.String()
+		require.Contains(t, exposition, "debt_up")
+		for _, text := range []string{f.logs.String(), exposition} {
+			assert.NotContains(t, text, privateKey)
+		}
+		for _, r := range f.srv.LastRequests(apitest.LoggedRequests) {
+			assert.NotContains(t, r.RawQuery, privateKey)
+			assert.Empty(t, r.RawQuery, "no parameter in the URL")
+		}
+	}
+}
+
+func TestSweepTimeout(t *testing.T) {
+	tests := []struct {
+		header string
+		want   time.Duration
+	}{
+		{"", time.Minute},
+		{"10", 9500 * time.Millisecond},
+		{"0.25", 125 * time.Millisecond}, // smaller than the offset: half of it
+		{"600", time.Minute},             // capped
+		{"junk", time.Minute},
+		{"-3", time.Minute},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if tt.header != "" {
+			r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tt.header)
+		}
+		assert.Equal(t, tt.want, SweepTimeout(r, 500*time.Millisecond, time.Minute), tt.header)
+	}
+}
+
+// TestHandlerUsesTheScrapeTimeout: a sweep slower than Prometheus' scrape
+// timeout ends in time with debt_up 0, instead of outliving the scrape.
+func TestHandlerUsesTheScrapeTimeout(t *testing.T) {
+	f := newFixture(t, apitest.Config{Seed: 8, Orders: 300}, nil)
+	f.srv.SetLatency(2 * time.Second)
+	r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "0.5")
+	rec := httptest.NewRecorder()
+	f.coll.Handler(prometheus.NewRegistry(), 200*time.Millisecond, time.Minute, f.coll.logger).ServeHTTP(rec, r)
+	assert.Contains(t, rec.Body.String(), "debt_up 0")
+	assert.Contains(t, f.logs.String(), "ran out of time")
+}
