@@ -71,12 +71,15 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	app.Flag("sweep.max-timeout", "Longest a sweep may run, and its limit when the scraper sends no timeout.").Default("2m").DurationVar(&f.maxTimeout)
 	app.Flag("demo", "Run against a built-in simulated API with synthetic orders; no credentials, no network.").BoolVar(&f.demo)
 	app.Flag("demo.orders", "Number of synthetic orders in demo mode.").Default("20000").IntVar(&f.demoOrders)
-	logLevel := app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
-	logFormat := app.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
+	logLevel := app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").String()
+	logFormat := app.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").String()
 
 	_, err := app.Parse(args)
 	if exitCode >= 0 { // --help or --version
 		return exitCode
+	}
+	if err == nil {
+		err = checkLogFlags(*logLevel, *logFormat)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, err)
@@ -177,6 +180,18 @@ func newCollector(cfg *config, logger log.Logger) (*collector.Collector, error) 
 		Logger:         logger,
 	})
 	return coll, nil
+}
+
+func checkLogFlags(lvl, format string) error {
+	switch lvl {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log.level %q is not one of debug, info, warn, error", lvl)
+	}
+	if format != "logfmt" && format != "json" {
+		return fmt.Errorf("--log.format %q is not logfmt or json", format)
+	}
+	return nil
 }
 
 // newLogger builds the go-kit logger and an slog view of the same stream for
