@@ -16,7 +16,7 @@ import (
 	monitoringtest "github.com/debt-exporter/debt_exporter/monitoring_test"
 )
 
-const runbookBase = "https://github.com/debt-exporter/debt_exporter/blob/main/README.md#runbook-"
+const runbookBase = "https://github.com/debt-exporter/debt_exporter/blob/main/alerts/RUNBOOK.md#runbook-"
 
 type ruleFile struct {
 	Groups []struct {
