@@ -97,3 +97,38 @@ func sha1Hex(s string) string {
 	sum := sha1.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// FuzzSign checks Sign against its definition, spelled out independently:
+// keys in byte order, key+value with no separator, the private key, SHA-1.
+func FuzzSign(f *testing.F) {
+	f.Add("Action", "ListUnpaidOrders", "Backends.10", "x", "Backends.2", "y", vectorPrivateKey)
+	f.Add("ModelIds.0", "通义千问", "ProjectId", "", "Signature", "zzz", "k")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2, k3, v3, private string) {
+		params := map[string]string{k1: v1, k2: v2, k3: v3}
+		var keys []string
+		for k, v := range params {
+			if k != "Signature" && v != "" {
+				keys = append(keys, k)
+			}
+		}
+		// Insertion sort by bytes, deliberately not the sort Sign uses.
+		for i := 1; i < len(keys); i++ {
+			for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+				keys[j], keys[j-1] = keys[j-1], keys[j]
+			}
+		}
+		var b []byte
+		for _, k := range keys {
+			b = append(append(b, k...), params[k]...)
+		}
+		want := sha1Hex(string(append(b, private...)))
+		got := Sign(params, private)
+		if got != want {
+			t.Fatalf("Sign(%q) = %s, want %s", params, got, want)
+		}
+		params["Signature"] = got
+		if again := Sign(params, private); again != got {
+			t.Fatalf("the Signature parameter changed the signature")
+		}
+	})
+}
