@@ -1,10 +1,72 @@
 GO ?= go
 
-.PHONY: test lint
+# Version stamping for github.com/prometheus/common/version. Every value can
+# be overridden on the command line or from the environment (the Dockerfile
+# passes them as build args, since .git is not in its build context).
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
+REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH     ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+BUILD_USER ?= $(shell id -un 2>/dev/null || echo unknown)@$(shell hostname 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y%m%d-%H:%M:%S)
+# Where `make build` writes the binary.
+BIN        ?= debt_exporter
+
+VERSION_PKG := github.com/prometheus/common/version
+LDFLAGS := -s -w \
+	-X $(VERSION_PKG).Version=$(VERSION) \
+	-X $(VERSION_PKG).Revision=$(REVISION) \
+	-X $(VERSION_PKG).Branch=$(BRANCH) \
+	-X $(VERSION_PKG).BuildUser=$(BUILD_USER) \
+	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
+
+STATICCHECK_VERSION := v0.8.2
+GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
+# The pinned binary if .ci/run (or you) installed it, else run it through the
+# module proxy at the same pin.
+STATICCHECK := $(shell test -x $(GOBIN_DIR)/staticcheck && echo $(GOBIN_DIR)/staticcheck || echo $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION))
+
+DOCKER ?= docker
+DOCKER_IMAGE ?= debt-exporter
+
+.PHONY: build test lint e2e bench demo docker
+
+# The one build command: the Dockerfile runs `make build` too, and
+# docs/build_test.go checks that both agree and that the result is static
+# and stamped.
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+# All tests, including the end-to-end ones (they need promtool, prometheus,
+# prometheus-alertmanager and amtool: see .ci/run).
 test:
 	$(GO) test -count=1 ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	$(GO) vet ./...
-	staticcheck ./...
+	$(STATICCHECK) ./...
+
+# End-to-end tests only: ./e2e and the tests that run the built binary
+# (docs/: README, examples, Dockerfile).
+e2e:
+	@pkgs="./docs/..."; if ls e2e/*.go >/dev/null 2>&1; then pkgs="./e2e/... $$pkgs"; fi; \
+	echo $(GO) test -count=1 $$pkgs; $(GO) test -count=1 $$pkgs
+
+bench:
+	@if [ -d bench/cmd/benchtable ]; then \
+		echo $(GO) run ./bench/cmd/benchtable; $(GO) run ./bench/cmd/benchtable; \
+	else \
+		echo $(GO) test -run XXX -bench . ./...; $(GO) test -run XXX -bench . ./...; \
+	fi
+
+demo:
+	$(GO) run . --demo
+
+docker:
+	$(DOCKER) build \
+		--build-arg VERSION=$(VERSION) \
+		--build-arg REVISION=$(REVISION) \
+		--build-arg BRANCH=$(BRANCH) \
+		--build-arg BUILD_USER=$(BUILD_USER) \
+		--build-arg BUILD_DATE=$(BUILD_DATE) \
+		-t $(DOCKER_IMAGE):$(VERSION) .
