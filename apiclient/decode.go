@@ -2,9 +2,11 @@ package apiclient
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 
@@ -50,11 +52,19 @@ const maxDepth = 64
 var errSyntax = errors.New("malformed JSON")
 
 // decoder reads one response body. It keeps interned label strings and the
-// order slice between pages, so a steady sweep allocates only OrderNo.
+// order slice between pages, and gathers a page's order numbers into one
+// string, so a steady sweep allocates once per page.
 type decoder struct {
 	b      []byte
 	i      int
 	intern map[string]string
+	nos    []byte   // the page's order numbers, back to back
+	spans  []noSpan // per order of the current list: its OrderNo in nos
+}
+
+type noSpan struct {
+	start, end int
+	set        bool
 }
 
 func newDecoder() *decoder { return &decoder{intern: make(map[string]string)} }
@@ -62,6 +72,7 @@ func newDecoder() *decoder { return &decoder{intern: make(map[string]string)} }
 // decodePage parses body into p, reusing p.orders' backing array.
 func (d *decoder) decodePage(body []byte, p *page) error {
 	d.b, d.i = body, 0
+	d.nos, d.spans = d.nos[:0], d.spans[:0]
 	*p = page{totalCount: -1, orders: p.orders[:0]}
 	d.ws()
 	if err := d.object(func(key []byte) error {
@@ -110,6 +121,15 @@ func (d *decoder) decodePage(body []byte, p *page) error {
 	if d.i != len(d.b) {
 		return d.errorf("data after the top-level value")
 	}
+	if len(d.nos) > 0 {
+		// One allocation for the page; each OrderNo is a slice of it.
+		all := string(d.nos)
+		for i, sp := range d.spans {
+			if sp.set {
+				p.orders[i].OrderNo = all[sp.start:sp.end]
+			}
+		}
+	}
 	return nil
 }
 
@@ -128,6 +148,7 @@ func (d *decoder) orders(p *page, topLevel bool) error {
 	if d.peek() == 'n' {
 		if topLevel && p.topOrders {
 			p.orders, p.topOrders = p.orders[:0], false
+			d.spans = d.spans[:0]
 		}
 		return d.literal("null")
 	}
@@ -135,6 +156,7 @@ func (d *decoder) orders(p *page, topLevel bool) error {
 		return d.errorf("Orders is not an array")
 	}
 	p.orders = p.orders[:0]
+	d.spans = d.spans[:0]
 	p.topOrders = p.topOrders || topLevel
 	d.i++
 	d.ws()
@@ -145,8 +167,9 @@ func (d *decoder) orders(p *page, topLevel bool) error {
 	for {
 		d.ws()
 		p.orders = append(p.orders, Order{})
+		d.spans = append(d.spans, noSpan{})
 		o := &p.orders[len(p.orders)-1]
-		if err := d.order(o); err != nil {
+		if err := d.order(o, &d.spans[len(d.spans)-1]); err != nil {
 			return err
 		}
 		d.ws()
@@ -160,8 +183,9 @@ func (d *decoder) orders(p *page, topLevel bool) error {
 	}
 }
 
-// order decodes one order; null is an order with no fields.
-func (d *decoder) order(o *Order) error {
+// order decodes one order; null is an order with no fields. Its OrderNo
+// goes to no, and into o once the page is done.
+func (d *decoder) order(o *Order, no *noSpan) error {
 	var amount, created []byte
 	var amountSet, amountIsString, createdSet, createdIsString bool
 	if d.peek() == 'n' {
@@ -172,7 +196,7 @@ func (d *decoder) order(o *Order) error {
 		var err error
 		switch field(key, fOrderNo, fCreateTime) {
 		case fOrderNo:
-			err = d.str(&o.OrderNo, false)
+			err = d.orderNo(no)
 		case fRegion:
 			err = d.str(&o.Region, true)
 		case fModelID:
@@ -290,8 +314,13 @@ func field(key []byte, from, to int) int {
 	case "CreateTime":
 		f = fCreateTime
 	}
-	if f >= from && f <= to {
-		return f
+	if f != fOther {
+		// No two names fold to each other, so an exact name out of range
+		// is no field of this object.
+		if f >= from && f <= to {
+			return f
+		}
+		return fOther
 	}
 	ascii := isASCII(key)
 	for f := from; f <= to; f++ {
@@ -379,6 +408,32 @@ func (d *decoder) str(dst *string, intern bool) error {
 	if len(d.intern) < 10000 { // bound the table against a hostile variety
 		d.intern[*dst] = *dst
 	}
+	return nil
+}
+
+// orderNo reads an OrderNo into d.nos; null leaves the previous one.
+func (d *decoder) orderNo(no *noSpan) error {
+	if d.peek() == 'n' {
+		return d.literal("null")
+	}
+	if d.peek() != '"' {
+		return d.errorf("expected a string")
+	}
+	raw, esc, err := d.rawString()
+	if err != nil {
+		return err
+	}
+	start := len(d.nos)
+	if body := raw[1 : len(raw)-1]; esc || !utf8.Valid(body) {
+		s, err := unescape(raw)
+		if err != nil {
+			return err
+		}
+		d.nos = append(d.nos, s...)
+	} else {
+		d.nos = append(d.nos, body...)
+	}
+	*no = noSpan{start: start, end: len(d.nos), set: true}
 	return nil
 }
 
@@ -487,46 +542,76 @@ func (d *decoder) skip(depth int) error {
 // rawString returns a string token with its quotes, and whether it holds
 // escapes. Escapes are checked for form; control characters are refused.
 func (d *decoder) rawString() (raw []byte, escaped bool, err error) {
-	start := d.i
-	d.i++ // opening quote
-	for d.i < len(d.b) {
-		// The common case: a run of plain bytes.
-		j := bytes.IndexAny(d.b[d.i:], "\"\\")
-		if j < 0 {
+	start, b := d.i, d.b
+	i := d.i + 1 // opening quote
+	for {
+		i += plainRun(b[i:])
+		if i >= len(b) {
 			break
 		}
-		for _, c := range d.b[d.i : d.i+j] {
-			if c < 0x20 {
-				return nil, false, d.errorf("control character in string")
-			}
-		}
-		d.i += j
-		if d.b[d.i] == '"' {
-			d.i++
-			return d.b[start:d.i], escaped, nil
+		switch c := b[i]; {
+		case c == '"':
+			d.i = i + 1
+			return b[start:d.i], escaped, nil
+		case c != '\\':
+			d.i = i
+			return nil, false, d.errorf("control character in string")
 		}
 		escaped = true
-		if d.i+1 >= len(d.b) {
+		if i+1 >= len(b) {
 			break
 		}
-		switch d.b[d.i+1] {
+		switch b[i+1] {
 		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			d.i += 2
+			i += 2
 		case 'u':
-			if d.i+6 > len(d.b) {
+			if i+6 > len(b) {
+				d.i = i
 				return nil, false, d.errorf("short \\u escape")
 			}
-			for _, h := range d.b[d.i+2 : d.i+6] {
+			for _, h := range b[i+2 : i+6] {
 				if !isHex(h) {
+					d.i = i
 					return nil, false, d.errorf("bad \\u escape")
 				}
 			}
-			d.i += 6
+			i += 6
 		default:
+			d.i = i
 			return nil, false, d.errorf("bad escape")
 		}
 	}
+	d.i = len(b)
 	return nil, false, d.errorf("unterminated string")
+}
+
+const (
+	lsbs = 0x0101010101010101
+	msbs = 0x8080808080808080
+)
+
+// plainRun returns the length of the leading run of bytes that need no
+// attention inside a string: not a quote, a backslash or a control
+// character. It tests eight bytes at a time: (v-lsbs) &^ v & msbs flags
+// the bytes of v that are zero, with false positives only above a true one,
+// so the lowest flag of the three tests is exact. Skipped fields are most of
+// a body, and most of them are strings.
+func plainRun(s []byte) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		q := x ^ (lsbs * '"')
+		e := x ^ (lsbs * '\\')
+		if m := ((q - lsbs) &^ q) | ((e - lsbs) &^ e) | ((x - lsbs*0x20) &^ x); m&msbs != 0 {
+			return i + bits.TrailingZeros64(m&msbs)/8
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c == '"' || c == '\\' || c < 0x20 {
+			return i
+		}
+	}
+	return i
 }
 
 func isHex(c byte) bool {

@@ -1,0 +1,71 @@
+package apiclient
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func plainRunReference(s []byte) int {
+	for i, c := range s {
+		if c == '"' || c == '\\' || c < 0x20 {
+			return i
+		}
+	}
+	return len(s)
+}
+
+// FuzzPlainRun checks the eight-bytes-at-a-time scan against a byte loop.
+func FuzzPlainRun(f *testing.F) {
+	for _, seed := range []string{"", "abc", `0123456"89`, "0123456789abcdef\\", "\x00", "\xff\xfe\x22\x21\x1f\x20",
+		"华北二（乌兰察布）\"", "aaaaaaa\x01", "\x01\x00\x00\x00\x00\x00\x00\x22", "\x20\x20\x20\x20\x20\x20\x20\x20\x1f"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, s []byte) {
+		if got, want := plainRun(s), plainRunReference(s); got != want {
+			t.Fatalf("plainRun(%q) = %d, want %d", s, got, want)
+		}
+	})
+}
+
+// FuzzDecoderAcceptsValidStrings puts arbitrary bytes inside a skipped
+// string and inside a kept one: whenever encoding/json accepts the body, so
+// must the decoder, and the kept value must be the same. (The other fuzz
+// targets only compare bodies both decoders accept.)
+func FuzzDecoderAcceptsValidStrings(f *testing.F) {
+	for _, seed := range []string{"", "plain", `esc\"aped\\`, `\u00e9\ud83d\ude80`, "UTF-8 华北", "\xff", "\x01", `\`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, s []byte) {
+		body := []byte(`{"RetCode":0,"Skipped":"` + string(s) + `","Orders":[{"OrderNo":"` + string(s) +
+			`","Region":"` + string(s) + `","OrderTotalPrice":"1","CreateTime":"1"}]}`)
+		if !json.Valid(body) {
+			return
+		}
+		var want struct{ Orders []struct{ OrderNo, Region string } }
+		if err := json.Unmarshal(body, &want); err != nil {
+			t.Fatal(err)
+		}
+		var p page
+		if err := newDecoder().decodePage(body, &p); err != nil {
+			t.Fatalf("rejected valid %q: %v", body, err)
+		}
+		if len(p.orders) != 1 || p.orders[0].OrderNo != want.Orders[0].OrderNo || p.orders[0].Region != want.Orders[0].Region {
+			t.Fatalf("%q: got %+v, want %+v", body, p.orders, want.Orders)
+		}
+	})
+}
+
+// BenchmarkDecodePage decodes a page of 100 full orders, CPU only.
+func BenchmarkDecodePage(b *testing.B) {
+	body := []byte(`{"RetCode":0,"Orders":[` + strings.TrimSuffix(strings.Repeat(fullOrder+",", 100), ",") + `]}`)
+	d := newDecoder()
+	var p page
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.decodePage(body, &p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
