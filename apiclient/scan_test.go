@@ -42,7 +42,9 @@ func FuzzDecoderAcceptsValidStrings(f *testing.F) {
 		if !json.Valid(body) {
 			return
 		}
-		var want struct{ Orders []struct{ OrderNo, Region string } }
+		var want struct {
+			Orders []struct{ OrderNo, Region string }
+		}
 		if err := json.Unmarshal(body, &want); err != nil {
 			t.Fatal(err)
 		}
