@@ -1,0 +1,92 @@
+package docs_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestREADMEQuickStart: the quick start is exactly the two commands the
+// project promises, the URL it sends readers to is the exporter's default,
+// `make test` is the whole test suite, and CI runs that same command.
+func TestREADMEQuickStart(t *testing.T) {
+	readme := readRepoFile(t, "README.md")
+	quick := readmeSection(t, readme, "Quick start")
+	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(quick, -1)
+	require.Len(t, blocks, 1, "the quick start has one code block")
+	assert.Equal(t, "go run . --demo\nmake test\n", blocks[0][1])
+
+	flags, err := parseHelp(exporterHelp(t))
+	require.NoError(t, err)
+	defaults := map[string]string{}
+	for _, f := range flags {
+		defaults[f.Name] = f.Default
+	}
+	require.Contains(t, defaults, "web.listen-address")
+	port := defaults["web.listen-address"][strings.LastIndex(defaults["web.listen-address"], ":")+1:]
+	assert.Contains(t, quick, "<http://localhost:"+port+defaults["web.telemetry-path"]+">")
+
+	makeBin := needTool(t, "make")
+	mk := exec.Command(makeBin, "--no-print-directory", "-n", "test")
+	mk.Dir = repoRoot(t)
+	out, err := mk.Output()
+	require.NoError(t, err)
+	assert.Equal(t, "go test -count=1 ./...", strings.TrimSpace(string(out)))
+
+	ci := readRepoFile(t, ".ci/run")
+	assert.Regexp(t, `(?m)^make test$`, ci, ".ci/run must run the README's test command")
+	assert.Regexp(t, `(?m)^make lint$`, ci)
+}
+
+// TestREADMESections: the sections newcomers and other engineers rely on
+// are there, under these exact headings.
+func TestREADMESections(t *testing.T) {
+	readme := readRepoFile(t, "README.md")
+	var headings []string
+	for _, m := range regexp.MustCompile(`(?m)^(#{1,3} .+)$`).FindAllStringSubmatch(readme, -1) {
+		headings = append(headings, m[1])
+	}
+	for _, h := range []string{"## Quick start", "## Configuration", "## Metrics", "### Label cardinality",
+		"## Prometheus scrape configuration", "## Alerts", "## Dashboards", "## Running in Docker", "## Security",
+		"## Troubleshooting", "## Performance", "# Changelog", "## Unreleased"} {
+		assert.Contains(t, headings, h)
+	}
+	assert.Greater(t, strings.Index(readme, "\n## Unreleased\n"), strings.Index(readme, "\n# Changelog\n"), "## Unreleased belongs under # Changelog")
+}
+
+// TestREADMELinks: every relative link in the README points at a file or
+// directory of the repository, and the README names each shipped dashboard,
+// rule file and runbook.
+func TestREADMELinks(t *testing.T) {
+	root := repoRoot(t)
+	readme := readRepoFile(t, "README.md")
+	links := regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`).FindAllStringSubmatch(readme, -1)
+	require.NotEmpty(t, links)
+	for _, m := range links {
+		target := m[1]
+		if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+			continue
+		}
+		_, err := os.Stat(filepath.Join(root, target))
+		assert.NoError(t, err, "README.md links to %s", target)
+	}
+
+	shipped := []string{"alerts/RUNBOOK.md"}
+	for _, glob := range []string{"dashboards/*.json", "alerts/*.yaml"} {
+		m, err := filepath.Glob(filepath.Join(root, glob))
+		require.NoError(t, err)
+		require.NotEmpty(t, m, glob)
+		for _, f := range m {
+			shipped = append(shipped, filepath.Base(f))
+		}
+	}
+	for _, name := range shipped {
+		assert.Contains(t, readme, name, "README.md does not mention %s", name)
+	}
+}
