@@ -21,9 +21,10 @@ LDFLAGS := -s -w \
 
 STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
-# The pinned binary if .ci/run (or you) installed it, else run it through the
-# module proxy at the same pin.
-STATICCHECK := $(shell test -x $(GOBIN_DIR)/staticcheck && echo $(GOBIN_DIR)/staticcheck || echo $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION))
+# The installed binary if it is the pinned version (.ci/run installs it),
+# else run the pinned version through the module proxy.
+STATICCHECK := $(shell $(GOBIN_DIR)/staticcheck -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION:v%=%))' \
+	&& echo $(GOBIN_DIR)/staticcheck || echo $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION))
 
 DOCKER ?= docker
 DOCKER_IMAGE ?= debt-exporter

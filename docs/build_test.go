@@ -141,7 +141,7 @@ func TestDockerBuildCommand(t *testing.T) {
 	cmd.Dir = repoRoot(t)
 	// BIN only moves the output out of the work tree; in the image it is
 	// the Makefile's default, which TestDockerfile ties to the COPY.
-	cmd.Env = append(os.Environ(), "BIN="+out, "PATH="+filepath.Dir(makeBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Env = append(cleanMakeEnv(), "BIN="+out)
 	for k, v := range args {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -175,10 +175,24 @@ func TestDockerBuildCommand(t *testing.T) {
 
 	// `make docker` hands the same values to the same ARGs.
 	mk := exec.Command(makeBin, "--no-print-directory", "-n", "docker")
-	mk.Dir = repoRoot(t)
+	mk.Dir, mk.Env = repoRoot(t), cleanMakeEnv()
 	dry, err := mk.CombinedOutput()
 	require.NoError(t, err, "%s", dry)
 	for _, name := range declared {
 		assert.Contains(t, string(dry), "--build-arg "+name+"=", "make docker does not pass %s", name)
 	}
+}
+
+// cleanMakeEnv is the environment without what an enclosing `make test`
+// passes down: its variable overrides would replace the test's values.
+func cleanMakeEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		switch name, _, _ := strings.Cut(kv, "="); name {
+		case "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES":
+		default:
+			env = append(env, kv)
+		}
+	}
+	return env
 }

@@ -34,7 +34,7 @@ func TestREADMEQuickStart(t *testing.T) {
 
 	makeBin := needTool(t, "make")
 	mk := exec.Command(makeBin, "--no-print-directory", "-n", "test")
-	mk.Dir = repoRoot(t)
+	mk.Dir, mk.Env = repoRoot(t), cleanMakeEnv()
 	out, err := mk.Output()
 	require.NoError(t, err)
 	assert.Equal(t, "go test -count=1 ./...", strings.TrimSpace(string(out)))
