@@ -47,10 +47,11 @@ lint:
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
-# End-to-end tests only: ./e2e and the tests that run the built binary
-# (docs/: README, examples, Dockerfile).
+# End-to-end tests only: ./e2e (Prometheus and Alertmanager on the exporter's
+# real output) and the tests that run the built binary: the root package's
+# (main_test.go) and docs/ (README, examples, Dockerfile).
 e2e:
-	@pkgs="./docs/..."; if ls e2e/*.go >/dev/null 2>&1; then pkgs="./e2e/... $$pkgs"; fi; \
+	@pkgs=". ./docs/..."; if ls e2e/*.go >/dev/null 2>&1; then pkgs="$$pkgs ./e2e/..."; fi; \
 	echo $(GO) test -count=1 $$pkgs; $(GO) test -count=1 $$pkgs
 
 bench:
