@@ -289,3 +289,25 @@ func TestDashboardVariablesAreUsed(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEDescribesEveryPanel: the README's panel guide names every
+// panel, with " ($currency)" dropped from the repeated ones, so the guide
+// cannot fall behind the dashboards.
+func TestREADMEDescribesEveryPanel(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(monitoringtest.MustRepoRoot(t), "README.md"))
+	require.NoError(t, err)
+	for _, d := range loadDashboards(t) {
+		for _, p := range d.Panels() {
+			title, _ := p["title"].(string)
+			if p["type"] == "row" || title == "" {
+				continue
+			}
+			title = strings.TrimSuffix(title, " ($currency)")
+			// The guide writes "Unpaid amount by product, by model, by region".
+			if rest, ok := strings.CutPrefix(title, "Unpaid amount by "); ok && rest != "product" {
+				title = "by " + rest
+			}
+			assert.Contains(t, string(readme), "**"+title+"**", "%s: panel %q is not in the README's panel guide", d.File, title)
+		}
+	}
+}
