@@ -549,14 +549,30 @@ func (d *decoder) skip(depth int) error {
 
 // rawString returns a string token with its quotes, and whether it holds
 // escapes. Escapes are checked for form; control characters are refused.
+//
+// Runs of plain bytes are crossed eight at a time: (v-lsbs) &^ v & msbs
+// flags the bytes of v that are zero, with false positives only above a
+// true one, so the lowest flag of the three tests (quote, backslash, below
+// 0x20) is exact. Skipped fields are most of a body, and most are strings.
 func (d *decoder) rawString() (raw []byte, escaped bool, err error) {
 	start, b := d.i, d.b
 	i := d.i + 1 // opening quote
 	for {
-		i += plainRun(b[i:])
-		if i >= len(b) {
-			break
+		for ; i+8 <= len(b); i += 8 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			q, e := x^(lsbs*'"'), x^(lsbs*'\\')
+			if m := ((q - lsbs) &^ q) | ((e - lsbs) &^ e) | ((x - lsbs*0x20) &^ x); m&msbs != 0 {
+				i += bits.TrailingZeros64(m&msbs) / 8
+				goto special
+			}
 		}
+		for ; i < len(b); i++ {
+			if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+				goto special
+			}
+		}
+		break
+	special:
 		switch c := b[i]; {
 		case c == '"':
 			d.i = i + 1
@@ -597,30 +613,6 @@ const (
 	lsbs = 0x0101010101010101
 	msbs = 0x8080808080808080
 )
-
-// plainRun returns the length of the leading run of bytes that need no
-// attention inside a string: not a quote, a backslash or a control
-// character. It tests eight bytes at a time: (v-lsbs) &^ v & msbs flags
-// the bytes of v that are zero, with false positives only above a true one,
-// so the lowest flag of the three tests is exact. Skipped fields are most of
-// a body, and most of them are strings.
-func plainRun(s []byte) int {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := binary.LittleEndian.Uint64(s[i:])
-		q := x ^ (lsbs * '"')
-		e := x ^ (lsbs * '\\')
-		if m := ((q - lsbs) &^ q) | ((e - lsbs) &^ e) | ((x - lsbs*0x20) &^ x); m&msbs != 0 {
-			return i + bits.TrailingZeros64(m&msbs)/8
-		}
-	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c == '"' || c == '\\' || c < 0x20 {
-			return i
-		}
-	}
-	return i
-}
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')

@@ -6,24 +6,55 @@ import (
 	"testing"
 )
 
-func plainRunReference(s []byte) int {
-	for i, c := range s {
-		if c == '"' || c == '\\' || c < 0x20 {
-			return i
+// rawStringReference is the byte-at-a-time scan: where the string token
+// that starts at b[0] ends, and whether it holds escapes.
+func rawStringReference(b []byte) (end int, escaped, ok bool) {
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, escaped, true
+		case c < 0x20:
+			return 0, false, false
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(b) {
+				return 0, false, false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if i+6 > len(b) {
+					return 0, false, false
+				}
+				for _, h := range b[i+2 : i+6] {
+					if !isHex(h) {
+						return 0, false, false
+					}
+				}
+				i += 5
+			default:
+				return 0, false, false
+			}
 		}
 	}
-	return len(s)
+	return 0, false, false
 }
 
-// FuzzPlainRun checks the eight-bytes-at-a-time scan against a byte loop.
-func FuzzPlainRun(f *testing.F) {
-	for _, seed := range []string{"", "abc", `0123456"89`, "0123456789abcdef\\", "\x00", "\xff\xfe\x22\x21\x1f\x20",
-		"华北二（乌兰察布）\"", "aaaaaaa\x01", "\x01\x00\x00\x00\x00\x00\x00\x22", "\x20\x20\x20\x20\x20\x20\x20\x20\x1f"} {
+// FuzzRawString checks the eight-bytes-at-a-time scan against a byte loop.
+func FuzzRawString(f *testing.F) {
+	for _, seed := range []string{"", "abc\"", `0123456"89`, "0123456789abcdef\\", "\x00", "\xff\xfe\x22\x21\x1f\x20",
+		"华北二（乌兰察布）\"", "aaaaaaa\x01", "\x01\x00\x00\x00\x00\x00\x00\x22", "\x20\x20\x20\x20\x20\x20\x20\x20\x1f",
+		`abcdefg\"hijklmn\\opq\u00e9rstuvwx"`, `\u12`, `\ud83d\ude80"`} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, s []byte) {
-		if got, want := plainRun(s), plainRunReference(s); got != want {
-			t.Fatalf("plainRun(%q) = %d, want %d", s, got, want)
+		b := append([]byte{'"'}, s...)
+		d := &decoder{b: b}
+		raw, esc, err := d.rawString()
+		end, wantEsc, ok := rawStringReference(b)
+		if (err == nil) != ok || (ok && (len(raw) != end || d.i != end || esc != wantEsc)) {
+			t.Fatalf("rawString(%q) = %q, %v, %v; want end %d, %v, ok %v", b, raw, esc, err, end, wantEsc, ok)
 		}
 	})
 }
