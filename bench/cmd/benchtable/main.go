@@ -52,28 +52,28 @@ type options struct {
 	orders, reps, conc int
 	naive              bool
 	rssOrders          []int
+	scan               []int
 	cpuProfile         string
 	tmp                string
 }
 
 func run() error {
 	var o options
-	var rss string
+	var rss, scan string
 	flag.IntVar(&o.orders, "orders", 1_000_000, "orders served for the in-process table")
 	flag.IntVar(&o.reps, "reps", 3, "measured runs of each contender; the table shows medians")
 	flag.IntVar(&o.conc, "concurrency", 4, "pages in flight for the sweep and the raw fetch (the exporter's --api.concurrency)")
 	flag.BoolVar(&o.naive, "naive", true, "measure the naive baseline (slow)")
 	flag.StringVar(&rss, "rss-orders", "100000,1000000", "dataset sizes for the exporter's peak RSS; empty to skip")
+	flag.StringVar(&scan, "scan", "", "also time the sweep alone at these concurrencies, e.g. 1,2,4,8")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the sweep runs to this file")
 	flag.Parse()
-	for _, f := range strings.Split(rss, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			n, err := strconv.Atoi(f)
-			if err != nil || n < 0 {
-				return fmt.Errorf("-rss-orders: %q is not a count", f)
-			}
-			o.rssOrders = append(o.rssOrders, n)
-		}
+	var err error
+	if o.rssOrders, err = counts("-rss-orders", rss); err != nil {
+		return err
+	}
+	if o.scan, err = counts("-scan", scan); err != nil {
+		return err
 	}
 	if o.reps < 1 || o.conc < 1 || o.orders < 0 {
 		return errors.New("-reps and -concurrency must be at least 1, -orders not negative")
@@ -102,6 +102,20 @@ func run() error {
 		return rssTable(o)
 	}
 	return nil
+}
+
+func counts(name, list string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("%s: %q is not a positive count", name, f)
+			}
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // table measures the three contenders against one fakeapi process.
@@ -195,6 +209,34 @@ func table(o options) error {
 	}
 	fmt.Printf("totals: every run matched Truth exactly (%d series, %d orders summed, %d invalid)\n",
 		len(tg.Truth.Series), tg.Truth.Matched-tg.Truth.Invalid, tg.Truth.Invalid)
+	if len(o.scan) > 0 {
+		return scanTable(ctx, o, tg)
+	}
+	return nil
+}
+
+// scanTable times the sweep at each concurrency, to choose the default.
+func scanTable(ctx context.Context, o options, tg *bench.Target) error {
+	fmt.Printf("\nsweep by --api.concurrency (median of %d runs each)\n\n%12s %9s %11s\n", o.reps, "concurrency", "wall", "orders/s")
+	for _, conc := range o.scan {
+		s, err := bench.NewSweeper(tg, conc)
+		if err != nil {
+			return err
+		}
+		if err := s.Run(ctx); err != nil { // warm its connections
+			return fmt.Errorf("sweep at concurrency %d: %w", conc, err)
+		}
+		var ms []bench.Measurement
+		for range o.reps {
+			m, err := bench.Measure(func() error { return s.Run(ctx) })
+			if err != nil {
+				return fmt.Errorf("sweep at concurrency %d: %w", conc, err)
+			}
+			ms = append(ms, m)
+		}
+		m := bench.Median(ms)
+		fmt.Printf("%12d %8.2fs %11.0f\n", conc, m.Wall.Seconds(), float64(tg.Truth.Matched)/m.Wall.Seconds())
+	}
 	return nil
 }
 
