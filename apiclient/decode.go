@@ -483,13 +483,20 @@ func (d *decoder) object(field func(key []byte) error) error {
 			}
 			key = []byte(s)
 		}
-		d.ws()
-		if d.next() != ':' {
+		// Compact JSON puts the colon and the comma right after a token:
+		// test for them before looking for whitespace.
+		if d.i < len(d.b) && d.b[d.i] == ':' {
+			d.i++
+		} else if d.ws(); d.next() != ':' {
 			return d.errorf("expected :")
 		}
 		d.ws()
 		if err := field(key); err != nil {
 			return err
+		}
+		if d.i < len(d.b) && d.b[d.i] == ',' {
+			d.i++
+			continue
 		}
 		d.ws()
 		switch d.next() {
