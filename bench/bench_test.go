@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var benchOrders = flag.Int("bench.orders", 1_000_000, "orders served to the benchmarks")
+var benchOrders = flag.Int("orders", 1_000_000, "orders served to the benchmarks (go test -bench . ./bench/ -args -orders 100000)")
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
