@@ -325,14 +325,22 @@ func (c *Client) fetchPage(ctx context.Context, base map[string]string, number i
 	}
 	body := form.Encode()
 
+	var answered error // the last failure the API itself gave
 	for attempt := 1; ; attempt++ {
 		retryAfter, err := c.attempt(ctx, body, params["Signature"], number, buf)
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("page %d: %w (last error: %v)", number, context.Cause(ctx), err)
+			// A request cut short by the deadline says nothing; the answer
+			// before it (throttled, say) says why the sweep ran out of time.
+			var netErr *networkError
+			if errors.As(err, &netErr) && answered != nil {
+				err = answered
+			}
+			return fmt.Errorf("page %d: %w (last error: %w)", number, context.Cause(ctx), err)
 		}
+		answered = err
 		if !isTransient(err) {
 			return err
 		}
@@ -347,7 +355,7 @@ func (c *Client) fetchPage(ctx context.Context, base map[string]string, number i
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("page %d: %w (last error: %v)", number, context.Cause(ctx), err)
+			return fmt.Errorf("page %d: %w (last error: %w)", number, context.Cause(ctx), err)
 		case <-t.C:
 		}
 	}

@@ -261,12 +261,13 @@ func (c *Collector) logFailure(err error, stats apiclient.Stats, d time.Duration
 	kv := []any{"msg", "sweep failed", "err", err, "pages_done", stats.Pages, "duration", d}
 	var apiErr *apiclient.APIError
 	var statusErr *apiclient.StatusError
-	switch {
-	case errors.As(err, &apiErr):
+	if errors.As(err, &apiErr) {
 		kv = append(kv, "retcode", strconv.FormatInt(apiErr.RetCode, 10))
-	case errors.As(err, &statusErr):
+	}
+	if errors.As(err, &statusErr) {
 		kv = append(kv, "status", statusErr.StatusCode)
-	case errors.Is(err, context.DeadlineExceeded):
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
 		kv = append(kv, "hint", "the sweep ran out of time: raise scrape_timeout or --sweep.min-interval")
 	}
 	level.Error(c.logger).Log(kv...)

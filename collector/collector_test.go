@@ -283,7 +283,7 @@ func TestOrdersSeenTwiceAreCountedOnce(t *testing.T) {
 
 func TestConcurrentScrapesShareOneSweep(t *testing.T) {
 	f := newFixture(t, apitest.Config{Seed: 8, Orders: 950}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
-	f.srv.SetLatency(20 * time.Millisecond)
+	f.srv.SetLatency(50 * time.Millisecond) // a 500 ms sweep: the four scrapes overlap it
 	var wg sync.WaitGroup
 	ups := make([]float64, 4)
 	for i := range ups {
@@ -311,7 +311,10 @@ func TestConcurrentScrapesShareOneSweep(t *testing.T) {
 func TestMinIntervalServesTheLastCompleteSweep(t *testing.T) {
 	clock := now
 	var mu sync.Mutex
-	f := newFixture(t, apitest.Config{Seed: 8, Orders: 250}, func(_ *apiclient.Config, c *Config) {
+	// One page in flight: a page fetched ahead and abandoned could reach
+	// the server after the sweep, and make its request count racy.
+	f := newFixture(t, apitest.Config{Seed: 8, Orders: 250}, func(ac *apiclient.Config, c *Config) {
+		ac.Concurrency = 1
 		c.MinInterval = time.Minute
 		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	})
