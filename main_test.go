@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,101 +31,15 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/debt-exporter/debt_exporter/apiclient/apitest"
+	"github.com/debt-exporter/debt_exporter/internal/exportertest"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// exporterBinary builds the real binary once for the end-to-end tests.
-func exporterBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "debt_exporter-e2e")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "debt_exporter")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
-	return binPath
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-type exporter struct {
-	cmd    *exec.Cmd
-	addr   string
-	stderr *lockedBuffer
-	done   chan struct{}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// startExporter runs the binary on a loopback port and waits until it
-// answers on its landing page (over TLS if the client is given one).
-func startExporter(t *testing.T, client *http.Client, scheme string, env []string, args ...string) *exporter {
-	t.Helper()
-	e := &exporter{addr: freeAddr(t), stderr: &lockedBuffer{}, done: make(chan struct{})}
-	e.cmd = exec.Command(exporterBinary(t), append([]string{"--web.listen-address=" + e.addr}, args...)...)
-	e.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	e.cmd.Stderr = e.stderr
-	e.cmd.Stdout = e.stderr
-	require.NoError(t, e.cmd.Start())
-	go func() { _ = e.cmd.Wait(); close(e.done) }()
-	t.Cleanup(func() {
-		_ = e.cmd.Process.Kill()
-		<-e.done
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := client.Get(scheme + "://" + e.addr + "/")
-		if err == nil {
-			resp.Body.Close()
-			return e
-		}
-		select {
-		case <-e.done:
-			t.Fatalf("exporter exited: %s", e.stderr)
-		default:
-		}
-		require.True(t, time.Now().Before(deadline), "exporter did not start: %s", e.stderr)
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+func TestMain(m *testing.M) { os.Exit(exportertest.Main(m)) }
 
 // scrape fetches /metrics as Prometheus would and parses it.
-func scrape(t *testing.T, e *exporter) map[string]*dto.MetricFamily {
+func scrape(t *testing.T, e *exportertest.Exporter) map[string]*dto.MetricFamily {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://"+e.addr+"/metrics", nil)
+	req, err := http.NewRequest(http.MethodGet, e.URL+"/metrics", nil)
 	require.NoError(t, err)
 	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
 	resp, err := http.DefaultClient.Do(req)
@@ -197,7 +110,7 @@ func TestExporterEndToEnd(t *testing.T) {
 	defer srv.Close()
 	truth := srv.Truth(srv.Query())
 
-	e := startExporter(t, http.DefaultClient, "http", []string{"DEBT_EXPORTER_PRIVATE_KEY=" + e2ePrivateKey, "DEBT_EXPORTER_PUBLIC_KEY=e2e-public"},
+	e := exportertest.Start(t, []string{"DEBT_EXPORTER_PRIVATE_KEY=" + e2ePrivateKey, "DEBT_EXPORTER_PUBLIC_KEY=e2e-public"},
 		"--api.endpoint="+srv.URL, "--log.level=debug", "--filter.product-code=modelverse", "--filter.product-code=sandbox")
 
 	mfs := scrape(t, e)
@@ -216,21 +129,21 @@ func TestExporterEndToEnd(t *testing.T) {
 	mfs = scrape(t, e)
 	assert.Equal(t, 0.0, gauge(mfs, "debt_up")[0].GetGauge().GetValue())
 	assert.NotContains(t, mfs, "debt_unpaid_amount")
-	assert.Contains(t, e.stderr.String(), "retcode=171")
+	assert.Contains(t, e.Log.String(), "retcode=171")
 
 	srv.ClearFaults()
 	requireTruth(t, scrape(t, e), truth)
 
 	// The private key is nowhere but in the environment it was given in.
-	assert.NotContains(t, e.stderr.String(), e2ePrivateKey, "logs at debug level")
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", e.cmd.Process.Pid))
+	assert.NotContains(t, e.Log.String(), e2ePrivateKey, "logs at debug level")
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", e.Cmd.Process.Pid))
 	require.NoError(t, err)
 	assert.NotContains(t, string(cmdline), e2ePrivateKey)
 	for _, r := range srv.LastRequests(apitest.LoggedRequests) {
 		assert.Empty(t, r.RawQuery, "request URL")
 		assert.Equal(t, http.MethodPost, r.Method)
 	}
-	resp, err := http.Get("http://" + e.addr + "/metrics")
+	resp, err := http.Get(e.URL + "/metrics")
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -238,11 +151,11 @@ func TestExporterEndToEnd(t *testing.T) {
 }
 
 func TestDemoModeServesSyntheticDebt(t *testing.T) {
-	e := startExporter(t, http.DefaultClient, "http", nil, "--demo", "--demo.orders=2000")
+	e := exportertest.Start(t, nil, "--demo", "--demo.orders=2000")
 	mfs := scrape(t, e)
 	assert.Equal(t, 1.0, gauge(mfs, "debt_up")[0].GetGauge().GetValue())
 	assert.NotEmpty(t, gauge(mfs, "debt_unpaid_amount"))
-	assert.Contains(t, e.stderr.String(), "DEMO MODE")
+	assert.Contains(t, e.Log.String(), "DEMO MODE")
 }
 
 // writeTLSFiles makes a self-signed certificate for 127.0.0.1.
@@ -280,8 +193,8 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 		"tls_server_config:\n  cert_file: %s\n  key_file: %s\nbasic_auth_users:\n  prometheus: %s\n", certFile, keyFile, hash)), 0o600))
 
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second}
-	e := startExporter(t, client, "https", nil, "--demo", "--demo.orders=500", "--web.config.file="+webConfig)
-	url := "https://" + e.addr + "/metrics"
+	e := exportertest.Start(t, nil, "--demo", "--demo.orders=500", "--web.config.file="+webConfig)
+	url := "https://" + e.Addr + "/metrics"
 
 	resp, err := client.Get(url)
 	require.NoError(t, err)
@@ -303,7 +216,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(body), "debt_up 1")
 
-	resp, err = http.Get("http://" + e.addr + "/metrics")
+	resp, err = http.Get(e.URL + "/metrics")
 	if err == nil {
 		resp.Body.Close()
 		assert.NotEqual(t, http.StatusOK, resp.StatusCode, "plain HTTP is not served")
@@ -334,7 +247,7 @@ func TestStartupErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(exporterBinary(t), append([]string{"--web.listen-address=" + freeAddr(t)}, tt.args...)...)
+			cmd := exec.Command(exportertest.Binary(t), append([]string{"--web.listen-address=" + exportertest.FreeAddr(t)}, tt.args...)...)
 			cmd.Env = tt.env
 			var stderr bytes.Buffer
 			cmd.Stderr, cmd.Stdout = &stderr, &stderr
@@ -352,21 +265,21 @@ func TestStartupErrors(t *testing.T) {
 }
 
 func TestSIGTERMShutsDownGracefully(t *testing.T) {
-	e := startExporter(t, http.DefaultClient, "http", nil, "--demo", "--demo.orders=100")
-	require.NoError(t, e.cmd.Process.Signal(syscall.SIGTERM))
+	e := exportertest.Start(t, nil, "--demo", "--demo.orders=100")
+	require.NoError(t, e.Cmd.Process.Signal(syscall.SIGTERM))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	select {
-	case <-e.done:
+	case <-e.Exited:
 	case <-ctx.Done():
 		t.Fatal("still running 15s after SIGTERM")
 	}
-	assert.Equal(t, 0, e.cmd.ProcessState.ExitCode())
-	assert.Contains(t, e.stderr.String(), "shutting down")
+	assert.Equal(t, 0, e.Cmd.ProcessState.ExitCode())
+	assert.Contains(t, e.Log.String(), "shutting down")
 }
 
 func TestVersionFlag(t *testing.T) {
-	out, err := exec.Command(exporterBinary(t), "--version").CombinedOutput()
+	out, err := exec.Command(exportertest.Binary(t), "--version").CombinedOutput()
 	require.NoError(t, err)
 	assert.Contains(t, string(out), "debt_exporter, version")
 }

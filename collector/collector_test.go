@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/debt-exporter/debt_exporter/apiclient"
 	"github.com/debt-exporter/debt_exporter/apiclient/apitest"
+	"github.com/debt-exporter/debt_exporter/internal/exportertest"
 )
 
 var (
@@ -30,30 +30,15 @@ var (
 
 const privateKey = "collector-test-private-key-7d3e"
 
-// syncBuffer collects log lines from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// logBuffer is the collector's log, as lines to count.
+type logBuffer struct{ exportertest.SyncBuffer }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) count(substr string) int { return strings.Count(s.String(), substr) }
+func (l *logBuffer) count(substr string) int { return strings.Count(l.String(), substr) }
 
 type fixture struct {
 	srv  *apitest.Server
 	coll *Collector
-	logs *syncBuffer
+	logs *logBuffer
 }
 
 func newFixture(t *testing.T, cfg apitest.Config, mod func(*apiclient.Config, *Config)) *fixture {
@@ -62,7 +47,7 @@ func newFixture(t *testing.T, cfg apitest.Config, mod func(*apiclient.Config, *C
 	cfg.PrivateKey = privateKey
 	srv := apitest.New(cfg)
 	t.Cleanup(srv.Close)
-	logs := &syncBuffer{}
+	logs := &logBuffer{}
 	var coll *Collector
 	ccfg := apiclient.Config{
 		Endpoint: srv.URL, PublicKey: apitest.DemoPublicKey, PrivateKey: privateKey,

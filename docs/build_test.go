@@ -1,6 +1,8 @@
 package docs_test
 
 import (
+	"github.com/debt-exporter/debt_exporter/internal/exportertest"
+
 	"bytes"
 	"debug/buildinfo"
 	"debug/elf"
@@ -112,7 +114,7 @@ func TestDockerfile(t *testing.T) {
 // that it is `make build`, that the result is static, built with -trimpath
 // and stamped with the version, and that `make docker` passes every ARG.
 func TestDockerBuildCommand(t *testing.T) {
-	makeBin := needTool(t, "make")
+	makeBin := exportertest.Tool(t, "make")
 	stages := parseDockerfile(readRepoFile(t, "Dockerfile"))
 	require.NotEmpty(t, stages)
 	builder := stages[0]
@@ -138,7 +140,7 @@ func TestDockerBuildCommand(t *testing.T) {
 
 	out := filepath.Join(t.TempDir(), "debt_exporter")
 	cmd := exec.Command("sh", "-c", buildCmd)
-	cmd.Dir = repoRoot(t)
+	cmd.Dir = exportertest.RepoRoot(t)
 	// BIN only moves the output out of the work tree; in the image it is
 	// the Makefile's default, which TestDockerfile ties to the COPY.
 	cmd.Env = append(cleanMakeEnv(), "BIN="+out)
@@ -171,11 +173,11 @@ func TestDockerBuildCommand(t *testing.T) {
 	}
 	raw, err := os.ReadFile(out)
 	require.NoError(t, err)
-	assert.False(t, bytes.Contains(raw, []byte(repoRoot(t))), "the binary holds the build directory: not built with -trimpath")
+	assert.False(t, bytes.Contains(raw, []byte(exportertest.RepoRoot(t))), "the binary holds the build directory: not built with -trimpath")
 
 	// `make docker` hands the same values to the same ARGs.
 	mk := exec.Command(makeBin, "--no-print-directory", "-n", "docker")
-	mk.Dir, mk.Env = repoRoot(t), cleanMakeEnv()
+	mk.Dir, mk.Env = exportertest.RepoRoot(t), cleanMakeEnv()
 	dry, err := mk.CombinedOutput()
 	require.NoError(t, err, "%s", dry)
 	for _, name := range declared {

@@ -1,6 +1,8 @@
 package docs_test
 
 import (
+	"github.com/debt-exporter/debt_exporter/internal/exportertest"
+
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -26,12 +28,12 @@ import (
 )
 
 func examplePath(t testing.TB, name string) string {
-	return filepath.Join(repoRoot(t), "examples", name)
+	return filepath.Join(exportertest.RepoRoot(t), "examples", name)
 }
 
 func runTool(t *testing.T, dir, tool string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(needTool(t, tool), args...)
+	cmd := exec.Command(exportertest.Tool(t, tool), args...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s %s:\n%s", tool, strings.Join(args, " "), out)
@@ -42,7 +44,7 @@ func runTool(t *testing.T, dir, tool string, args ...string) string {
 // including the bundled rule files it loads, and it scrapes the job name the
 // rules select.
 func TestExamplePrometheusConfig(t *testing.T) {
-	out := runTool(t, filepath.Join(repoRoot(t), "examples"), "promtool", "check", "config", "prometheus.yml")
+	out := runTool(t, filepath.Join(exportertest.RepoRoot(t), "examples"), "promtool", "check", "config", "prometheus.yml")
 
 	var cfg struct {
 		RuleFiles     []string `yaml:"rule_files"`
@@ -53,11 +55,11 @@ func TestExamplePrometheusConfig(t *testing.T) {
 	require.NoError(t, yaml.Unmarshal([]byte(readRepoFile(t, "examples/prometheus.yml")), &cfg))
 	var rules []string
 	for _, glob := range cfg.RuleFiles {
-		m, err := filepath.Glob(filepath.Join(repoRoot(t), "examples", glob))
+		m, err := filepath.Glob(filepath.Join(exportertest.RepoRoot(t), "examples", glob))
 		require.NoError(t, err)
 		rules = append(rules, m...)
 	}
-	shipped, err := filepath.Glob(filepath.Join(repoRoot(t), "alerts", "*.yaml"))
+	shipped, err := filepath.Glob(filepath.Join(exportertest.RepoRoot(t), "alerts", "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, shipped, "no rule files in alerts/")
 	assert.ElementsMatch(t, shipped, rules, "examples/prometheus.yml must load every alerts/*.yaml")
@@ -77,7 +79,7 @@ func TestExamplePrometheusConfig(t *testing.T) {
 // TestExampleAlertmanagerConfig: amtool accepts examples/alertmanager.yml,
 // and the alert names its inhibit rules match exist in alerts/alerts.yaml.
 func TestExampleAlertmanagerConfig(t *testing.T) {
-	runTool(t, filepath.Join(repoRoot(t), "examples"), "amtool", "check-config", "alertmanager.yml")
+	runTool(t, filepath.Join(exportertest.RepoRoot(t), "examples"), "amtool", "check-config", "alertmanager.yml")
 
 	alerts := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^\s*-\s*alert:\s*(\S+)`).FindAllStringSubmatch(readRepoFile(t, "alerts/alerts.yaml"), -1) {
@@ -110,7 +112,7 @@ func TestExampleSystemdUnit(t *testing.T) {
 	dir := t.TempDir()
 	const installed = "/usr/local/bin/debt_exporter"
 	require.Contains(t, unit, "ExecStart="+installed)
-	unit = strings.ReplaceAll(unit, installed, exporterBinary(t))
+	unit = strings.ReplaceAll(unit, installed, exportertest.Binary(t))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "debt_exporter.service"), []byte(unit), 0o644))
 	out := runTool(t, dir, "systemd-analyze", "verify", "./debt_exporter.service")
 	assert.Empty(t, strings.TrimSpace(out), "systemd-analyze verify warned")
@@ -131,7 +133,7 @@ func TestExampleWebConfig(t *testing.T) {
 	cfgPath := filepath.Join(dir, "web-config.yml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(webConfig), 0o600))
 
-	e := startExporter(t, nil, "--demo", "--demo.orders=100", "--web.config.file="+cfgPath)
+	e := exportertest.Start(t, nil, "--demo", "--demo.orders=100", "--web.config.file="+cfgPath)
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(certPEM))
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
@@ -199,7 +201,7 @@ type composeService struct {
 // looks for them, Alertmanager reads the checked config, Grafana gets the
 // datasource and the dashboards where its provider looks.
 func TestExampleDockerCompose(t *testing.T) {
-	examples := filepath.Join(repoRoot(t), "examples")
+	examples := filepath.Join(exportertest.RepoRoot(t), "examples")
 	var compose struct {
 		Services map[string]composeService `yaml:"services"`
 	}
@@ -226,7 +228,7 @@ func TestExampleDockerCompose(t *testing.T) {
 	assert.Contains(t, exp.Command, "--demo")
 	build, ok := exp.Build.(map[string]any)
 	require.True(t, ok, "debt-exporter must build this repository")
-	assert.Equal(t, repoRoot(t), filepath.Join(examples, build["context"].(string)))
+	assert.Equal(t, exportertest.RepoRoot(t), filepath.Join(examples, build["context"].(string)))
 	_, err := os.Stat(filepath.Join(examples, build["context"].(string), "Dockerfile"))
 	assert.NoError(t, err)
 	assert.Contains(t, readRepoFile(t, "examples/prometheus.yml"), `"debt-exporter:9846"`, "prometheus.yml must scrape the compose service")
@@ -241,7 +243,7 @@ func TestExampleDockerCompose(t *testing.T) {
 	require.NoError(t, yaml.Unmarshal([]byte(readRepoFile(t, "examples/prometheus.yml")), &cfg))
 	for _, glob := range cfg.RuleFiles {
 		dir := path.Dir(path.Join(path.Dir(promCfg), glob))
-		assert.Equal(t, filepath.Join(repoRoot(t), "alerts"), mounts["prometheus"][dir], "rule_files %s resolves to %s in the container, which is not alerts/", glob, dir)
+		assert.Equal(t, filepath.Join(exportertest.RepoRoot(t), "alerts"), mounts["prometheus"][dir], "rule_files %s resolves to %s in the container, which is not alerts/", glob, dir)
 	}
 
 	amCfg := flagValue(t, compose.Services["alertmanager"].Command, "--config.file")
@@ -259,7 +261,7 @@ func TestExampleDockerCompose(t *testing.T) {
 	}
 	require.NoError(t, yaml.Unmarshal([]byte(readRepoFile(t, "examples/grafana/provisioning/dashboards/debt_exporter.yml")), &provider))
 	require.Len(t, provider.Providers, 1)
-	assert.Equal(t, filepath.Join(repoRoot(t), "dashboards"), mounts["grafana"][provider.Providers[0].Options.Path])
+	assert.Equal(t, filepath.Join(exportertest.RepoRoot(t), "dashboards"), mounts["grafana"][provider.Providers[0].Options.Path])
 	var datasources struct {
 		Datasources []struct {
 			Type string `yaml:"type"`

@@ -1,6 +1,8 @@
 package docs_test
 
 import (
+	"github.com/debt-exporter/debt_exporter/internal/exportertest"
+
 	"fmt"
 	"os"
 	"os/exec"
@@ -109,7 +111,7 @@ Flags:
 
 func exporterHelp(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command(exporterBinary(t), "--help").CombinedOutput()
+	out, err := exec.Command(exportertest.Binary(t), "--help").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	return string(out)
 }
@@ -149,7 +151,7 @@ func TestREADMEFlags(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, len(flags), 10, "parsed too few flags from --help")
 
-	path := filepath.Join(repoRoot(t), "README.md")
+	path := filepath.Join(exportertest.RepoRoot(t), "README.md")
 	readme := readRepoFile(t, "README.md")
 	begin := strings.Index(readme, flagsBegin)
 	end := strings.Index(readme, flagsEnd)

@@ -1,6 +1,8 @@
 package docs_test
 
 import (
+	"github.com/debt-exporter/debt_exporter/internal/exportertest"
+
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -101,7 +103,7 @@ func lookup(doc []documentedMetric, name string) (documentedMetric, bool) {
 // is exposed: in demo mode every sweep succeeds, so all of them are.
 func TestREADMEMetricsMatchDemo(t *testing.T) {
 	doc := readmeMetrics(t)
-	e := startExporter(t, nil, "--demo", "--demo.orders=2000")
+	e := exportertest.Start(t, nil, "--demo", "--demo.orders=2000")
 	families := scrape(t, e.URL)
 	require.Contains(t, families, "debt_up")
 	require.Equal(t, 1.0, families["debt_up"].GetMetric()[0].GetGauge().GetValue(), "the demo sweep failed")
@@ -165,7 +167,7 @@ func TestREADMEMetricsExposedColumn(t *testing.T) {
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 	const privateKey = "docs-test-private-key-0123456789abcdef"
-	e := startExporter(t, []string{"DEBT_EXPORTER_PRIVATE_KEY=" + privateKey},
+	e := exportertest.Start(t, []string{"DEBT_EXPORTER_PRIVATE_KEY=" + privateKey},
 		"--api.endpoint="+srv.URL, "--api.public-key=docs-test-public-key", "--sweep.max-timeout=10s")
 
 	check := func(phase string, up float64, want func(d documentedMetric) bool) {
@@ -196,9 +198,9 @@ func TestREADMEMetricsExposedColumn(t *testing.T) {
 
 	assert.Nil(t, api.bad.Load(), "the exporter sent a request the README says it does not (signed form POST, nothing in the URL)")
 	// The log reaches us through a pipe, a little after the scrape.
-	assert.Eventually(t, func() bool { return strings.Contains(e.stderr.String(), "retcode=171") },
+	assert.Eventually(t, func() bool { return strings.Contains(e.Log.String(), "retcode=171") },
 		5*time.Second, 20*time.Millisecond, "the failed sweep's RetCode is not logged")
-	log := e.stderr.String()
+	log := e.Log.String()
 	assert.NotContains(t, log, privateKey)
 	assert.NotContains(t, log, url.QueryEscape(privateKey))
 }

@@ -1,6 +1,8 @@
 package docs_test
 
 import (
+	"github.com/debt-exporter/debt_exporter/internal/exportertest"
+
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,9 +34,9 @@ func TestREADMEQuickStart(t *testing.T) {
 	port := defaults["web.listen-address"][strings.LastIndex(defaults["web.listen-address"], ":")+1:]
 	assert.Contains(t, quick, "<http://localhost:"+port+defaults["web.telemetry-path"]+">")
 
-	makeBin := needTool(t, "make")
+	makeBin := exportertest.Tool(t, "make")
 	mk := exec.Command(makeBin, "--no-print-directory", "-n", "test")
-	mk.Dir, mk.Env = repoRoot(t), cleanMakeEnv()
+	mk.Dir, mk.Env = exportertest.RepoRoot(t), cleanMakeEnv()
 	out, err := mk.Output()
 	require.NoError(t, err)
 	assert.Equal(t, "go test -count=1 ./...", strings.TrimSpace(string(out)))
@@ -64,7 +66,7 @@ func TestREADMESections(t *testing.T) {
 // directory of the repository, and the README names each shipped dashboard,
 // rule file and runbook.
 func TestREADMELinks(t *testing.T) {
-	root := repoRoot(t)
+	root := exportertest.RepoRoot(t)
 	readme := readRepoFile(t, "README.md")
 	links := regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`).FindAllStringSubmatch(readme, -1)
 	require.NotEmpty(t, links)

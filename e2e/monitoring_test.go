@@ -4,12 +4,10 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/debt-exporter/debt_exporter/internal/exportertest"
 	monitoringtest "github.com/debt-exporter/debt_exporter/monitoring_test"
 )
 
@@ -36,29 +35,21 @@ const budget = 75 * time.Second
 // with a test-only threshold, travels Prometheus → Alertmanager → webhook
 // with the right labels and annotations.
 func TestMonitoringEndToEnd(t *testing.T) {
-	root := monitoringtest.MustRepoRoot(t)
-	if _, err := os.Stat(filepath.Join(root, "main.go")); os.IsNotExist(err) {
-		t.Skip("main.go does not exist yet: there is no exporter to run end to end")
-	}
+	root := exportertest.RepoRoot(t)
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
-	promBin := monitoringtest.Tool(t, "prometheus")
-	amBin := monitoringtest.Tool(t, "prometheus-alertmanager")
-	goBin := monitoringtest.Tool(t, "go")
+	promBin := exportertest.Tool(t, "prometheus")
+	amBin := exportertest.Tool(t, "prometheus-alertmanager")
 
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	tmp := t.TempDir()
 
 	// The exporter, built from the repository root, in demo mode.
-	exe := filepath.Join(tmp, "debt_exporter")
-	build := exec.CommandContext(ctx, goBin, "build", "-o", exe, ".")
-	build.Dir = root
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build:\n%s", out)
+	exe := exportertest.Binary(t)
 
-	exporterAddr := freeAddr(t)
+	exporterAddr := exportertest.FreeAddr(t)
 	exporter := start(t, "debt_exporter", exe, "--demo", "--web.listen-address="+exporterAddr)
 	waitFor(ctx, t, "the exporter to complete a sweep", []*proc{exporter}, func() error {
 		body, err := get(ctx, "http://"+exporterAddr+"/metrics")
@@ -74,7 +65,7 @@ func TestMonitoringEndToEnd(t *testing.T) {
 	// The webhook Alertmanager delivers to.
 	hook := newWebhook(t)
 
-	amAddr := freeAddr(t)
+	amAddr := exportertest.FreeAddr(t)
 	amConfig := writeFile(t, tmp, "alertmanager.yml", fmt.Sprintf(`
 route:
   receiver: webhook
@@ -106,7 +97,7 @@ receivers:
 	alerts := filepath.Join(root, "alerts")
 	thresholds := testThresholds(t, filepath.Join(alerts, "thresholds.yaml"), tmp,
 		map[string]string{"CNY": "vector(0)", "USD": "vector(1e15)"})
-	promAddr := freeAddr(t)
+	promAddr := exportertest.FreeAddr(t)
 	promConfig := writeFile(t, tmp, "prometheus.yml", fmt.Sprintf(`
 global:
   scrape_interval: 2s
@@ -291,14 +282,14 @@ func alertRule(t *testing.T, path, name string) rule {
 // proc is a process started for the test, killed when it ends.
 type proc struct {
 	name string
-	out  *lockedBuffer
+	out  *exportertest.SyncBuffer
 	done chan struct{}
 	err  error
 }
 
 func start(t *testing.T, name, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, out: &exportertest.SyncBuffer{}, done: make(chan struct{})}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = p.out
 	cmd.Stderr = p.out
@@ -353,16 +344,6 @@ func poll(ctx context.Context, what string, procs []*proc, check func() error) e
 		case <-tick.C:
 		}
 	}
-}
-
-// freeAddr returns a loopback address with a port nobody listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
 }
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -492,19 +473,4 @@ func (h *webhook) alerts() []webhookAlert {
 	return append([]webhookAlert(nil), h.received...)
 }
 
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+func TestMain(m *testing.M) { os.Exit(exportertest.Main(m)) }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/debt-exporter/debt_exporter/internal/exportertest"
 	monitoringtest "github.com/debt-exporter/debt_exporter/monitoring_test"
 )
 
@@ -28,7 +29,7 @@ const dsRef = "${datasource}"
 
 func loadDashboards(t *testing.T) []monitoringtest.Dashboard {
 	t.Helper()
-	ds, err := monitoringtest.LoadDashboards(filepath.Join(monitoringtest.MustRepoRoot(t), "dashboards"))
+	ds, err := monitoringtest.LoadDashboards(filepath.Join(exportertest.RepoRoot(t), "dashboards"))
 	require.NoError(t, err)
 	return ds
 }
@@ -215,7 +216,7 @@ func substituted(t *testing.T) (queries []monitoringtest.Query, names []string) 
 // Every dashboard query parses as PromQL once the variables are filled in:
 // each becomes a recording rule that promtool checks.
 func TestDashboardQueriesParse(t *testing.T) {
-	promtool := monitoringtest.Tool(t, "promtool")
+	promtool := exportertest.Tool(t, "promtool")
 	queries, names := substituted(t)
 	type rec struct {
 		Record string `yaml:"record"`
@@ -240,7 +241,7 @@ func TestDashboardQueriesParse(t *testing.T) {
 
 // The same check must reject a query that does not parse.
 func TestDashboardQueryCheckRejectsBadPromQL(t *testing.T) {
-	promtool := monitoringtest.Tool(t, "promtool")
+	promtool := exportertest.Tool(t, "promtool")
 	path := filepath.Join(t.TempDir(), "bad.yaml")
 	bad := "groups:\n  - name: bad\n    rules:\n      - record: dashboard:query\n        expr: 'sum by (job (debt_up)'\n"
 	require.NoError(t, os.WriteFile(path, []byte(bad), 0o644))
@@ -294,7 +295,7 @@ func TestDashboardVariablesAreUsed(t *testing.T) {
 // panel, with " ($currency)" dropped from the repeated ones, so the guide
 // cannot fall behind the dashboards.
 func TestREADMEDescribesEveryPanel(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(monitoringtest.MustRepoRoot(t), "README.md"))
+	readme, err := os.ReadFile(filepath.Join(exportertest.RepoRoot(t), "README.md"))
 	require.NoError(t, err)
 	for _, d := range loadDashboards(t) {
 		for _, p := range d.Panels() {

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	monitoringtest "github.com/debt-exporter/debt_exporter/monitoring_test"
+	"github.com/debt-exporter/debt_exporter/internal/exportertest"
 )
 
 // normalize turns any decoded YAML or JSON into the same JSON shapes.
@@ -35,7 +35,7 @@ func yamlFile(t *testing.T, path string) any {
 
 // mixin.libsonnet yields exactly the shipped rules and dashboards.
 func TestMixinYieldsShippedFiles(t *testing.T) {
-	root := monitoringtest.MustRepoRoot(t)
+	root := exportertest.RepoRoot(t)
 	vm := jsonnet.MakeVM()
 	vm.Importer(&jsonnet.FileImporter{JPaths: []string{root}})
 	out, err := vm.EvaluateAnonymousSnippet("mixin_test.jsonnet", `

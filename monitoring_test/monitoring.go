@@ -6,15 +6,12 @@ package monitoringtest
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"testing"
 )
 
 // ExporterMetrics are the metric names debt_exporter exposes (CONTRACT.md).
@@ -34,50 +31,6 @@ var ExporterMetrics = []string{
 // PrometheusMetrics are the series Prometheus itself adds for every target,
 // which the rules and dashboards may use.
 var PrometheusMetrics = []string{"up", "scrape_duration_seconds"}
-
-// RepoRoot returns the directory holding the module's go.mod, searching up
-// from the working directory.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// MustRepoRoot is RepoRoot for tests.
-func MustRepoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
-// Tool finds an executable on PATH. When it is missing the test fails in CI
-// (CI=true), where .ci/run installs it, and is skipped elsewhere.
-func Tool(t testing.TB, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed; CI must install it (apt-get install prometheus prometheus-alertmanager): %v", name, err)
-	}
-	t.Skipf("%s is not installed (apt-get install prometheus prometheus-alertmanager); skipping", name)
-	return ""
-}
 
 // Dashboard is one dashboard file, decoded.
 type Dashboard struct {

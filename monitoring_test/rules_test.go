@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/debt-exporter/debt_exporter/internal/exportertest"
 	monitoringtest "github.com/debt-exporter/debt_exporter/monitoring_test"
 )
 
@@ -50,7 +51,7 @@ type unitTestFile struct {
 }
 
 func alertsDir(t *testing.T) string {
-	return filepath.Join(monitoringtest.MustRepoRoot(t), "alerts")
+	return filepath.Join(exportertest.RepoRoot(t), "alerts")
 }
 
 // ruleFilePaths are the shipped rule files: every alerts/*.yaml.
@@ -102,7 +103,7 @@ func alertRules(t *testing.T) []rule {
 }
 
 func TestPromtoolCheckRules(t *testing.T) {
-	promtool := monitoringtest.Tool(t, "promtool")
+	promtool := exportertest.Tool(t, "promtool")
 	for _, f := range ruleFilePaths(t) {
 		out, err := exec.Command(promtool, "check", "rules", f).CombinedOutput()
 		assert.NoError(t, err, "promtool check rules %s:\n%s", f, out)
@@ -111,7 +112,7 @@ func TestPromtoolCheckRules(t *testing.T) {
 }
 
 func TestPromtoolTestRules(t *testing.T) {
-	promtool := monitoringtest.Tool(t, "promtool")
+	promtool := exportertest.Tool(t, "promtool")
 	args := append([]string{"test", "rules"}, unitTestPaths(t)...)
 	out, err := exec.Command(promtool, args...).CombinedOutput()
 	require.NoError(t, err, "promtool test rules:\n%s", out)
@@ -122,7 +123,7 @@ func TestPromtoolTestRules(t *testing.T) {
 // A wrong expectation must make promtool, and so this package, fail:
 // otherwise TestPromtoolTestRules would prove nothing.
 func TestPromtoolTestRulesCatchesWrongExpectation(t *testing.T) {
-	promtool := monitoringtest.Tool(t, "promtool")
+	promtool := exportertest.Tool(t, "promtool")
 	src := unitTestPaths(t)[0]
 	b, err := os.ReadFile(src)
 	require.NoError(t, err)
