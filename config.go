@@ -43,8 +43,9 @@ type config struct {
 func loadConfig(f flagValues, getenv func(string) string) (*config, error) {
 	c := &config{flagValues: f}
 	w, err := model.ParseDuration(f.window)
-	if err != nil || w <= 0 {
-		return nil, fmt.Errorf("--window %q is not a positive duration such as 30d or 12h", f.window)
+	if err != nil || time.Duration(w) < time.Second {
+		// The API takes whole seconds: a shorter window would often be empty.
+		return nil, fmt.Errorf("--window %q is not a duration of at least a second, such as 30d or 12h", f.window)
 	}
 	c.window = time.Duration(w)
 	if f.pageSize < 10 || f.pageSize > 100 {

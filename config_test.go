@@ -58,6 +58,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "page size too large", getenv: withKey, mod: func(f *flagValues) { f.pageSize = 101 }, wantErr: "outside 10 to 100"},
 		{name: "unparsable window", getenv: withKey, mod: func(f *flagValues) { f.window = "a month" }, wantErr: "--window \"a month\""},
 		{name: "zero window", getenv: withKey, mod: func(f *flagValues) { f.window = "0s" }, wantErr: "--window"},
+		{name: "sub-second window", getenv: withKey, mod: func(f *flagValues) { f.window = "500ms" }, wantErr: "at least a second"},
 		{name: "pricing unit not an integer", getenv: withKey, mod: func(f *flagValues) { f.pricingUnits = []string{"tokens"} }, wantErr: "--filter.pricing-unit \"tokens\""},
 		{name: "order type not an integer", getenv: withKey, mod: func(f *flagValues) { f.orderTypes = []string{"1.5"} }, wantErr: "--filter.order-type"},
 		{name: "unknown product code", getenv: withKey, mod: func(f *flagValues) { f.products = []string{"gpu"} }, wantErr: "--filter.product-code \"gpu\""},

@@ -183,8 +183,9 @@ func newTransport(cfg Config) *http.Transport {
 
 // params renders the query's parameters, without Page and Signature.
 func (c *Client) params(q Query) (map[string]string, error) {
-	if q.Start.IsZero() || q.End.IsZero() || !q.End.After(q.Start) {
-		return nil, errors.New("query window: End must be after Start")
+	if q.Start.IsZero() || q.End.IsZero() || q.End.Unix() <= q.Start.Unix() {
+		// The API takes whole seconds and wants EndTime > StartTime.
+		return nil, errors.New("query window: End must be at least a second after Start")
 	}
 	p := map[string]string{
 		"Action":    "ListUnpaidOrders",
@@ -290,11 +291,13 @@ func (c *Client) Sweep(ctx context.Context, q Query, fn func([]Order) error) (St
 		}
 		p := &s.buf.page
 		if s.number == 1 && p.totalCount >= 0 {
-			pages := int((p.totalCount + int64(c.cfg.PageSize) - 1) / int64(c.cfg.PageSize))
-			if pages > c.cfg.MaxPages {
+			// Compared before any arithmetic, so a huge TotalCount cannot
+			// wrap into a small page count.
+			if p.totalCount > int64(c.cfg.MaxPages)*int64(c.cfg.PageSize) {
 				c.bufs.Put(s.buf)
-				return stats, fmt.Errorf("%w: TotalCount %d needs %d pages, more than %d", ErrTooManyPages, p.totalCount, pages, c.cfg.MaxPages)
+				return stats, fmt.Errorf("%w: TotalCount %d needs more than %d pages of %d", ErrTooManyPages, p.totalCount, c.cfg.MaxPages, c.cfg.PageSize)
 			}
+			pages := int((p.totalCount + int64(c.cfg.PageSize) - 1) / int64(c.cfg.PageSize))
 			limit, totalKnown = max(pages, 1), true
 		}
 		stats.Pages++

@@ -477,3 +477,31 @@ func TestAmountsAreExactDecimals(t *testing.T) {
 	wantTotal := want.Total("CNY").Add(want.Total("USD"))
 	assert.Zero(t, wantTotal.Cmp(total), "%s vs %s", total, wantTotal)
 }
+
+// TestHugeTotalCountHitsTheGuard: a TotalCount near the int64 limit must
+// not wrap into "one page" and pass a truncated sweep off as complete.
+func TestHugeTotalCountHitsTheGuard(t *testing.T) {
+	page := `{"RetCode":0,"TotalCount":9223372036854775807,"Orders":[` +
+		strings.TrimSuffix(strings.Repeat(`{"OrderNo":"x","OrderTotalPrice":"1","CreateTime":"1"},`, 10), ",") + `]}`
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(page)) }))
+	defer broken.Close()
+	c, err := apiclient.New(apiclient.Config{Endpoint: broken.URL, PublicKey: "p", PrivateKey: "k", PageSize: 10, MaxPages: 50})
+	require.NoError(t, err)
+	_, err = c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func([]apiclient.Order) error { return nil })
+	require.ErrorIs(t, err, apiclient.ErrTooManyPages)
+}
+
+// TestAnswerWithoutRetCodeFailsTheSweep: a proxy's 200 with some other
+// JSON is not an empty, successful sweep.
+func TestAnswerWithoutRetCodeFailsTheSweep(t *testing.T) {
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"error":"upstream maintenance"}`))
+	}))
+	defer proxy.Close()
+	c, err := apiclient.New(apiclient.Config{Endpoint: proxy.URL, PublicKey: "p", PrivateKey: "k"})
+	require.NoError(t, err)
+	_, err = c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func([]apiclient.Order) error { return nil })
+	var decErr *apiclient.DecodeError
+	require.ErrorAs(t, err, &decErr)
+	assert.Contains(t, err.Error(), "no RetCode")
+}

@@ -40,11 +40,12 @@ type Order struct {
 // page is one decoded response.
 type page struct {
 	retCode    int64
+	retCodeSet bool
 	message    string
 	action     string
 	totalCount int64 // -1 when the response has none
 	orders     []Order
-	topOrders  bool // orders came from the top-level list, not Data.Orders
+	ordersSeen bool // an order list was read: a second one is ambiguous
 }
 
 const maxDepth = 64
@@ -85,7 +86,7 @@ func (d *decoder) decodePage(body []byte, p *page) error {
 			if !ok {
 				return fmt.Errorf("RetCode is not an integer")
 			}
-			p.retCode = n
+			p.retCode, p.retCodeSet = n, true
 		case fMessage:
 			return d.str(&p.message, false)
 		case fAction:
@@ -93,7 +94,7 @@ func (d *decoder) decodePage(body []byte, p *page) error {
 		case fTotalCount:
 			return d.totalCount(p)
 		case fOrders:
-			return d.orders(p, true)
+			return d.orders(p)
 		case fData:
 			if d.peek() == 'n' {
 				return d.literal("null")
@@ -101,10 +102,7 @@ func (d *decoder) decodePage(body []byte, p *page) error {
 			return d.object(func(key []byte) error {
 				switch field(key, fTotalCount, fOrders) {
 				case fOrders:
-					if p.topOrders { // the top-level list wins, as in a struct with both
-						return d.skip(1)
-					}
-					return d.orders(p, false)
+					return d.orders(p)
 				case fTotalCount:
 					return d.totalCount(p)
 				}
@@ -120,6 +118,10 @@ func (d *decoder) decodePage(body []byte, p *page) error {
 	d.ws()
 	if d.i != len(d.b) {
 		return d.errorf("data after the top-level value")
+	}
+	if !p.retCodeSet {
+		// A proxy's or a login page's JSON is not an empty success.
+		return fmt.Errorf("%w: no RetCode in the response", errSyntax)
 	}
 	if len(d.nos) > 0 {
 		// One allocation for the page; each OrderNo is a slice of it.
@@ -144,20 +146,19 @@ func (d *decoder) totalCount(p *page) error {
 	return nil
 }
 
-func (d *decoder) orders(p *page, topLevel bool) error {
+// orders reads the order list, top-level Orders or Data.Orders: a null
+// list is no list, and a second list is refused rather than one picked.
+func (d *decoder) orders(p *page) error {
 	if d.peek() == 'n' {
-		if topLevel && p.topOrders {
-			p.orders, p.topOrders = p.orders[:0], false
-			d.spans = d.spans[:0]
-		}
 		return d.literal("null")
 	}
 	if d.peek() != '[' {
 		return d.errorf("Orders is not an array")
 	}
-	p.orders = p.orders[:0]
-	d.spans = d.spans[:0]
-	p.topOrders = p.topOrders || topLevel
+	if p.ordersSeen {
+		return d.errorf("a second order list (Orders and Data.Orders, or a repeated key)")
+	}
+	p.ordersSeen = true
 	d.i++
 	d.ws()
 	if d.peek() == ']' {
@@ -186,8 +187,7 @@ func (d *decoder) orders(p *page, topLevel bool) error {
 // order decodes one order; null is an order with no fields. Its OrderNo
 // goes to no, and into o once the page is done.
 func (d *decoder) order(o *Order, no *noSpan) error {
-	var amount, created []byte
-	var amountSet, amountIsString, createdSet, createdIsString bool
+	var amount, created scalarField
 	if d.peek() == 'n' {
 		if err := d.literal("null"); err != nil {
 			return err
@@ -206,9 +206,9 @@ func (d *decoder) order(o *Order, no *noSpan) error {
 		case fCurrency:
 			err = d.str(&o.Currency, true)
 		case fOrderTotalPrice:
-			amount, amountIsString, amountSet, err = d.scalar()
+			err = d.readScalar(&amount)
 		case fCreateTime:
-			created, createdIsString, createdSet, err = d.scalar()
+			err = d.readScalar(&created)
 		default:
 			err = d.skip(1)
 		}
@@ -218,31 +218,48 @@ func (d *decoder) order(o *Order, no *noSpan) error {
 	}
 
 	var err error
-	if amountSet {
-		o.Amount, err = money.Parse(amount)
+	if amount.set {
+		o.Amount, err = money.Parse(amount.val)
 	}
-	if !amountSet || err != nil {
+	if !amount.set || err != nil {
 		o.Amount = money.Decimal{}
-		o.Invalid, o.RawInvalid = InvalidAmount, rawForLog(amount, amountIsString, amountSet)
+		o.Invalid, o.RawInvalid = InvalidAmount, amount.forLog()
 		return nil
 	}
-	ts, ok := parseInt(created)
-	if !createdSet || !ok {
+	ts, ok := parseInt(created.val)
+	if !created.set || !ok {
 		o.Amount = money.Decimal{}
-		o.Invalid, o.RawInvalid = InvalidCreateTime, rawForLog(created, createdIsString, createdSet)
+		o.Invalid, o.RawInvalid = InvalidCreateTime, created.forLog()
 	}
 	o.CreateTime = ts
 	return nil
 }
 
-func rawForLog(b []byte, isString, set bool) string {
-	switch {
-	case !set:
-		return "<missing>"
-	case isString:
-		return strconv.Quote(string(b))
+// scalarField is a money or time field: a string's content or a number's
+// literal text.
+type scalarField struct {
+	val           []byte
+	isString, set bool
+}
+
+// readScalar reads a field's value; null leaves it as it was, as
+// encoding/json does for a repeated key.
+func (d *decoder) readScalar(f *scalarField) error {
+	val, isString, set, err := d.scalar()
+	if set {
+		*f = scalarField{val: val, isString: isString, set: true}
 	}
-	return string(b)
+	return err
+}
+
+func (f scalarField) forLog() string {
+	switch {
+	case !f.set:
+		return "<missing>"
+	case f.isString:
+		return strconv.Quote(string(f.val))
+	}
+	return string(f.val)
 }
 
 // parseInt reads a plain base-10 integer with an optional minus sign.

@@ -115,6 +115,18 @@ func TestDecodePage(t *testing.T) {
 			}},
 		{name: "invalid UTF-8 becomes U+FFFD, as label values must be UTF-8", body: "{\"RetCode\":0,\"Orders\":[{\"Region\":\"a\xffb\",\"OrderTotalPrice\":\"1\",\"CreateTime\":\"1\"}]}",
 			check: func(t *testing.T, p page) { assert.Equal(t, "a\uFFFDb", p.orders[0].Region) }},
+		{name: "a repeated amount key's null keeps the amount, as encoding/json does", body: `{"RetCode":0,"Orders":[{"OrderTotalPrice":"5","OrderTotalPrice":null,"CreateTime":"1","CreateTime":null}]}`,
+			check: func(t *testing.T, p page) {
+				assert.Empty(t, p.orders[0].Invalid)
+				assert.Equal(t, "5", p.orders[0].Amount.String())
+				assert.Equal(t, int64(1), p.orders[0].CreateTime)
+			}},
+		{name: "a null list beside a real one is no list", body: `{"RetCode":0,"Orders":null,"Data":{"Orders":[{"OrderTotalPrice":"2","CreateTime":"1"}]}}`,
+			check: func(t *testing.T, p page) { assert.Len(t, p.orders, 1) }},
+		{name: "no RetCode is no success", body: `{"Orders":[]}`, err: "no RetCode"},
+		{name: "a proxy's JSON is no success", body: `{"error":"upstream maintenance"}`, err: "no RetCode"},
+		{name: "two order lists are ambiguous", body: `{"RetCode":0,"Data":{"Orders":[{"OrderTotalPrice":"1"}]},"Orders":[]}`, err: "a second order list"},
+		{name: "a repeated Orders key is ambiguous", body: `{"RetCode":0,"Orders":[],"Orders":[]}`, err: "a second order list"},
 		{name: "truncated", body: `{"RetCode":0,"Orders":[{"OrderNo":"1","OrderTotalPri`, err: "unterminated string"},
 		{name: "truncated after a value", body: `{"RetCode":0,"Orders":[{"OrderNo":"1"}`, err: "expected , or ]"},
 		{name: "not JSON", body: `<html>502 Bad Gateway</html>`, err: "expected an object"},
@@ -157,7 +169,18 @@ func TestDecoderReusesMemory(t *testing.T) {
 // Oracle: the same aggregation through encoding/json, the reference decoder.
 type oracleOrder struct {
 	OrderNo, Region, ModelID, ProductCode, Currency string
-	OrderTotalPrice, CreateTime                     json.RawMessage
+	OrderTotalPrice, CreateTime                     oracleScalar
+}
+
+// oracleScalar is a string-or-number field; like any field encoding/json
+// fills, a null leaves it as it was.
+type oracleScalar struct{ raw json.RawMessage }
+
+func (o *oracleScalar) UnmarshalJSON(b []byte) error {
+	if string(b) != "null" {
+		o.raw = append(json.RawMessage(nil), b...)
+	}
+	return nil
 }
 
 type oracleBody struct {
@@ -185,7 +208,7 @@ func orZero(s string) string {
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
-func oracleScalar(raw json.RawMessage) ([]byte, bool) {
+func scalarText(raw json.RawMessage) ([]byte, bool) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, false
 	}
@@ -204,18 +227,18 @@ func oracleAggregate(body []byte) (aggregate, error) {
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, err
 	}
-	if v, ok := oracleScalar(b.RetCode); !ok || string(v) != "0" {
+	if v, ok := scalarText(b.RetCode); !ok || string(v) != "0" {
 		return nil, fmt.Errorf("RetCode %s", b.RetCode)
 	}
 	agg := aggregate{}
 	for _, o := range b.Orders {
-		amountRaw, ok := oracleScalar(o.OrderTotalPrice)
+		amountRaw, ok := scalarText(o.OrderTotalPrice.raw)
 		amount, err := money.Parse(amountRaw)
 		if !ok || err != nil {
 			agg["invalid|amount"] = strconv.Itoa(atoi(agg["invalid|amount"]) + 1)
 			continue
 		}
-		createdRaw, ok := oracleScalar(o.CreateTime)
+		createdRaw, ok := scalarText(o.CreateTime.raw)
 		created, err := strconv.ParseInt(string(createdRaw), 10, 64)
 		if !ok || err != nil || bytes.HasPrefix(createdRaw, []byte("+")) {
 			agg["invalid|create_time"] = strconv.Itoa(atoi(agg["invalid|create_time"]) + 1)

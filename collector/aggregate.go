@@ -7,11 +7,12 @@ import (
 	"github.com/debt-exporter/debt_exporter/money"
 )
 
-// dedupePages is how many recent pages of order numbers a sweep remembers.
-// Orders that arrive while a sweep runs push older ones onto later pages,
-// where they are served again; they reappear within a page or two unless
-// more than dedupePages × page size orders arrive during one sweep. A
-// bounded window keeps memory independent of the number of orders.
+// dedupePages is how many pages of order numbers a sweep remembers: the
+// page being read and the ones before it. Orders that arrive while a sweep
+// runs push older ones onto later pages, where they are served again; they
+// reappear within a page or two unless more than (dedupePages-1) × page
+// size orders arrive during one sweep. A bounded window keeps memory
+// independent of the number of orders.
 const dedupePages = 16
 
 // seriesKey is one label set of the business metrics.

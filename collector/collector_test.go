@@ -372,3 +372,23 @@ func TestHandlerUsesTheScrapeTimeout(t *testing.T) {
 	assert.Contains(t, rec.Body.String(), "debt_up 0")
 	assert.Contains(t, f.logs.String(), "ran out of time")
 }
+
+// TestDedupeWindowReach pins down how far back a repeat is still caught: a
+// shift of up to 15 pages' worth of orders is caught, and the window is
+// what bounds the memory.
+func TestDedupeWindowReach(t *testing.T) {
+	for _, tt := range []struct {
+		shift  int
+		caught bool
+	}{{shift: 15 * 100, caught: true}, {shift: 16 * 100, caught: false}} {
+		f := newFixture(t, apitest.Config{Seed: 13, Orders: 5000}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
+		before := f.truth(apiclient.Query{})
+		f.srv.ShiftAfterPage(20, tt.shift)
+		err := testutil.CollectAndCompare(f.coll, strings.NewReader(expected(before, before.Invalid)), stableMetrics...)
+		if tt.caught {
+			assert.NoError(t, err, "a shift of %d orders", tt.shift)
+		} else {
+			assert.Error(t, err, "a shift of %d orders is past the window: some repeats count twice", tt.shift)
+		}
+	}
+}
