@@ -252,14 +252,21 @@ func (d *decoder) readScalar(f *scalarField) error {
 	return err
 }
 
+// forLog renders the value for a log line, cut short: a hostile server
+// must not be able to fill the log through one field.
 func (f scalarField) forLog() string {
+	const limit = 64
+	val, cut := f.val, ""
+	if len(val) > limit {
+		val, cut = val[:limit], "…"
+	}
 	switch {
 	case !f.set:
 		return "<missing>"
 	case f.isString:
-		return strconv.Quote(string(f.val))
+		return strconv.Quote(string(val)) + cut
 	}
-	return string(f.val)
+	return string(val) + cut
 }
 
 // parseInt reads a plain base-10 integer with an optional minus sign.

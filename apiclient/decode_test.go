@@ -95,6 +95,11 @@ func TestDecodePage(t *testing.T) {
 				assert.Equal(t, `"12,50"`, p.orders[1].RawInvalid)
 				assert.Equal(t, "<missing>", p.orders[3].RawInvalid)
 			}},
+		{name: "a huge invalid value is cut short for the log", body: `{"RetCode":0,"Orders":[{"OrderTotalPrice":"` + strings.Repeat("x", 5000) + `","CreateTime":"1"}]}`,
+			check: func(t *testing.T, p page) {
+				assert.Equal(t, InvalidAmount, p.orders[0].Invalid)
+				assert.Equal(t, `"`+strings.Repeat("x", 64)+`"…`, p.orders[0].RawInvalid)
+			}},
 		{name: "invalid create times are flagged", body: `{"RetCode":0,"Orders":[
 			{"OrderTotalPrice":"1","CreateTime":"yesterday"},{"OrderTotalPrice":"1","CreateTime":"1.5"},
 			{"OrderTotalPrice":"1"},{"OrderTotalPrice":"1","CreateTime":""},{"OrderTotalPrice":"1","CreateTime":"+5"}]}`,
