@@ -17,6 +17,7 @@ package apiclient
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -139,7 +140,7 @@ func New(cfg Config) (*Client, error) {
 	setDefault(&cfg.Concurrency, DefaultConcurrency)
 	setDefault(&cfg.MaxPages, DefaultMaxPages)
 	setDefault(&cfg.MaxResponseBytes, DefaultMaxResponseBytes)
-	setDefault(&cfg.UserAgent, "debt_exporter/"+version.Version)
+	setDefault(&cfg.UserAgent, "debt_exporter/"+cmp.Or(version.Version, "dev")) // unstamped builds (go run) are dev
 	setDefault(&cfg.Retry.MaxAttempts, 5)
 	setDefault(&cfg.Retry.BaseDelay, 250*time.Millisecond)
 	setDefault(&cfg.Retry.MaxDelay, 5*time.Second)
