@@ -20,15 +20,12 @@ type seriesKey struct {
 	region, model, productCode, currency string
 }
 
-type seriesValue struct {
-	amount money.Decimal
-	orders int
-	oldest int64
-}
-
-type series struct {
-	seriesKey
-	seriesValue
+// Sum is one business series of a sweep, exact.
+type Sum struct {
+	Region, Model, ProductCode, Currency string
+	Amount                               money.Decimal
+	Orders                               int
+	Oldest                               int64 // earliest CreateTime, Unix seconds
 }
 
 // invalidSample keeps one example per reason for the once-per-sweep log line.
@@ -37,9 +34,12 @@ type invalidSample struct {
 	orderNo, value string
 }
 
-// aggregator folds a sweep's orders into series as the pages stream by.
-type aggregator struct {
-	sums    map[seriesKey]*seriesValue
+// Aggregator folds one sweep's orders into exact sums as the pages stream
+// by: it drops orders paging serves twice and sets invalid ones aside. It
+// is exported so that tools such as the benchmark harness check the very
+// code a scrape runs, in exact decimals.
+type Aggregator struct {
+	sums    map[seriesKey]*Sum
 	invalid map[string]*invalidSample
 	// recent order numbers: a set and, per page, what to forget later.
 	seen       map[string]struct{}
@@ -48,9 +48,10 @@ type aggregator struct {
 	duplicates int
 }
 
-func newAggregator() *aggregator {
-	a := &aggregator{
-		sums:    make(map[seriesKey]*seriesValue),
+// NewAggregator returns an empty Aggregator for one sweep.
+func NewAggregator() *Aggregator {
+	a := &Aggregator{
+		sums:    make(map[seriesKey]*Sum),
 		invalid: make(map[string]*invalidSample),
 		seen:    make(map[string]struct{}),
 	}
@@ -60,8 +61,8 @@ func newAggregator() *aggregator {
 	return a
 }
 
-// addPage is the apiclient.Sweep callback.
-func (a *aggregator) addPage(orders []apiclient.Order) error {
+// AddPage is the apiclient.Client.Sweep callback.
+func (a *Aggregator) AddPage(orders []apiclient.Order) error {
 	slot := &a.pages[a.pageIndex%dedupePages]
 	for _, no := range *slot {
 		delete(a.seen, no)
@@ -90,75 +91,47 @@ func (a *aggregator) addPage(orders []apiclient.Order) error {
 		k := seriesKey{o.Region, o.ModelID, o.ProductCode, o.Currency}
 		v, ok := a.sums[k]
 		if !ok {
-			v = &seriesValue{oldest: o.CreateTime}
+			v = &Sum{Region: o.Region, Model: o.ModelID, ProductCode: o.ProductCode, Currency: o.Currency, Oldest: o.CreateTime}
 			a.sums[k] = v
 		}
-		v.amount = v.amount.Add(o.Amount)
-		v.orders++
-		v.oldest = min(v.oldest, o.CreateTime)
+		v.Amount = v.Amount.Add(o.Amount)
+		v.Orders++
+		v.Oldest = min(v.Oldest, o.CreateTime)
 	}
 	return nil
 }
 
-// series returns the totals in a stable order.
-func (a *aggregator) series() []series {
-	out := make([]series, 0, len(a.sums))
-	for k, v := range a.sums {
-		out = append(out, series{k, *v})
+// Sums returns the series in a stable order: by currency, region, model,
+// product code.
+func (a *Aggregator) Sums() []Sum {
+	out := make([]Sum, 0, len(a.sums))
+	for _, v := range a.sums {
+		out = append(out, *v)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		x, y := out[i].seriesKey, out[j].seriesKey
-		if x.currency != y.currency {
-			return x.currency < y.currency
+		x, y := out[i], out[j]
+		if x.Currency != y.Currency {
+			return x.Currency < y.Currency
 		}
-		if x.region != y.region {
-			return x.region < y.region
+		if x.Region != y.Region {
+			return x.Region < y.Region
 		}
-		if x.model != y.model {
-			return x.model < y.model
+		if x.Model != y.Model {
+			return x.Model < y.Model
 		}
-		return x.productCode < y.productCode
+		return x.ProductCode < y.ProductCode
 	})
-	return out
-}
-
-// Sum is one business series of a finished sweep, exact.
-type Sum struct {
-	Region, Model, ProductCode, Currency string
-	Amount                               money.Decimal
-	Orders                               int
-	Oldest                               int64 // earliest CreateTime, Unix seconds
-}
-
-// Aggregator is the collector's own per-sweep aggregation (dedupe, invalid
-// orders, exact sums), exported so that tools such as the benchmark harness
-// can check exact decimals rather than the floats a scrape exposes.
-type Aggregator struct{ a *aggregator }
-
-// NewAggregator returns an empty Aggregator for one sweep.
-func NewAggregator() *Aggregator { return &Aggregator{newAggregator()} }
-
-// AddPage is the apiclient.Client.Sweep callback.
-func (a *Aggregator) AddPage(orders []apiclient.Order) error { return a.a.addPage(orders) }
-
-// Sums returns the series in the order a scrape exposes them.
-func (a *Aggregator) Sums() []Sum {
-	ss := a.a.series()
-	out := make([]Sum, len(ss))
-	for i, s := range ss {
-		out[i] = Sum{s.region, s.model, s.productCode, s.currency, s.amount, s.orders, s.oldest}
-	}
 	return out
 }
 
 // Invalid returns how many orders were left out, by reason.
 func (a *Aggregator) Invalid() map[string]int {
-	out := make(map[string]int, len(a.a.invalid))
-	for reason, s := range a.a.invalid {
+	out := make(map[string]int, len(a.invalid))
+	for reason, s := range a.invalid {
 		out[reason] = s.count
 	}
 	return out
 }
 
 // Duplicates returns how many repeated order numbers were skipped.
-func (a *Aggregator) Duplicates() int { return a.a.duplicates }
+func (a *Aggregator) Duplicates() int { return a.duplicates }

@@ -80,14 +80,13 @@ type Collector struct {
 	mu          sync.Mutex
 	inflight    *sweepCall
 	lastSuccess *result // last complete sweep
-	last        *result // last sweep, complete or not
 }
 
 // result is the outcome of one sweep.
 type result struct {
 	err      error
-	series   []series
-	invalid  map[string]*invalidSample
+	sums     []Sum
+	invalid  map[string]int
 	started  time.Time
 	ended    time.Time
 	duration time.Duration
@@ -173,14 +172,14 @@ func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 1)
-	for reason, s := range res.invalid {
-		ch <- prometheus.MustNewConstMetric(invalidDesc, prometheus.GaugeValue, float64(s.count), reason)
+	for reason, n := range res.invalid {
+		ch <- prometheus.MustNewConstMetric(invalidDesc, prometheus.GaugeValue, float64(n), reason)
 	}
-	for _, s := range res.series {
-		labels := []string{s.region, s.model, s.productCode, s.currency}
-		ch <- prometheus.MustNewConstMetric(unpaidAmountDesc, prometheus.GaugeValue, s.amount.Float64(), labels...)
-		ch <- prometheus.MustNewConstMetric(unpaidOrdersDesc, prometheus.GaugeValue, float64(s.orders), labels...)
-		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, float64(s.oldest), labels...)
+	for _, s := range res.sums {
+		labels := []string{s.Region, s.Model, s.ProductCode, s.Currency}
+		ch <- prometheus.MustNewConstMetric(unpaidAmountDesc, prometheus.GaugeValue, s.Amount.Float64(), labels...)
+		ch <- prometheus.MustNewConstMetric(unpaidOrdersDesc, prometheus.GaugeValue, float64(s.Orders), labels...)
+		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, float64(s.Oldest), labels...)
 	}
 }
 
@@ -199,15 +198,16 @@ func (c *Collector) result(ctx context.Context) *result {
 		c.inflight = call
 		// The sweep outlives a scraper that hangs up, so that a scrape
 		// sharing it still gets its answer; it keeps the first deadline.
-		sweepCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		if deadline, ok := ctx.Deadline(); ok {
-			sweepCtx, cancel = context.WithDeadline(context.WithoutCancel(ctx), deadline)
+		deadline, ok := ctx.Deadline()
+		if !ok {
+			deadline = time.Now().Add(c.cfg.DefaultTimeout)
 		}
+		sweepCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 		go func() {
 			defer cancel()
 			res := c.sweep(sweepCtx)
 			c.mu.Lock()
-			c.inflight, c.last = nil, res
+			c.inflight = nil
 			if res.err == nil {
 				c.lastSuccess = res
 			}
@@ -237,15 +237,15 @@ func (c *Collector) sweep(ctx context.Context) *result {
 	start := c.cfg.Now()
 	q := c.cfg.Query
 	q.Start, q.End = start.Add(-c.cfg.Window), start
-	agg := newAggregator()
-	stats, err := c.cfg.Client.Sweep(ctx, q, agg.addPage)
+	agg := NewAggregator()
+	stats, err := c.cfg.Client.Sweep(ctx, q, agg.AddPage)
 	end := c.cfg.Now()
 	res := &result{err: err, started: start, ended: end, duration: end.Sub(start)}
 	if err != nil {
 		c.logFailure(err, stats, res.duration)
 		return res
 	}
-	res.series, res.invalid = agg.series(), agg.invalid
+	res.sums, res.invalid = agg.Sums(), agg.Invalid()
 	for reason, s := range agg.invalid {
 		if s.count > 0 {
 			level.Warn(c.logger).Log("msg", "orders left out of the sums", "reason", reason, "count", s.count,
@@ -253,7 +253,7 @@ func (c *Collector) sweep(ctx context.Context) *result {
 		}
 	}
 	level.Debug(c.logger).Log("msg", "sweep complete", "pages", stats.Pages, "orders", stats.Orders,
-		"duplicates", agg.duplicates, "series", len(res.series), "duration", res.duration)
+		"duplicates", agg.duplicates, "series", len(res.sums), "duration", res.duration)
 	return res
 }
 

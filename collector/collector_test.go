@@ -69,11 +69,8 @@ func newFixture(t *testing.T, cfg apitest.Config, mod func(*apiclient.Config, *C
 }
 
 func (f *fixture) truth(q apiclient.Query) apitest.Truth {
-	return f.srv.Truth(apitest.TruthQuery{
-		StartTime: now.Add(-window).Unix(), EndTime: now.Unix(),
-		ResourceIDs: q.ResourceIDs, ModelIDs: q.ModelIDs, PricingUnits: q.PricingUnits, OrderTypes: q.OrderTypes,
-		Regions: q.Regions, PricingSKUs: q.PricingSKUs, ProductCodes: q.ProductCodes,
-	})
+	q.Start, q.End = now.Add(-window), now // the collector's window at the fixture's clock
+	return f.srv.Truth(apitest.QueryOf(q))
 }
 
 // expected renders the exposition the collector must produce for a truth:

@@ -26,6 +26,16 @@ type TruthQuery struct {
 	ProductCodes       []string
 }
 
+// QueryOf is the TruthQuery a client sends for q: the same window, in the
+// whole seconds the API takes, and the same filters.
+func QueryOf(q apiclient.Query) TruthQuery {
+	return TruthQuery{
+		StartTime: q.Start.Unix(), EndTime: q.End.Unix(),
+		ResourceIDs: q.ResourceIDs, ModelIDs: q.ModelIDs, PricingUnits: q.PricingUnits, OrderTypes: q.OrderTypes,
+		Regions: q.Regions, PricingSKUs: q.PricingSKUs, ProductCodes: q.ProductCodes,
+	}
+}
+
 // listParams are the array parameters, in the order they are checked.
 var listParams = []string{
 	"ResourceIds", "ModelIds", "PricingUnits", "OrderTypes", "Regions", "PricingSkus", "ProductCodes",
