@@ -27,7 +27,7 @@ import (
 	slgk "github.com/tjhop/slog-gokit"
 
 	"github.com/debt-exporter/debt_exporter/apiclient"
-	"github.com/debt-exporter/debt_exporter/apiclient/apitest"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
 	"github.com/debt-exporter/debt_exporter/collector"
 )
 
@@ -98,9 +98,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 
 	if cfg.demo {
-		api := apitest.New(apitest.Config{Seed: 1, Orders: cfg.demoOrders, InvalidAmountEvery: 1000})
+		api := simapi.New(simapi.Config{Seed: 1, Orders: cfg.demoOrders, InvalidAmountEvery: 1000})
 		defer api.Close()
-		cfg.endpoint, cfg.publicKey, cfg.privateKey, cfg.projectID = api.URL, apitest.DemoPublicKey, apitest.DemoPrivateKey, ""
+		cfg.endpoint, cfg.publicKey, cfg.privateKey, cfg.projectID = api.URL, simapi.DemoPublicKey, simapi.DemoPrivateKey, ""
 		level.Warn(logger).Log("msg", "DEMO MODE: every figure is synthetic, served by a simulated API on loopback; do not alert on it",
 			"orders", cfg.demoOrders, "api", api.URL)
 	}

@@ -30,7 +30,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/debt-exporter/debt_exporter/apiclient/apitest"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
 	"github.com/debt-exporter/debt_exporter/internal/exportertest"
 )
 
@@ -61,8 +61,8 @@ func gauge(mfs map[string]*dto.MetricFamily, name string) []*dto.Metric {
 	return nil
 }
 
-func labelsOf(m *dto.Metric) apitest.Key {
-	var k apitest.Key
+func labelsOf(m *dto.Metric) simapi.Key {
+	var k simapi.Key
 	for _, l := range m.GetLabel() {
 		switch l.GetName() {
 		case "region":
@@ -78,7 +78,7 @@ func labelsOf(m *dto.Metric) apitest.Key {
 	return k
 }
 
-func requireTruth(t *testing.T, mfs map[string]*dto.MetricFamily, truth apitest.Truth) {
+func requireTruth(t *testing.T, mfs map[string]*dto.MetricFamily, truth simapi.Truth) {
 	t.Helper()
 	require.Len(t, gauge(mfs, "debt_up"), 1)
 	require.Equal(t, 1.0, gauge(mfs, "debt_up")[0].GetGauge().GetValue())
@@ -105,7 +105,7 @@ func requireTruth(t *testing.T, mfs map[string]*dto.MetricFamily, truth apitest.
 const e2ePrivateKey = "e2e-private-key-3a9f0c71d2"
 
 func TestExporterEndToEnd(t *testing.T) {
-	srv := apitest.New(apitest.Config{Seed: 77, Orders: 5000, Span: 20 * 24 * time.Hour, InvalidAmountEvery: 250,
+	srv := simapi.New(simapi.Config{Seed: 77, Orders: 5000, Span: 20 * 24 * time.Hour, InvalidAmountEvery: 250,
 		PublicKey: "e2e-public", PrivateKey: e2ePrivateKey})
 	defer srv.Close()
 	truth := srv.Truth(srv.Query())
@@ -139,7 +139,7 @@ func TestExporterEndToEnd(t *testing.T) {
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", e.Cmd.Process.Pid))
 	require.NoError(t, err)
 	assert.NotContains(t, string(cmdline), e2ePrivateKey)
-	for _, r := range srv.LastRequests(apitest.LoggedRequests) {
+	for _, r := range srv.LastRequests(simapi.LoggedRequests) {
 		assert.Empty(t, r.RawQuery, "request URL")
 		assert.Equal(t, http.MethodPost, r.Method)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/debt-exporter/debt_exporter/apiclient"
-	"github.com/debt-exporter/debt_exporter/apiclient/apitest"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
 	"github.com/debt-exporter/debt_exporter/money"
 )
 
@@ -43,11 +43,11 @@ func (o *outcomes) get(outcome string) int {
 	return o.n[outcome]
 }
 
-func newClient(t *testing.T, srv *apitest.Server, mod func(*apiclient.Config)) (*apiclient.Client, *outcomes) {
+func newClient(t *testing.T, srv *simapi.Server, mod func(*apiclient.Config)) (*apiclient.Client, *outcomes) {
 	t.Helper()
 	obs := &outcomes{}
 	cfg := apiclient.Config{
-		Endpoint: srv.URL, PublicKey: apitest.DemoPublicKey, PrivateKey: apitest.DemoPrivateKey,
+		Endpoint: srv.URL, PublicKey: simapi.DemoPublicKey, PrivateKey: simapi.DemoPrivateKey,
 		Retry: fastRetry, Observe: obs.observe,
 	}
 	if mod != nil {
@@ -59,15 +59,15 @@ func newClient(t *testing.T, srv *apitest.Server, mod func(*apiclient.Config)) (
 }
 
 // window is the query covering the whole synthetic dataset.
-func window(srv *apitest.Server) apiclient.Query {
+func window(srv *simapi.Server) apiclient.Query {
 	q := srv.Query()
 	return apiclient.Query{Start: time.Unix(q.StartTime, 0), End: time.Unix(q.EndTime, 0)}
 }
 
 // sum aggregates a sweep the simplest way, to compare with the truth.
-func sum(t *testing.T, c *apiclient.Client, q apiclient.Query) (map[apitest.Key]apitest.Series, int, apiclient.Stats) {
+func sum(t *testing.T, c *apiclient.Client, q apiclient.Query) (map[simapi.Key]simapi.Series, int, apiclient.Stats) {
 	t.Helper()
-	got := map[apitest.Key]apitest.Series{}
+	got := map[simapi.Key]simapi.Series{}
 	invalid := 0
 	stats, err := c.Sweep(context.Background(), q, func(orders []apiclient.Order) error {
 		for _, o := range orders {
@@ -75,7 +75,7 @@ func sum(t *testing.T, c *apiclient.Client, q apiclient.Query) (map[apitest.Key]
 				invalid++
 				continue
 			}
-			k := apitest.Key{Region: o.Region, ModelID: o.ModelID, ProductCode: o.ProductCode, Currency: o.Currency}
+			k := simapi.Key{Region: o.Region, ModelID: o.ModelID, ProductCode: o.ProductCode, Currency: o.Currency}
 			s, ok := got[k]
 			if !ok || o.CreateTime < s.Oldest {
 				s.Oldest = o.CreateTime
@@ -90,7 +90,7 @@ func sum(t *testing.T, c *apiclient.Client, q apiclient.Query) (map[apitest.Key]
 	return got, invalid, stats
 }
 
-func requireSameSeries(t *testing.T, want, got map[apitest.Key]apitest.Series) {
+func requireSameSeries(t *testing.T, want, got map[simapi.Key]simapi.Series) {
 	t.Helper()
 	require.Equal(t, len(want), len(got), "series count")
 	for k, w := range want {
@@ -105,29 +105,29 @@ func requireSameSeries(t *testing.T, want, got map[apitest.Key]apitest.Series) {
 func TestSweepMatchesTruth(t *testing.T) {
 	tests := []struct {
 		name   string
-		cfg    apitest.Config
+		cfg    simapi.Config
 		client func(*apiclient.Config)
 	}{
-		{name: "5000 orders, 50 pages, sequential", cfg: apitest.Config{Seed: 7, Orders: 5000, InvalidAmountEvery: 97},
+		{name: "5000 orders, 50 pages, sequential", cfg: simapi.Config{Seed: 7, Orders: 5000, InvalidAmountEvery: 97},
 			client: func(c *apiclient.Config) { c.Concurrency = 1 }},
-		{name: "5000 orders, 50 pages, 8 pages in flight", cfg: apitest.Config{Seed: 7, Orders: 5000, InvalidAmountEvery: 97},
+		{name: "5000 orders, 50 pages, 8 pages in flight", cfg: simapi.Config{Seed: 7, Orders: 5000, InvalidAmountEvery: 97},
 			client: func(c *apiclient.Config) { c.Concurrency = 8 }},
-		{name: "orders under Data, numbers as strings", cfg: apitest.Config{Seed: 3, Orders: 1234, DataWrapped: true, NumbersAsStrings: true}},
-		{name: "TotalCount sent", cfg: apitest.Config{Seed: 4, Orders: 999, SendTotalCount: true}},
-		{name: "page size 10", cfg: apitest.Config{Seed: 5, Orders: 333},
+		{name: "orders under Data, numbers as strings", cfg: simapi.Config{Seed: 3, Orders: 1234, DataWrapped: true, NumbersAsStrings: true}},
+		{name: "TotalCount sent", cfg: simapi.Config{Seed: 4, Orders: 999, SendTotalCount: true}},
+		{name: "page size 10", cfg: simapi.Config{Seed: 5, Orders: 333},
 			client: func(c *apiclient.Config) { c.PageSize = 10 }},
-		{name: "project id", cfg: apitest.Config{Seed: 6, Orders: 250, ProjectID: "org-abc123"},
+		{name: "project id", cfg: simapi.Config{Seed: 6, Orders: 250, ProjectID: "org-abc123"},
 			client: func(c *apiclient.Config) { c.ProjectID = "org-abc123" }},
-		{name: "no orders", cfg: apitest.Config{Seed: 1, Orders: 0}},
+		{name: "no orders", cfg: simapi.Config{Seed: 1, Orders: 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cfg.Now = now
-			srv := apitest.New(tt.cfg)
+			srv := simapi.New(tt.cfg)
 			defer srv.Close()
 			c, obs := newClient(t, srv, tt.client)
 			q := window(srv)
-			want := srv.Truth(apitest.QueryOf(q))
+			want := srv.Truth(simapi.QueryOf(q))
 			got, invalid, stats := sum(t, c, q)
 			requireSameSeries(t, want.Series, got)
 			assert.Equal(t, want.Invalid, invalid)
@@ -139,7 +139,7 @@ func TestSweepMatchesTruth(t *testing.T) {
 
 func TestSweepOf5000OrdersTakes50Pages(t *testing.T) {
 	for _, totalCount := range []bool{false, true} {
-		srv := apitest.New(apitest.Config{Seed: 11, Orders: 5000, Now: now, SendTotalCount: totalCount})
+		srv := simapi.New(simapi.Config{Seed: 11, Orders: 5000, Now: now, SendTotalCount: totalCount})
 		c, _ := newClient(t, srv, func(c *apiclient.Config) { c.Concurrency = 1 })
 		_, _, stats := sum(t, c, window(srv))
 		assert.Equal(t, 5000, stats.Orders)
@@ -157,14 +157,14 @@ func TestSweepOf5000OrdersTakes50Pages(t *testing.T) {
 }
 
 func TestFiltersAreSentAsLists(t *testing.T) {
-	srv := apitest.New(apitest.Config{Seed: 2, Orders: 3000, Now: now})
+	srv := simapi.New(simapi.Config{Seed: 2, Orders: 3000, Now: now})
 	defer srv.Close()
 	c, _ := newClient(t, srv, nil)
 	q := window(srv)
 	q.Regions = []string{"cn-wlcb", "hk"}
 	q.ModelIDs = []string{"deepseek-r1", "qwen-max", "glm-4"}
 	q.ProductCodes = []string{"modelverse"}
-	want := srv.Truth(apitest.QueryOf(q))
+	want := srv.Truth(simapi.QueryOf(q))
 	require.NotEmpty(t, want.Series, "the filter must leave something to compare")
 	got, _, _ := sum(t, c, q)
 	requireSameSeries(t, want.Series, got)
@@ -179,11 +179,11 @@ func TestFiltersAreSentAsLists(t *testing.T) {
 }
 
 func TestRequestsAreSignedFormPOSTs(t *testing.T) {
-	srv := apitest.New(apitest.Config{Seed: 2, Orders: 150, Now: now})
+	srv := simapi.New(simapi.Config{Seed: 2, Orders: 150, Now: now})
 	defer srv.Close()
 	c, _ := newClient(t, srv, nil)
 	sum(t, c, window(srv))
-	reqs := srv.LastRequests(apitest.LoggedRequests)
+	reqs := srv.LastRequests(simapi.LoggedRequests)
 	require.NotEmpty(t, reqs)
 	for _, r := range reqs {
 		assert.Equal(t, http.MethodPost, r.Method)
@@ -201,32 +201,32 @@ func TestRequestsAreSignedFormPOSTs(t *testing.T) {
 func TestRetries(t *testing.T) {
 	tests := []struct {
 		name      string
-		fault     func(*apitest.Server)
+		fault     func(*simapi.Server)
 		wantErr   string
 		wantCount map[string]int
 	}{
-		{name: "503 twice then success", fault: func(s *apitest.Server) { s.FailHTTP(503, 2) },
+		{name: "503 twice then success", fault: func(s *simapi.Server) { s.FailHTTP(503, 2) },
 			wantCount: map[string]int{apiclient.OutcomeHTTPError: 2}},
-		{name: "429 is throttling", fault: func(s *apitest.Server) { s.FailHTTP(429, 1) },
+		{name: "429 is throttling", fault: func(s *simapi.Server) { s.FailHTTP(429, 1) },
 			wantCount: map[string]int{apiclient.OutcomeThrottled: 1}},
-		{name: "RetCode 153 throttled, retried", fault: func(s *apitest.Server) { s.FailRetCode(153, 3) },
+		{name: "RetCode 153 throttled, retried", fault: func(s *simapi.Server) { s.FailRetCode(153, 3) },
 			wantCount: map[string]int{apiclient.OutcomeThrottled: 3}},
-		{name: "RetCode 150 and 2000+ are transient", fault: func(s *apitest.Server) { s.FailRetCode(2001, 1) },
+		{name: "RetCode 150 and 2000+ are transient", fault: func(s *simapi.Server) { s.FailRetCode(2001, 1) },
 			wantCount: map[string]int{apiclient.OutcomeAPIError: 1}},
-		{name: "500 is not retried", fault: func(s *apitest.Server) { s.FailHTTP(500, 1) },
+		{name: "500 is not retried", fault: func(s *simapi.Server) { s.FailHTTP(500, 1) },
 			wantErr: "HTTP status 500", wantCount: map[string]int{apiclient.OutcomeHTTPError: 1}},
-		{name: "171 is not retried", fault: func(s *apitest.Server) { s.FailRetCode(171, 1) },
+		{name: "171 is not retried", fault: func(s *simapi.Server) { s.FailRetCode(171, 1) },
 			wantErr: "RetCode 171 (signature wrong)", wantCount: map[string]int{apiclient.OutcomeAPIError: 1}},
-		{name: "230 is not retried", fault: func(s *apitest.Server) { s.FailRetCode(230, 1) },
+		{name: "230 is not retried", fault: func(s *simapi.Server) { s.FailRetCode(230, 1) },
 			wantErr: "RetCode 230", wantCount: map[string]int{apiclient.OutcomeAPIError: 1}},
-		{name: "throttled beyond the attempts", fault: func(s *apitest.Server) { s.FailRetCode(153, -1) },
+		{name: "throttled beyond the attempts", fault: func(s *simapi.Server) { s.FailRetCode(153, -1) },
 			wantErr: "giving up after 4 attempts", wantCount: map[string]int{apiclient.OutcomeThrottled: 4}},
-		{name: "a truncated page fails at once, naming the page", fault: func(s *apitest.Server) { s.TruncatePage(1, 1) },
+		{name: "a truncated page fails at once, naming the page", fault: func(s *simapi.Server) { s.TruncatePage(1, 1) },
 			wantErr: "page 1: decoding response", wantCount: map[string]int{apiclient.OutcomeDecodeError: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := apitest.New(apitest.Config{Seed: 9, Orders: 50, Now: now})
+			srv := simapi.New(simapi.Config{Seed: 9, Orders: 50, Now: now})
 			defer srv.Close()
 			c, obs := newClient(t, srv, func(c *apiclient.Config) { c.Concurrency = 1 })
 			tt.fault(srv)
@@ -247,7 +247,7 @@ func TestRetries(t *testing.T) {
 }
 
 func TestTypedErrors(t *testing.T) {
-	srv := apitest.New(apitest.Config{Seed: 9, Orders: 50, Now: now})
+	srv := simapi.New(simapi.Config{Seed: 9, Orders: 50, Now: now})
 	defer srv.Close()
 	// One page in flight, so the fault cannot land on a page past the end,
 	// whose answer a sweep rightly ignores.
@@ -281,7 +281,7 @@ func TestTypedErrors(t *testing.T) {
 // TestRetryNeverPassesTheDeadline: under endless throttling with long
 // backoff, the sweep gives up instead of sleeping past its deadline.
 func TestRetryNeverPassesTheDeadline(t *testing.T) {
-	srv := apitest.New(apitest.Config{Seed: 9, Orders: 50, Now: now})
+	srv := simapi.New(simapi.Config{Seed: 9, Orders: 50, Now: now})
 	defer srv.Close()
 	srv.FailRetCode(153, -1)
 	c, obs := newClient(t, srv, func(c *apiclient.Config) {
@@ -302,7 +302,7 @@ func TestRetryNeverPassesTheDeadline(t *testing.T) {
 }
 
 func TestCancelStopsTheSweep(t *testing.T) {
-	srv := apitest.New(apitest.Config{Seed: 9, Orders: 5000, Now: now})
+	srv := simapi.New(simapi.Config{Seed: 9, Orders: 5000, Now: now})
 	defer srv.Close()
 	srv.SetLatency(time.Second)
 	c, obs := newClient(t, srv, nil)
@@ -314,7 +314,7 @@ func TestCancelStopsTheSweep(t *testing.T) {
 }
 
 func TestMaxPagesGuard(t *testing.T) {
-	srv := apitest.New(apitest.Config{Seed: 9, Orders: 500, Now: now})
+	srv := simapi.New(simapi.Config{Seed: 9, Orders: 500, Now: now})
 	defer srv.Close()
 	srv.SetEndless(true)
 	c, _ := newClient(t, srv, func(c *apiclient.Config) { c.MaxPages = 20; c.PageSize = 10 })
@@ -330,7 +330,7 @@ func TestMaxPagesGuard(t *testing.T) {
 }
 
 func TestCallbackErrorStopsTheSweep(t *testing.T) {
-	srv := apitest.New(apitest.Config{Seed: 9, Orders: 5000, Now: now})
+	srv := simapi.New(simapi.Config{Seed: 9, Orders: 5000, Now: now})
 	defer srv.Close()
 	c, _ := newClient(t, srv, nil)
 	stop := errors.New("enough")
@@ -366,10 +366,10 @@ func TestResponseSizeIsBounded(t *testing.T) {
 }
 
 func TestNetworkErrorsAreRetriedThenReported(t *testing.T) {
-	srv := apitest.New(apitest.Config{Seed: 9, Orders: 10, Now: now})
+	srv := simapi.New(simapi.Config{Seed: 9, Orders: 10, Now: now})
 	url := srv.URL
 	srv.Close() // nothing listens there any more
-	c, obs := newClient(t, &apitest.Server{URL: url}, func(c *apiclient.Config) { c.Concurrency = 1 })
+	c, obs := newClient(t, &simapi.Server{URL: url}, func(c *apiclient.Config) { c.Concurrency = 1 })
 	_, err := c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func([]apiclient.Order) error { return nil })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "connection refused")
@@ -381,7 +381,7 @@ func TestNetworkErrorsAreRetriedThenReported(t *testing.T) {
 func TestErrorsCarryNoSecrets(t *testing.T) {
 	const private = "PRIVATE-do-not-leak-5f2a"
 	const public = "PUBLIC-do-not-leak-91c3"
-	srv := apitest.New(apitest.Config{Seed: 9, Orders: 50, Now: now, PublicKey: public, PrivateKey: private})
+	srv := simapi.New(simapi.Config{Seed: 9, Orders: 50, Now: now, PublicKey: public, PrivateKey: private})
 	defer srv.Close()
 	// An API that echoes what it got, as a careless gateway might.
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -414,7 +414,7 @@ func TestErrorsCarryNoSecrets(t *testing.T) {
 			msg := err.Error()
 			assert.NotContains(t, msg, private)
 			assert.NotContains(t, msg, public)
-			for _, r := range srv.LastRequests(apitest.LoggedRequests) {
+			for _, r := range srv.LastRequests(simapi.LoggedRequests) {
 				if sig := r.Params.Get("Signature"); sig != "" {
 					assert.NotContains(t, msg, sig)
 				}
@@ -453,7 +453,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 // Money from the API is summed exactly: the client hands over decimals.
 func TestAmountsAreExactDecimals(t *testing.T) {
-	srv := apitest.New(apitest.Config{Seed: 21, Orders: 2000, Now: now})
+	srv := simapi.New(simapi.Config{Seed: 21, Orders: 2000, Now: now})
 	defer srv.Close()
 	c, _ := newClient(t, srv, nil)
 	q := window(srv)
@@ -464,7 +464,7 @@ func TestAmountsAreExactDecimals(t *testing.T) {
 			total = total.Add(s.Amount)
 		}
 	}
-	want := srv.Truth(apitest.QueryOf(q))
+	want := srv.Truth(simapi.QueryOf(q))
 	wantTotal := want.Total("CNY").Add(want.Total("USD"))
 	assert.Zero(t, wantTotal.Cmp(total), "%s vs %s", total, wantTotal)
 }

@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/debt-exporter/debt_exporter/apiclient"
-	"github.com/debt-exporter/debt_exporter/apiclient/apitest"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
 	"github.com/debt-exporter/debt_exporter/collector"
 )
 
@@ -38,8 +38,8 @@ type Target struct {
 	URL        string
 	PublicKey  string
 	PrivateKey string
-	Query      apitest.TruthQuery // covers every order
-	Truth      apitest.Truth
+	Query      simapi.TruthQuery // covers every order
+	Truth      simapi.Truth
 }
 
 // Pages is the number of pages a full sweep requests: every full page and
@@ -50,8 +50,8 @@ func (t *Target) Pages() int { return t.Truth.Matched/PageSize + 1 }
 // sprinkling of invalid amounts so the invalid path is measured and checked.
 // The span leaves a day of slack so that an exporter's 30d window, taken a
 // little later on the real clock, still covers every order.
-func ServerConfig(orders int, now time.Time) apitest.Config {
-	return apitest.Config{
+func ServerConfig(orders int, now time.Time) simapi.Config {
+	return simapi.Config{
 		Seed: 1, Orders: orders, Now: now, Span: 29 * 24 * time.Hour,
 		InvalidAmountEvery: 1000, CachePages: true,
 	}
@@ -59,7 +59,7 @@ func ServerConfig(orders int, now time.Time) apitest.Config {
 
 // NewTarget describes srv (a listening server, or a NewHandler twin of a
 // server in another process, given its url) and computes its Truth.
-func NewTarget(srv *apitest.Server, url string) *Target {
+func NewTarget(srv *simapi.Server, url string) *Target {
 	cfg := srv.Config()
 	q := srv.Query()
 	return &Target{URL: url, PublicKey: cfg.PublicKey, PrivateKey: cfg.PrivateKey, Query: q, Truth: srv.Truth(q)}
@@ -103,7 +103,7 @@ func (s *Sweeper) Run(ctx context.Context) error {
 }
 
 // CheckSums compares exact per-series sums with Truth.
-func CheckSums(want apitest.Truth, got []collector.Sum, invalid int) error {
+func CheckSums(want simapi.Truth, got []collector.Sum, invalid int) error {
 	if invalid != want.Invalid {
 		return fmt.Errorf("%d invalid amounts, want %d", invalid, want.Invalid)
 	}
@@ -111,7 +111,7 @@ func CheckSums(want apitest.Truth, got []collector.Sum, invalid int) error {
 		return fmt.Errorf("%d series, want %d", len(got), len(want.Series))
 	}
 	for _, g := range got {
-		k := apitest.Key{Region: g.Region, ModelID: g.Model, ProductCode: g.ProductCode, Currency: g.Currency}
+		k := simapi.Key{Region: g.Region, ModelID: g.Model, ProductCode: g.ProductCode, Currency: g.Currency}
 		w, ok := want.Series[k]
 		switch {
 		case !ok:
@@ -131,7 +131,7 @@ func CheckSums(want apitest.Truth, got []collector.Sum, invalid int) error {
 // sends it (same parameters, same signature).
 func (t *Target) form(page int) string {
 	p := map[string]string{
-		"Action": apitest.Action, "PublicKey": t.PublicKey,
+		"Action": simapi.Action, "PublicKey": t.PublicKey,
 		"StartTime": strconv.FormatInt(t.Query.StartTime, 10), "EndTime": strconv.FormatInt(t.Query.EndTime, 10),
 		"Page": strconv.Itoa(page), "PageSize": strconv.Itoa(PageSize),
 	}
@@ -291,7 +291,7 @@ func NewNaive(t *Target) *Naive { return &Naive{t: t, hc: newHTTPClient(1)} }
 
 // Run sweeps every page in order and checks its sums against Truth.
 func (n *Naive) Run(ctx context.Context) error {
-	sums := map[apitest.Key]*naiveSum{}
+	sums := map[simapi.Key]*naiveSum{}
 	invalid, orders := 0, 0
 	for page := 1; ; page++ {
 		resp, err := n.t.post(ctx, n.hc, page)
@@ -318,7 +318,7 @@ func (n *Naive) Run(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("order %s: CreateTime %q", o.OrderNo, o.CreateTime)
 			}
-			k := apitest.Key{Region: o.Region, ModelID: o.ModelID, ProductCode: o.ProductCode, Currency: o.Currency}
+			k := simapi.Key{Region: o.Region, ModelID: o.ModelID, ProductCode: o.ProductCode, Currency: o.Currency}
 			s, ok := sums[k]
 			if !ok {
 				s = &naiveSum{amount: new(big.Rat), oldest: created}
@@ -430,8 +430,8 @@ func Median(ms []Measurement) Measurement {
 
 // NewServer serves the harness dataset on ln with every page of the full
 // window prerendered.
-func NewServer(orders int, now time.Time, ln net.Listener) *apitest.Server {
-	srv := apitest.NewWithListener(ServerConfig(orders, now), ln)
+func NewServer(orders int, now time.Time, ln net.Listener) *simapi.Server {
+	srv := simapi.NewWithListener(ServerConfig(orders, now), ln)
 	srv.Prerender(srv.Query(), PageSize)
 	return srv
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/debt-exporter/debt_exporter/apiclient/apitest"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
 	"github.com/stretchr/testify/require"
 )
 
@@ -17,9 +17,9 @@ var benchOrders = flag.Int("orders", 1_000_000, "orders served to the benchmarks
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // target starts a prerendered in-process server; the caller closes it.
-func target(tb testing.TB, orders int) (*Target, *apitest.Server) {
+func target(tb testing.TB, orders int) (*Target, *simapi.Server) {
 	tb.Helper()
-	srv := apitest.New(ServerConfig(orders, testNow))
+	srv := simapi.New(ServerConfig(orders, testNow))
 	srv.Prerender(srv.Query(), PageSize)
 	return NewTarget(srv, srv.URL), srv
 }

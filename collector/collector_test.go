@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/debt-exporter/debt_exporter/apiclient"
-	"github.com/debt-exporter/debt_exporter/apiclient/apitest"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
 	"github.com/debt-exporter/debt_exporter/internal/exportertest"
 )
 
@@ -36,21 +36,21 @@ type logBuffer struct{ exportertest.SyncBuffer }
 func (l *logBuffer) count(substr string) int { return strings.Count(l.String(), substr) }
 
 type fixture struct {
-	srv  *apitest.Server
+	srv  *simapi.Server
 	coll *Collector
 	logs *logBuffer
 }
 
-func newFixture(t *testing.T, cfg apitest.Config, mod func(*apiclient.Config, *Config)) *fixture {
+func newFixture(t *testing.T, cfg simapi.Config, mod func(*apiclient.Config, *Config)) *fixture {
 	t.Helper()
 	cfg.Now = now
 	cfg.PrivateKey = privateKey
-	srv := apitest.New(cfg)
+	srv := simapi.New(cfg)
 	t.Cleanup(srv.Close)
 	logs := &logBuffer{}
 	var coll *Collector
 	ccfg := apiclient.Config{
-		Endpoint: srv.URL, PublicKey: apitest.DemoPublicKey, PrivateKey: privateKey,
+		Endpoint: srv.URL, PublicKey: simapi.DemoPublicKey, PrivateKey: privateKey,
 		Retry:   apiclient.RetryPolicy{MaxAttempts: 3, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
 		Observe: func(o string) { coll.ObserveRequest(o) },
 	}
@@ -68,30 +68,30 @@ func newFixture(t *testing.T, cfg apitest.Config, mod func(*apiclient.Config, *C
 	return &fixture{srv: srv, coll: coll, logs: logs}
 }
 
-func (f *fixture) truth(q apiclient.Query) apitest.Truth {
+func (f *fixture) truth(q apiclient.Query) simapi.Truth {
 	q.Start, q.End = now.Add(-window), now // the collector's window at the fixture's clock
-	return f.srv.Truth(apitest.QueryOf(q))
+	return f.srv.Truth(simapi.QueryOf(q))
 }
 
 // expected renders the exposition the collector must produce for a truth:
 // the test's own rendering, from the simulated API's independent totals.
-func expected(truth apitest.Truth, invalidAmount int) string {
-	keys := make([]apitest.Key, 0, len(truth.Series))
+func expected(truth simapi.Truth, invalidAmount int) string {
+	keys := make([]simapi.Key, 0, len(truth.Series))
 	for k := range truth.Series {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
 	var b strings.Builder
-	family := func(name, help string, value func(apitest.Series) string) {
+	family := func(name, help string, value func(simapi.Series) string) {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
 		for _, k := range keys {
 			fmt.Fprintf(&b, "%s{currency=%q,model=%q,product_code=%q,region=%q} %s\n",
 				name, k.Currency, k.ModelID, k.ProductCode, k.Region, value(truth.Series[k]))
 		}
 	}
-	family("debt_unpaid_amount", helpUnpaidAmount, func(s apitest.Series) string { return s.Amount.String() })
-	family("debt_unpaid_orders", helpUnpaidOrders, func(s apitest.Series) string { return strconv.Itoa(s.Orders) })
-	family("debt_unpaid_oldest_order_timestamp_seconds", helpOldest, func(s apitest.Series) string { return strconv.FormatInt(s.Oldest, 10) })
+	family("debt_unpaid_amount", helpUnpaidAmount, func(s simapi.Series) string { return s.Amount.String() })
+	family("debt_unpaid_orders", helpUnpaidOrders, func(s simapi.Series) string { return strconv.Itoa(s.Orders) })
+	family("debt_unpaid_oldest_order_timestamp_seconds", helpOldest, func(s simapi.Series) string { return strconv.FormatInt(s.Oldest, 10) })
 	fmt.Fprintf(&b, "# HELP debt_up %s\n# TYPE debt_up gauge\ndebt_up 1\n", helpUp)
 	fmt.Fprintf(&b, "# HELP debt_window_seconds %s\n# TYPE debt_window_seconds gauge\ndebt_window_seconds %d\n", helpWindow, int(window.Seconds()))
 	fmt.Fprintf(&b, "# HELP debt_invalid_orders %s\n# TYPE debt_invalid_orders gauge\ndebt_invalid_orders{reason=\"amount\"} %d\ndebt_invalid_orders{reason=\"create_time\"} 0\n", helpInvalid, invalidAmount)
@@ -102,7 +102,7 @@ var stableMetrics = []string{"debt_unpaid_amount", "debt_unpaid_orders", "debt_u
 	"debt_up", "debt_window_seconds", "debt_invalid_orders"}
 
 func TestCollectMatchesTruth(t *testing.T) {
-	f := newFixture(t, apitest.Config{Seed: 42, Orders: 3000, InvalidAmountEvery: 101}, nil)
+	f := newFixture(t, simapi.Config{Seed: 42, Orders: 3000, InvalidAmountEvery: 101}, nil)
 	truth := f.truth(apiclient.Query{})
 	// The dataset must exercise what the exposition has to get right.
 	var usd, cny, emptyRegion, emptyModel bool
@@ -120,14 +120,14 @@ func TestCollectMatchesTruth(t *testing.T) {
 
 func TestCollectWithFilters(t *testing.T) {
 	q := apiclient.Query{Regions: []string{"hk", "us-ca"}, ProductCodes: []string{"modelverse"}}
-	f := newFixture(t, apitest.Config{Seed: 5, Orders: 2000}, func(_ *apiclient.Config, c *Config) { c.Query = q })
+	f := newFixture(t, simapi.Config{Seed: 5, Orders: 2000}, func(_ *apiclient.Config, c *Config) { c.Query = q })
 	truth := f.truth(q)
 	require.NotEmpty(t, truth.Series)
 	require.NoError(t, testutil.CollectAndCompare(f.coll, strings.NewReader(expected(truth, truth.Invalid)), stableMetrics...))
 }
 
 func TestCollectAndLint(t *testing.T) {
-	f := newFixture(t, apitest.Config{Seed: 42, Orders: 500, InvalidAmountEvery: 50}, nil)
+	f := newFixture(t, simapi.Config{Seed: 42, Orders: 500, InvalidAmountEvery: 50}, nil)
 	problems, err := testutil.CollectAndLint(f.coll)
 	require.NoError(t, err)
 	assert.Empty(t, problems)
@@ -165,7 +165,7 @@ func TestFaultMatrix(t *testing.T) {
 		name        string
 		client      func(*apiclient.Config)
 		coll        func(*Config)
-		fault       func(*apitest.Server)
+		fault       func(*simapi.Server)
 		wantUp      float64
 		wantLog     string
 		recoverWith func(*apiclient.Config) // the healthy configuration, when the fault is in ours
@@ -174,22 +174,22 @@ func TestFaultMatrix(t *testing.T) {
 			wantLog: "retcode=171"},
 		{name: "unknown public key", client: func(c *apiclient.Config) { c.PublicKey = "nobody" },
 			wantLog: "retcode=172"},
-		{name: "throttled beyond the deadline", fault: func(s *apitest.Server) { s.FailRetCode(153, -1) },
+		{name: "throttled beyond the deadline", fault: func(s *simapi.Server) { s.FailRetCode(153, -1) },
 			client:  func(c *apiclient.Config) { c.Retry.MaxAttempts = 1000 },
 			coll:    func(c *Config) { c.DefaultTimeout = 300 * time.Millisecond },
 			wantLog: "retcode=153"},
-		{name: "5xx then success", fault: func(s *apitest.Server) { s.FailHTTP(503, 2) }, wantUp: 1},
-		{name: "5xx that lasts", fault: func(s *apitest.Server) { s.FailHTTP(503, -1) }, wantLog: "status=503"},
-		{name: "truncated JSON", fault: func(s *apitest.Server) { s.TruncatePage(3, 1) }, wantLog: "page 3: decoding response"},
-		{name: "endless pages hit the guard", fault: func(s *apitest.Server) { s.SetEndless(true) },
+		{name: "5xx then success", fault: func(s *simapi.Server) { s.FailHTTP(503, 2) }, wantUp: 1},
+		{name: "5xx that lasts", fault: func(s *simapi.Server) { s.FailHTTP(503, -1) }, wantLog: "status=503"},
+		{name: "truncated JSON", fault: func(s *simapi.Server) { s.TruncatePage(3, 1) }, wantLog: "page 3: decoding response"},
+		{name: "endless pages hit the guard", fault: func(s *simapi.Server) { s.SetEndless(true) },
 			client: func(c *apiclient.Config) { c.MaxPages = 40 }, wantLog: "too many pages"},
-		{name: "scrape timeout shorter than the sweep", fault: func(s *apitest.Server) { s.SetLatency(300 * time.Millisecond) },
+		{name: "scrape timeout shorter than the sweep", fault: func(s *simapi.Server) { s.SetLatency(300 * time.Millisecond) },
 			coll: func(c *Config) { c.DefaultTimeout = 100 * time.Millisecond }, wantLog: "ran out of time"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var healthy apiclient.Config
-			f := newFixture(t, apitest.Config{Seed: 8, Orders: 1500, InvalidAmountEvery: 200}, func(c *apiclient.Config, cc *Config) {
+			f := newFixture(t, simapi.Config{Seed: 8, Orders: 1500, InvalidAmountEvery: 200}, func(c *apiclient.Config, cc *Config) {
 				healthy = *c
 				if tt.client != nil {
 					tt.client(c)
@@ -229,7 +229,7 @@ func TestFaultMatrix(t *testing.T) {
 }
 
 func TestFailureAfterSuccessKeepsOnlyTheTimestamp(t *testing.T) {
-	f := newFixture(t, apitest.Config{Seed: 8, Orders: 300}, nil)
+	f := newFixture(t, simapi.Config{Seed: 8, Orders: 300}, nil)
 	first := gather(t, f.coll)
 	require.Equal(t, []float64{1}, first["debt_up"])
 	f.srv.FailHTTP(500, -1)
@@ -241,7 +241,7 @@ func TestFailureAfterSuccessKeepsOnlyTheTimestamp(t *testing.T) {
 }
 
 func TestInvalidOrdersAreCountedAndLoggedOncePerSweep(t *testing.T) {
-	f := newFixture(t, apitest.Config{Seed: 8, Orders: 2000, InvalidAmountEvery: 10}, nil)
+	f := newFixture(t, simapi.Config{Seed: 8, Orders: 2000, InvalidAmountEvery: 10}, nil)
 	truth := f.truth(apiclient.Query{})
 	require.Greater(t, truth.Invalid, 100)
 	requireHealthy(t, f) // checks debt_invalid_orders{reason="amount"} and the exact rest
@@ -252,7 +252,7 @@ func TestInvalidOrdersAreCountedAndLoggedOncePerSweep(t *testing.T) {
 // TestOrdersSeenTwiceAreCountedOnce: orders arriving mid-sweep push the
 // served ones onto later pages; each OrderNo still counts once.
 func TestOrdersSeenTwiceAreCountedOnce(t *testing.T) {
-	f := newFixture(t, apitest.Config{Seed: 13, Orders: 2000}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
+	f := newFixture(t, simapi.Config{Seed: 13, Orders: 2000}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
 	before := f.truth(apiclient.Query{})
 	f.srv.ShiftAfterPage(3, 40)
 	// The new orders land on pages already read: this sweep sees exactly
@@ -264,7 +264,7 @@ func TestOrdersSeenTwiceAreCountedOnce(t *testing.T) {
 }
 
 func TestConcurrentScrapesShareOneSweep(t *testing.T) {
-	f := newFixture(t, apitest.Config{Seed: 8, Orders: 950}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
+	f := newFixture(t, simapi.Config{Seed: 8, Orders: 950}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
 	f.srv.SetLatency(50 * time.Millisecond) // a 500 ms sweep: the four scrapes overlap it
 	var wg sync.WaitGroup
 	ups := make([]float64, 4)
@@ -295,7 +295,7 @@ func TestMinIntervalServesTheLastCompleteSweep(t *testing.T) {
 	var mu sync.Mutex
 	// One page in flight: a page fetched ahead and abandoned could reach
 	// the server after the sweep, and make its request count racy.
-	f := newFixture(t, apitest.Config{Seed: 8, Orders: 250}, func(ac *apiclient.Config, c *Config) {
+	f := newFixture(t, simapi.Config{Seed: 8, Orders: 250}, func(ac *apiclient.Config, c *Config) {
 		ac.Concurrency = 1
 		c.MinInterval = time.Minute
 		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
@@ -313,14 +313,14 @@ func TestMinIntervalServesTheLastCompleteSweep(t *testing.T) {
 }
 
 func TestSecretsStayOutOfLogsAndMetrics(t *testing.T) {
-	for _, fault := range []func(*apitest.Server){
-		func(*apitest.Server) {},
-		func(s *apitest.Server) { s.FailRetCode(171, -1) },
-		func(s *apitest.Server) { s.FailHTTP(502, -1) },
-		func(s *apitest.Server) { s.TruncatePage(1, -1) },
+	for _, fault := range []func(*simapi.Server){
+		func(*simapi.Server) {},
+		func(s *simapi.Server) { s.FailRetCode(171, -1) },
+		func(s *simapi.Server) { s.FailHTTP(502, -1) },
+		func(s *simapi.Server) { s.TruncatePage(1, -1) },
 	} {
 		// The fixture's logger has no level filter: debug lines are in.
-		f := newFixture(t, apitest.Config{Seed: 8, Orders: 300, InvalidAmountEvery: 7}, nil)
+		f := newFixture(t, simapi.Config{Seed: 8, Orders: 300, InvalidAmountEvery: 7}, nil)
 		fault(f.srv)
 		rec := httptest.NewRecorder()
 		f.coll.Handler(prometheus.NewRegistry(), 0, 5*time.Second, f.coll.logger).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -329,7 +329,7 @@ func TestSecretsStayOutOfLogsAndMetrics(t *testing.T) {
 		for _, text := range []string{f.logs.String(), exposition} {
 			assert.NotContains(t, text, privateKey)
 		}
-		for _, r := range f.srv.LastRequests(apitest.LoggedRequests) {
+		for _, r := range f.srv.LastRequests(simapi.LoggedRequests) {
 			assert.NotContains(t, r.RawQuery, privateKey)
 			assert.Empty(t, r.RawQuery, "no parameter in the URL")
 		}
@@ -360,7 +360,7 @@ func TestSweepTimeout(t *testing.T) {
 // TestHandlerUsesTheScrapeTimeout: a sweep slower than Prometheus' scrape
 // timeout ends in time with debt_up 0, instead of outliving the scrape.
 func TestHandlerUsesTheScrapeTimeout(t *testing.T) {
-	f := newFixture(t, apitest.Config{Seed: 8, Orders: 300}, nil)
+	f := newFixture(t, simapi.Config{Seed: 8, Orders: 300}, nil)
 	f.srv.SetLatency(2 * time.Second)
 	r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "0.5")
@@ -378,7 +378,7 @@ func TestDedupeWindowReach(t *testing.T) {
 		shift  int
 		caught bool
 	}{{shift: 15 * 100, caught: true}, {shift: 16 * 100, caught: false}} {
-		f := newFixture(t, apitest.Config{Seed: 13, Orders: 5000}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
+		f := newFixture(t, simapi.Config{Seed: 13, Orders: 5000}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
 		before := f.truth(apiclient.Query{})
 		f.srv.ShiftAfterPage(20, tt.shift)
 		err := testutil.CollectAndCompare(f.coll, strings.NewReader(expected(before, before.Invalid)), stableMetrics...)

@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/debt-exporter/debt_exporter/apiclient/apitest"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
 	"github.com/debt-exporter/debt_exporter/bench"
 )
 
@@ -126,7 +126,7 @@ func table(o options) error {
 		return err
 	}
 	defer api.stop()
-	tg := bench.NewTarget(apitest.NewHandler(bench.ServerConfig(o.orders, now)), api.url)
+	tg := bench.NewTarget(simapi.NewHandler(bench.ServerConfig(o.orders, now)), api.url)
 	ctx := context.Background()
 
 	sweeper, err := bench.NewSweeper(tg, o.conc)
@@ -279,7 +279,7 @@ func exporterRSS(o options, orders int) (rssResult, error) {
 		return res, err
 	}
 	defer api.stop()
-	truth := bench.NewTarget(apitest.NewHandler(bench.ServerConfig(orders, now)), api.url).Truth
+	truth := bench.NewTarget(simapi.NewHandler(bench.ServerConfig(orders, now)), api.url).Truth
 
 	port, err := freePort()
 	if err != nil {
@@ -287,9 +287,9 @@ func exporterRSS(o options, orders int) (rssResult, error) {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(filepath.Join(o.tmp, "debt_exporter"),
-		"--web.listen-address="+addr, "--api.endpoint="+api.url+"/", "--api.public-key="+apitest.DemoPublicKey,
+		"--web.listen-address="+addr, "--api.endpoint="+api.url+"/", "--api.public-key="+simapi.DemoPublicKey,
 		"--api.concurrency="+strconv.Itoa(o.conc), "--window=30d", "--log.level=error")
-	cmd.Env = append(os.Environ(), "DEBT_EXPORTER_PRIVATE_KEY="+apitest.DemoPrivateKey)
+	cmd.Env = append(os.Environ(), "DEBT_EXPORTER_PRIVATE_KEY="+simapi.DemoPrivateKey)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive benchtable
 	if err := cmd.Start(); err != nil {

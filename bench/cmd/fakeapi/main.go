@@ -1,4 +1,4 @@
-// Command fakeapi serves the simulated ListUnpaidOrders API (apitest) on a
+// Command fakeapi serves the simulated ListUnpaidOrders API (simapi) on a
 // loopback port with every page of the full window prerendered, so that a
 // client measured against it pays for the transfer, not for the rendering.
 //

@@ -1,4 +1,4 @@
-package apitest
+package simapi
 
 import (
 	"bytes"
@@ -56,7 +56,7 @@ func post(t *testing.T, srv *Server, form url.Values) (int, []byte) {
 	req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(form.Encode()))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "apitest-test/1")
+	req.Header.Set("User-Agent", "simapi-test/1")
 	return do(t, req)
 }
 

@@ -1,4 +1,4 @@
-package apitest
+package simapi
 
 import (
 	"github.com/debt-exporter/debt_exporter/money"

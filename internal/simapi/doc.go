@@ -1,13 +1,13 @@
-// Package apitest is a real HTTP server that speaks the provider's
+// Package simapi is a real HTTP server that speaks the provider's
 // ListUnpaidOrders API as strictly as the provider does (signature, keys,
 // parameters, project), over a deterministic dataset of any size, with
 // faults on demand and the exact expected totals for any query.
 //
-//	srv := apitest.New(apitest.Config{Seed: 1, Orders: 5000, InvalidAmountEvery: 97})
+//	srv := simapi.New(simapi.Config{Seed: 1, Orders: 5000, InvalidAmountEvery: 97})
 //	defer srv.Close()
-//	// point the client at srv.URL with apitest.DemoPublicKey / DemoPrivateKey
-//	want := srv.Truth(apitest.TruthQuery{StartTime: from, EndTime: to})
-//	// want.Series[apitest.Key{Region: "cn-wlcb", ModelID: "deepseek-r1",
+//	// point the client at srv.URL with simapi.DemoPublicKey / DemoPrivateKey
+//	want := srv.Truth(simapi.TruthQuery{StartTime: from, EndTime: to})
+//	// want.Series[simapi.Key{Region: "cn-wlcb", ModelID: "deepseek-r1",
 //	//     ProductCode: "modelverse", Currency: "CNY"}].Amount is exact.
 //
 // For a server on a listener of one's own (the exporter's demo mode), use
@@ -19,4 +19,4 @@
 // currency USD in us-ca, CNY or USD in hk, CNY elsewhere; six API keys
 // (ResourceID uk-...) in three organisations whose names are sent with JSON
 // escapes.
-package apitest
+package simapi

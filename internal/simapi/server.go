@@ -1,4 +1,4 @@
-package apitest
+package simapi
 
 import (
 	"errors"
@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"sort"
@@ -87,7 +86,8 @@ type Server struct {
 	cfg    Config
 	data   *dataset
 	render renderer
-	hs     *httptest.Server
+	hs     *http.Server
+	ln     net.Listener
 	closed chan struct{}
 	once   sync.Once
 
@@ -107,23 +107,24 @@ type Server struct {
 }
 
 // New starts a server on 127.0.0.1 with a random port. Close it when done.
-// It panics on an invalid Config, as httptest does on a failed listen.
+// It panics on an invalid Config or a failed listen, as httptest does.
 func New(cfg Config) *Server {
-	s := NewHandler(cfg)
-	s.hs = httptest.NewServer(s)
-	s.URL = s.hs.URL
-	return s
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("simapi: cannot listen on loopback: %v", err))
+	}
+	return NewWithListener(cfg, ln)
 }
 
 // NewWithListener starts a server on ln, e.g. the demo mode's own loopback
-// listener. Close closes ln.
+// listener. Close closes ln. It is a plain http.Server, not httptest's, so
+// that the demo mode does not link test code into the exporter.
 func NewWithListener(cfg Config, ln net.Listener) *Server {
 	s := NewHandler(cfg)
-	s.hs = httptest.NewUnstartedServer(s)
-	_ = s.hs.Listener.Close()
-	s.hs.Listener = ln
-	s.hs.Start()
-	s.URL = s.hs.URL
+	s.ln = ln
+	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.hs.Serve(ln) }()
+	s.URL = "http://" + ln.Addr().String()
 	return s
 }
 
@@ -131,7 +132,7 @@ func NewWithListener(cfg Config, ln net.Listener) *Server {
 // Handler() on any listener. URL stays empty.
 func NewHandler(cfg Config) *Server {
 	if cfg.Orders < 0 || cfg.Orders > math.MaxInt32 || cfg.Span < 0 || cfg.InvalidAmountEvery < 0 {
-		panic(fmt.Sprintf("apitest: invalid Config: Orders=%d Span=%v InvalidAmountEvery=%d",
+		panic(fmt.Sprintf("simapi: invalid Config: Orders=%d Span=%v InvalidAmountEvery=%d",
 			cfg.Orders, cfg.Span, cfg.InvalidAmountEvery))
 	}
 	if cfg.Now.IsZero() {
@@ -169,7 +170,7 @@ func (s *Server) Config() Config { return s.cfg }
 func (s *Server) Close() {
 	s.once.Do(func() { close(s.closed) })
 	if s.hs != nil {
-		s.hs.Close()
+		_ = s.hs.Close()
 	}
 }
 
@@ -290,7 +291,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec *Request) (i
 		return status, []byte(msg + "\n"), nil
 	}
 	if status, ok := s.takeHTTPFault(); ok {
-		return text(status, fmt.Sprintf("%d %s (injected by apitest)", status, http.StatusText(status)))
+		return text(status, fmt.Sprintf("%d %s (injected by simapi)", status, http.StatusText(status)))
 	}
 	if r.URL.Path != "/" {
 		return text(http.StatusNotFound, "404 page not found: the API answers on / only")
@@ -310,7 +311,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec *Request) (i
 		return fail(errf(230, "%v", err))
 	}
 	if code, ok := s.takeRetCodeFault(); ok {
-		return fail(errf(code, "RetCode %d injected by apitest", code))
+		return fail(errf(code, "RetCode %d injected by simapi", code))
 	}
 	req, aerr := s.validate(params)
 	if aerr != nil {
@@ -544,7 +545,7 @@ func (s *Server) pageBody(req *request, shifted int64, endless bool, buf *[]byte
 // returns the number of pages. It panics on a pageSize outside 10..100.
 func (s *Server) Prerender(q TruthQuery, pageSize int) int {
 	if pageSize < 10 || pageSize > 100 {
-		panic("apitest: Prerender: pageSize must be 10..100")
+		panic("simapi: Prerender: pageSize must be 10..100")
 	}
 	shifted := s.Shifted()
 	pages := int(s.view(&q, shifted).len()/int64(pageSize)) + 1

@@ -1,4 +1,4 @@
-package apitest
+package simapi
 
 import (
 	"net/http"
@@ -147,7 +147,7 @@ func TestTransport(t *testing.T) {
 		assert.Equal(t, "/", got.Path)
 		assert.Empty(t, got.RawQuery)
 		assert.Equal(t, "application/x-www-form-urlencoded", got.ContentType)
-		assert.Equal(t, "apitest-test/1", got.UserAgent)
+		assert.Equal(t, "simapi-test/1", got.UserAgent)
 		assert.Equal(t, form.Get("Signature"), got.Params.Get("Signature"))
 		assert.Equal(t, http.StatusOK, got.Status)
 		assert.EqualValues(t, 1, srv.Requests())
