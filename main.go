@@ -27,8 +27,8 @@ import (
 	slgk "github.com/tjhop/slog-gokit"
 
 	"github.com/debt-exporter/debt_exporter/apiclient"
-	"github.com/debt-exporter/debt_exporter/internal/simapi"
 	"github.com/debt-exporter/debt_exporter/collector"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
 )
 
 const exporterName = "debt_exporter"

@@ -30,8 +30,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/debt-exporter/debt_exporter/internal/simapi"
 	"github.com/debt-exporter/debt_exporter/internal/exportertest"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
 )
 
 func TestMain(m *testing.M) { os.Exit(exportertest.Main(m)) }

@@ -26,8 +26,8 @@ import (
 	"time"
 
 	"github.com/debt-exporter/debt_exporter/apiclient"
-	"github.com/debt-exporter/debt_exporter/internal/simapi"
 	"github.com/debt-exporter/debt_exporter/collector"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
 )
 
 // PageSize is the page size of every measured sweep: the API's maximum.

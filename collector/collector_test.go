@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/debt-exporter/debt_exporter/apiclient"
-	"github.com/debt-exporter/debt_exporter/internal/simapi"
 	"github.com/debt-exporter/debt_exporter/internal/exportertest"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
 )
 
 var (

@@ -29,8 +29,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/debt-exporter/debt_exporter/internal/simapi"
 	"github.com/debt-exporter/debt_exporter/bench"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
 )
 
 // Targets of the issue, printed next to the figures.
