@@ -1,6 +1,7 @@
 package apiclient
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,7 +16,7 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("page %d: API RetCode %d (%s): %s", e.Page, e.RetCode, retCodeMeaning(e.RetCode), e.Message)
+	return fmt.Sprintf("page %d: API RetCode %d (%s): %s", e.Page, e.RetCode, cmp.Or(RetCodeMeaning(e.RetCode), "unknown code"), e.Message)
 }
 
 // Transient reports whether the contract says to retry this RetCode.
@@ -64,7 +65,9 @@ var ErrTooManyPages = errors.New("too many pages: the sweep was stopped by the m
 // ErrResponseTooLarge is returned when a body exceeds Config.MaxResponseBytes.
 var ErrResponseTooLarge = errors.New("response body too large")
 
-func retCodeMeaning(code int64) string {
+// RetCodeMeaning is what a RetCode of the contract means, or "" for a code
+// it does not name.
+func RetCodeMeaning(code int64) string {
 	switch code {
 	case 110:
 		return "upstream timeout"
@@ -93,7 +96,7 @@ func retCodeMeaning(code int64) string {
 	case 299:
 		return "permission denied"
 	}
-	return "unknown code"
+	return ""
 }
 
 // redactor removes credentials from any text a server sends back, so that an

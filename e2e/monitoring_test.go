@@ -24,7 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/debt-exporter/debt_exporter/internal/exportertest"
-	monitoringtest "github.com/debt-exporter/debt_exporter/monitoring_test"
+	"github.com/debt-exporter/debt_exporter/internal/monitoringtest"
 )
 
 // The whole test must finish well within this.
@@ -252,12 +252,6 @@ func testThresholds(t *testing.T, bundled, dir string, amounts map[string]string
 	return writeFile(t, dir, "thresholds.yaml", string(out))
 }
 
-type rule struct {
-	Alert       string            `yaml:"alert"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
-}
-
 func alertRule(t *testing.T, path, name string) rule {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -473,4 +467,3 @@ func (h *webhook) alerts() []webhookAlert {
 	return append([]webhookAlert(nil), h.received...)
 }
 
-func TestMain(m *testing.M) { os.Exit(exportertest.Main(m)) }

@@ -1,4 +1,4 @@
-package monitoringtest_test
+package e2e
 
 import (
 	"os"
@@ -14,7 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/debt-exporter/debt_exporter/internal/exportertest"
-	monitoringtest "github.com/debt-exporter/debt_exporter/monitoring_test"
+	"github.com/debt-exporter/debt_exporter/internal/monitoringtest"
 )
 
 const runbookBase = "https://github.com/debt-exporter/debt_exporter/blob/main/alerts/RUNBOOK.md#runbook-"

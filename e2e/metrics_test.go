@@ -1,4 +1,4 @@
-package docs_test
+package e2e
 
 import (
 	"github.com/debt-exporter/debt_exporter/internal/exportertest"
@@ -228,12 +228,12 @@ func TestREADMERetCodes(t *testing.T) {
 	assert.Subset(t, codes, contract, "README.md's RetCode table misses codes of the contract")
 }
 
-var numberRE = regexp.MustCompile(`\d+`)
+var retCodeRE = regexp.MustCompile(`\d+`)
 
 // retCodeSamples turns a table cell ("171", "≥ 2000") into codes to test.
 func retCodeSamples(t *testing.T, cell string) []int64 {
 	t.Helper()
-	n := numberRE.FindString(cell)
+	n := retCodeRE.FindString(cell)
 	require.NotEmpty(t, n, "RetCode cell %q", cell)
 	var v int64
 	_, err := fmt.Sscan(n, &v)
@@ -249,19 +249,6 @@ func transient(code int64) bool {
 	return (&apiclient.APIError{RetCode: code}).Transient()
 }
 
-// apiMeaning is the meaning the client writes into its error (and so into
-// the log) for code, or "" if it knows none.
-func apiMeaning(code int64) string {
-	msg := (&apiclient.APIError{RetCode: code}).Error()
-	prefix := fmt.Sprintf("RetCode %d (", code)
-	i := strings.Index(msg, prefix)
-	if i < 0 {
-		return ""
-	}
-	rest := msg[i+len(prefix):]
-	meaning := rest[:strings.Index(rest, "):")]
-	if meaning == "unknown code" {
-		return ""
-	}
-	return meaning
-}
+// apiMeaning is the meaning the client gives code in its errors (and so
+// in the log), or "" if it knows none.
+func apiMeaning(code int64) string { return apiclient.RetCodeMeaning(code) }

@@ -1,4 +1,4 @@
-package monitoringtest_test
+package e2e
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	monitoringtest "github.com/debt-exporter/debt_exporter/monitoring_test"
+	"github.com/debt-exporter/debt_exporter/internal/monitoringtest"
 )
 
 func TestMetricNames(t *testing.T) {

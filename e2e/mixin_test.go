@@ -1,4 +1,4 @@
-package monitoringtest_test
+package e2e
 
 import (
 	"encoding/json"

@@ -1,7 +1,7 @@
 // Package docs_test keeps the newcomer-facing files honest: README.md,
 // examples/, the Dockerfile and the Makefile are checked against the built
 // exporter and the real Prometheus tools, so they cannot drift from the code.
-package docs_test
+package e2e
 
 import (
 	"flag"

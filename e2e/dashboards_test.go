@@ -1,4 +1,4 @@
-package monitoringtest_test
+package e2e
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/debt-exporter/debt_exporter/internal/exportertest"
-	monitoringtest "github.com/debt-exporter/debt_exporter/monitoring_test"
+	"github.com/debt-exporter/debt_exporter/internal/monitoringtest"
 )
 
 // The dashboards and their uids. A uid is what links and bookmarks point

@@ -1,4 +1,4 @@
-package docs_test
+package e2e
 
 import (
 	"github.com/debt-exporter/debt_exporter/internal/exportertest"
