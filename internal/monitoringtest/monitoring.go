@@ -1,7 +1,6 @@
-// Package monitoringtest holds what the tests of the shipped alert rules and
-// Grafana dashboards share with the end-to-end test in e2e/: where the files
-// are, how to find the Prometheus tools, the metrics the exporter exposes,
-// and how to pull PromQL out of a dashboard.
+// Package monitoringtest reads the shipped Grafana dashboards for the tests
+// in e2e/: their panels, variables and PromQL, the metric names a query
+// uses, and the metrics the exporter exposes.
 package monitoringtest
 
 import (
