@@ -41,14 +41,15 @@ build:
 # prometheus-alertmanager and amtool: see .ci/run).
 test:
 	$(GO) test -count=1 ./...
-	$(MAKE) test-charts
+	$(TEST_CHARTS)
 
 # The Helm chart's checks (charts/test, a module of its own so that the
 # Kubernetes libraries stay out of the exporter's): helm lint and template on
 # every ci/ values file, strict decoding, promtool on the rendered rules,
 # dashboards and copies compared with their sources. Needs helm (see .ci/run).
+TEST_CHARTS = cd charts/test && $(GO) test -count=1 ./...
 test-charts:
-	cd charts/test && $(GO) test -count=1 ./...
+	$(TEST_CHARTS)
 
 # Helm reads no file outside the chart: copy the rule files and dashboards
 # into it. make test-charts fails while the copies differ.
