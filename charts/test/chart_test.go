@@ -631,3 +631,40 @@ func TestREADME(t *testing.T) {
 		assert.Regexp(t, `helm install [^\n]*\\\n\s+-f \S*/ci/`+regexp.QuoteMeta(name), readme, "an install command with ci/%s", name)
 	}
 }
+
+// TestServiceMonitorValues: the ServiceMonitor values reach every endpoint;
+// the chart's account relabeling comes first, so the user's can use it.
+func TestServiceMonitorValues(t *testing.T) {
+	helmBin(t)
+	v := writeValues(t, `serviceMonitor:
+  interval: 5m
+  scrapeTimeout: 2m
+  jobLabel: app.kubernetes.io/name
+  namespace: monitoring
+  relabelings:
+    - {sourceLabels: [__meta_kubernetes_pod_node_name], targetLabel: node}
+  metricRelabelings:
+    - {sourceLabels: [__name__], regex: go_.*, action: drop}
+prometheusRule:
+  selector: job="debt-exporter"
+`)
+	sm := render(t, "-f", ciFile(t, "accounts-values.yaml"), "-f", v).serviceMonitor(t)
+	assert.Equal(t, "monitoring", sm.Namespace)
+	assert.Equal(t, "app.kubernetes.io/name", sm.Spec.JobLabel)
+	assert.Equal(t, []string{namespace}, sm.Spec.NamespaceSelector.MatchNames, "the Service's namespace")
+	require.Len(t, sm.Spec.Endpoints, 3)
+	for _, e := range sm.Spec.Endpoints {
+		assert.Equal(t, monitoringv1.Duration("5m"), e.Interval)
+		assert.Equal(t, monitoringv1.Duration("2m"), e.ScrapeTimeout)
+		require.Len(t, e.MetricRelabelConfigs, 1)
+		assert.Equal(t, "drop", e.MetricRelabelConfigs[0].Action)
+		last := e.RelabelConfigs[len(e.RelabelConfigs)-1]
+		assert.Equal(t, "node", last.TargetLabel, e.Path)
+		if e.Path == "/probe" {
+			require.Len(t, e.RelabelConfigs, 2)
+			assert.Equal(t, "account", e.RelabelConfigs[0].TargetLabel)
+		} else {
+			require.Len(t, e.RelabelConfigs, 1)
+		}
+	}
+}
