@@ -29,7 +29,7 @@ STATICCHECK := $(shell $(GOBIN_DIR)/staticcheck -version 2>/dev/null | grep -qF 
 DOCKER ?= docker
 DOCKER_IMAGE ?= debt-exporter
 
-.PHONY: build test lint e2e bench demo docker
+.PHONY: build test test-charts sync-chart lint e2e bench demo docker
 
 # The one build command: the Dockerfile runs `make build` too, and
 # e2e/build_test.go checks that both agree and that the result is static
@@ -41,10 +41,28 @@ build:
 # prometheus-alertmanager and amtool: see .ci/run).
 test:
 	$(GO) test -count=1 ./...
+	$(TEST_CHARTS)
+
+# The Helm chart's checks (charts/test, a module of its own so that the
+# Kubernetes libraries stay out of the exporter's): helm lint and template on
+# every ci/ values file, strict decoding, promtool on the rendered rules,
+# dashboards and copies compared with their sources. Needs helm (see .ci/run).
+TEST_CHARTS = cd charts/test && $(GO) test -count=1 ./...
+test-charts:
+	$(TEST_CHARTS)
+
+# Helm reads no file outside the chart: copy the rule files and dashboards
+# into it. make test-charts fails while the copies differ.
+CHART_FILES := charts/debt-exporter/files
+sync-chart:
+	rm -f $(CHART_FILES)/alerts/*.yaml $(CHART_FILES)/dashboards/*.json
+	cp alerts/*.yaml $(CHART_FILES)/alerts/
+	cp dashboards/*.json $(CHART_FILES)/dashboards/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	$(GO) vet ./...
+	cd charts/test && $(GO) vet ./...
 	$(STATICCHECK) ./...
 
 # End-to-end tests only: the root package's (main_test.go runs the binary)

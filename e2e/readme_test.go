@@ -39,7 +39,9 @@ func TestREADMEQuickStart(t *testing.T) {
 	mk.Dir, mk.Env = exportertest.RepoRoot(t), cleanMakeEnv()
 	out, err := mk.Output()
 	require.NoError(t, err)
-	assert.Equal(t, "go test -count=1 ./...", strings.TrimSpace(string(out)))
+	// The exporter's module, then the chart's (charts/test, a module of
+	// its own).
+	assert.Equal(t, "go test -count=1 ./...\ncd charts/test && go test -count=1 ./...", strings.TrimSpace(string(out)))
 
 	ci := readRepoFile(t, ".ci/run")
 	assert.Regexp(t, `(?m)^make test$`, ci, ".ci/run must run the README's test command")
