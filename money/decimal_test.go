@@ -2,6 +2,8 @@ package money
 
 import (
 	"math/big"
+	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -38,10 +40,33 @@ func TestParse(t *testing.T) {
 		{in: "--1", err: true},
 		{in: "0x10", err: true},
 		{in: "１２", err: true}, // full-width digits
-		{in: "1." + strings.Repeat("0", MaxDigits), err: true},
+		{in: "1234567890123456789012345678901234567890.12", want: "1234567890123456789012345678901234567890.12"},
+		{in: "-" + strings.Repeat("9", 200) + "." + strings.Repeat("1", 200), want: "-" + strings.Repeat("9", 200) + "." + strings.Repeat("1", 200)},
+		{in: "1." + strings.Repeat("0", 1_000_000), want: "1.000000000000000000"},
+		{in: "-0.5" + strings.Repeat("0", 100), want: "-0.500000000000000000"},
+		{in: "0.10000000", want: "0.10000000"},
+		{in: strings.Repeat("0", 1_000_000) + "12.5", want: "12.5"},
+		{in: "-" + strings.Repeat("0", 100) + "." + strings.Repeat("0", 30) + "1", want: "-0.0000000000000000000000000000001"},
+		{in: "-0", want: "0"},
+		{in: "18446744073709551615", want: "18446744073709551615"},
+		{in: "18446744073709551616", want: "18446744073709551616"},
+		{in: "-9223372036854775809", want: "-9223372036854775809"},
+		{in: "9223372036854775808", want: "9223372036854775808"},
+		{in: "+", err: true},
+		{in: ".", err: true},
+		{in: "-.5", err: true},
+		{in: "+-1", err: true},
+		{in: "1_000", err: true},
+		{in: "Infinity", err: true},
+		{in: "1." + strings.Repeat("0", 100) + "e5", err: true},
+		{in: strings.Repeat("1", 100) + " ", err: true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
+		name := tt.in
+		if len(name) > 50 {
+			name = name[:20] + "…" + name[len(name)-20:]
+		}
+		t.Run(name, func(t *testing.T) {
 			d, err := ParseString(tt.in)
 			if tt.err {
 				assert.ErrorIs(t, err, ErrInvalid)
@@ -71,6 +96,11 @@ func TestAddIsExact(t *testing.T) {
 		{"int64 overflow moves to big", []string{"9223372036854775807", "1"}, "9223372036854775808"},
 		{"rescale overflow moves to big", []string{"92233720368547758.07", "0.00000001"}, "92233720368547758.07000001"},
 		{"big plus small", []string{"123456789012345678901234567890.5", "0.25"}, "123456789012345678901234567890.75"},
+		{"credits are subtracted", []string{"100.00", "-30.50", "-80"}, "-10.50"},
+		{"43 digits", []string{"1234567890123456789012345678901234567890.123", "-0.123"}, "1234567890123456789012345678901234567890.000"},
+		{"big cancels down", []string{"99999999999999999999999.5", "-99999999999999999999999", "0.5"}, "1.0"},
+		{"far apart scales", []string{"1" + strings.Repeat("0", 60), "0." + strings.Repeat("0", 59) + "1"},
+			"1" + strings.Repeat("0", 60) + "." + strings.Repeat("0", 59) + "1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,6 +110,35 @@ func TestAddIsExact(t *testing.T) {
 			}
 			assert.Equal(t, tt.want, sum.String())
 		})
+	}
+}
+
+// A value that fits in an int64 is kept there, whatever its length, so
+// that it costs no more than a short one.
+func TestSmallStaysSmall(t *testing.T) {
+	for _, in := range []string{
+		"-9223372036854775808", "9223372036854775807", strings.Repeat("0", 1000) + "7",
+		"1." + strings.Repeat("0", 1000), "-0." + strings.Repeat("0", 17) + "1",
+	} {
+		d := mustParse(t, in)
+		assert.Nil(t, d.big, "%.40s", in)
+	}
+	d := mustParse(t, "99999999999999999999999.5").Add(mustParse(t, "-99999999999999999999999"))
+	assert.Nil(t, d.big, "a sum that cancels down")
+	assert.Equal(t, "0.5", d.String())
+}
+
+// digitsToInt must agree with big.Int.SetString on lengths around its
+// splitting points.
+func TestDigitsToInt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, leafDigits - 1, leafDigits, leafDigits + 1, 2 * leafDigits, 2*leafDigits + 1, 5000, 20_011} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + rng.IntN(10))
+		}
+		want, _ := new(big.Int).SetString(string(b), 10)
+		assert.Equal(t, 0, want.Cmp(digitsToInt(b, map[int]*big.Int{})), "%d digits", n)
 	}
 }
 
@@ -107,13 +166,73 @@ func TestCmpAndFloat(t *testing.T) {
 	assert.Equal(t, 1.2345678901234568e29, mustParse(t, "123456789012345678901234567890.12345678").Float64())
 }
 
+// plain is the grammar Parse accepts.
+var plain = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?$`)
+
+// rat is the oracle's reading of a plain decimal.
+func rat(t *testing.T, s string) *big.Rat {
+	r, ok := new(big.Rat).SetString(s)
+	require.True(t, ok, "big.Rat refuses %q", s)
+	return r
+}
+
+// checkDecimal checks d against the exact value want: String, Sign and
+// Float64.
+func checkDecimal(t *testing.T, d Decimal, want *big.Rat, what string) {
+	t.Helper()
+	s := d.String()
+	require.True(t, plain.MatchString(s), "%s renders as %q", what, s)
+	require.Equal(t, 0, want.Cmp(rat(t, s)), "%s = %s, want %s", what, s, want.FloatString(int(d.scale)))
+	require.Equal(t, want.Sign(), d.Sign(), what)
+	f, _ := want.Float64()
+	require.Equal(t, f, d.Float64(), "%s Float64", what)
+}
+
+// longSeeds are inputs far past the old 40-digit limit.
+var longSeeds = []string{
+	strings.Repeat("9", 43),
+	"-" + strings.Repeat("1234567890", 8) + "." + strings.Repeat("0987654321", 12),
+	"0." + strings.Repeat("0", 150) + "3",
+	"+" + strings.Repeat("0", 60) + "5." + strings.Repeat("0", 60),
+	"-" + strings.Repeat("7", 250) + ".5",
+	"1" + strings.Repeat("0", 2100) + "." + strings.Repeat("9", 1100),
+}
+
+// FuzzParse checks that Parse accepts exactly the plain decimals, of any
+// length, and reads them as big.Rat does.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"0", "-0.5", "+3.14", "1.50", "1e3", "", "-", ".", "5.", " 1", "NaN", "１２", "0x1F"} {
+		f.Add(s)
+	}
+	for _, s := range longSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseString(s)
+		if !plain.MatchString(s) {
+			require.ErrorIs(t, err, ErrInvalid, "%q", s)
+			return
+		}
+		require.NoError(t, err, "%q", s)
+		checkDecimal(t, d, rat(t, s), s)
+		again, err := ParseString(d.String())
+		require.NoError(t, err)
+		assert.Equal(t, d.String(), again.String(), "round trip of %q", s)
+	})
+}
+
 // FuzzAdd checks Parse, Add and String against math/big.Rat as the oracle.
 func FuzzAdd(f *testing.F) {
 	for _, s := range [][2]string{
 		{"0.1", "0.2"}, {"9223372036854775807", "1"}, {"-5.000001", "5"},
 		{"123456789012345678901234567890.5", "-0.25"}, {"1e3", "1"}, {"", "."},
+		{"-9223372036854775808", "-0.1"}, {"99999999999999999999.99", "-99999999999999999999.98"},
 	} {
 		f.Add(s[0], s[1])
+	}
+	for i, s := range longSeeds {
+		f.Add(s, longSeeds[(i+1)%len(longSeeds)])
+		f.Add(s, "-0.01")
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
 		da, errA := ParseString(a)
@@ -121,13 +240,46 @@ func FuzzAdd(f *testing.F) {
 		if errA != nil || errB != nil {
 			return
 		}
-		ra, ok := new(big.Rat).SetString(a)
-		require.True(t, ok, "accepted %q that big.Rat refuses", a)
-		rb, ok := new(big.Rat).SetString(b)
-		require.True(t, ok, "accepted %q that big.Rat refuses", b)
-		want := new(big.Rat).Add(ra, rb)
-		got, ok := new(big.Rat).SetString(da.Add(db).String())
-		require.True(t, ok)
-		assert.Equal(t, 0, want.Cmp(got), "%s + %s", a, b)
+		want := new(big.Rat).Add(rat(t, a), rat(t, b))
+		checkDecimal(t, da.Add(db), want, a+" + "+b)
+		assert.Equal(t, want.Cmp(rat(t, b)), da.Add(db).Cmp(db), "Cmp")
+	})
+}
+
+// longDecimal makes a decimal text with intLen integer and fracLen
+// fractional digits from rng, so that the fuzzer reaches long inputs that it
+// would seldom type.
+func longDecimal(rng *rand.Rand, intLen, fracLen int, neg bool) string {
+	b := make([]byte, 0, intLen+fracLen+2)
+	if neg {
+		b = append(b, '-')
+	}
+	for range max(intLen, 1) {
+		b = append(b, byte('0'+rng.IntN(10)))
+	}
+	if fracLen > 0 {
+		b = append(b, '.')
+		for range fracLen {
+			b = append(b, byte('0'+rng.IntN(10)))
+		}
+	}
+	return string(b)
+}
+
+// FuzzAddLong sums two generated decimals of up to 300 digits on each side
+// of the point.
+func FuzzAddLong(f *testing.F) {
+	f.Add(uint64(1), uint16(43), uint16(0), uint16(1), uint16(8), false, true)
+	f.Add(uint64(2), uint16(200), uint16(200), uint16(40), uint16(120), true, false)
+	f.Add(uint64(3), uint16(1), uint16(300), uint16(300), uint16(1), true, true)
+	f.Add(uint64(4), uint16(19), uint16(19), uint16(20), uint16(18), false, false)
+	f.Fuzz(func(t *testing.T, seed uint64, intA, fracA, intB, fracB uint16, negA, negB bool) {
+		rng := rand.New(rand.NewPCG(seed, 0))
+		a := longDecimal(rng, int(intA%301), int(fracA%301), negA)
+		b := longDecimal(rng, int(intB%301), int(fracB%301), negB)
+		da, db := mustParse(t, a), mustParse(t, b)
+		checkDecimal(t, da, rat(t, a), a)
+		want := new(big.Rat).Add(rat(t, a), rat(t, b))
+		checkDecimal(t, da.Add(db), want, a+" + "+b)
 	})
 }
