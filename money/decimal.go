@@ -5,6 +5,7 @@ package money
 
 import (
 	"errors"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -276,12 +277,67 @@ func (d Decimal) String() string {
 	return digits
 }
 
-// Float64 returns the float64 nearest to d: computed from the exact decimal
-// text, so the only rounding is the final one.
+// Float64 returns the float64 nearest to d (ties to even), with a single
+// rounding of the exact value.
 func (d Decimal) Float64() float64 {
-	if d.big == nil && d.scale == 0 {
-		return float64(d.small)
+	if d.big == nil {
+		return smallFloat64(d.small, d.scale)
 	}
-	f, _ := strconv.ParseFloat(d.String(), 64)
+	return quoFloat64(d.big, d.scale)
+}
+
+// exactPow10 holds the powers of ten that a float64 represents exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+func smallFloat64(v int64, scale int32) float64 {
+	// When v and 10^scale are both exact floats, one IEEE division rounds
+	// the quotient correctly; that covers real amounts.
+	if scale == 0 {
+		return float64(v)
+	}
+	if -1<<53 <= v && v <= 1<<53 && int(scale) < len(exactPow10) {
+		return float64(v) / exactPow10[scale]
+	}
+	return quoFloat64(big.NewInt(v), scale)
+}
+
+// log2of10 is a little above log2(10), for bounds that must not be short.
+const log2of10 = 3.3219281
+
+// quoFloat64 returns the float64 nearest to c × 10^-scale. The quotient is
+// taken to 64 bits, truncated, and its last bit set if anything was cut
+// ("round to odd"): rounding that to float64's 53 bits then gives what
+// rounding the exact value would, without the double rounding of
+// Quo-then-Float64 and without rendering a long value as text.
+func quoFloat64(c *big.Int, scale int32) float64 {
+	if c.Sign() == 0 {
+		return 0
+	}
+	num := new(big.Float).SetInt(c) // exact: the precision grows to fit
+	if scale == 0 {
+		f, _ := num.Float64()
+		return f
+	}
+	// Skip computing 10^scale when the value is surely out of range:
+	// |c| < 2^bits, and 10^scale > 2^(scale·log2(10)).
+	bits := c.BitLen()
+	switch {
+	case float64(bits) < float64(scale)*(log2of10-1e-6)-1100:
+		return math.Copysign(0, float64(c.Sign()))
+	case float64(bits) > float64(scale)*(log2of10+1e-6)+1100:
+		return math.Inf(c.Sign())
+	}
+	q := new(big.Float).SetPrec(64).SetMode(big.ToZero).Quo(num, new(big.Float).SetInt(pow10Big(scale)))
+	if q.Acc() != big.Exact {
+		mant := new(big.Float)
+		exp := q.MantExp(mant)
+		u, _ := mant.SetMantExp(mant.Abs(mant), 64).Uint64()
+		q.SetUint64(u|1).SetMantExp(q, exp-64)
+		if c.Sign() < 0 {
+			q.Neg(q)
+		}
+	}
+	f, _ := q.Float64()
 	return f
 }

@@ -1,6 +1,7 @@
 package money
 
 import (
+	"math"
 	"math/big"
 	"math/rand/v2"
 	"regexp"
@@ -281,5 +282,66 @@ func FuzzAddLong(f *testing.F) {
 		checkDecimal(t, da, rat(t, a), a)
 		want := new(big.Rat).Add(rat(t, a), rat(t, b))
 		checkDecimal(t, da.Add(db), want, a+" + "+b)
+	})
+}
+
+func TestFloat64IsCorrectlyRounded(t *testing.T) {
+	pow2 := func(e int) *big.Rat { // 2^e
+		if e >= 0 {
+			return new(big.Rat).SetInt(new(big.Int).Lsh(big.NewInt(1), uint(e)))
+		}
+		return new(big.Rat).SetFrac(big.NewInt(1), new(big.Int).Lsh(big.NewInt(1), uint(-e)))
+	}
+	add := func(a, b *big.Rat) *big.Rat { return new(big.Rat).Add(a, b) }
+	sub := func(a, b *big.Rat) *big.Rat { return new(big.Rat).Sub(a, b) }
+	tiny, _ := new(big.Rat).SetString("1e-1200") // far below any ulp here
+	maxHalfUlp := sub(pow2(1024), pow2(970))     // MaxFloat64 + half an ulp
+	tests := []struct {
+		name string
+		in   string
+		want float64
+	}{
+		{"2^53+1 ties to even", "9007199254740993", 1 << 53},
+		{"2^53+1 with a zero decimal ties to even", "9007199254740993.0", 1 << 53},
+		{"just above the tie rounds up", "9007199254740993.0000000000000000000001", 1<<53 + 2},
+		{"just below the tie rounds down", "-9007199254740992.9999999999999999999999", -(1 << 53)},
+		{"half the smallest denormal ties to 0", pow2(-1075).FloatString(1075), 0},
+		{"just above it rounds to the smallest", add(pow2(-1075), tiny).FloatString(1200), math.SmallestNonzeroFloat64},
+		{"far below rounds to 0", "-0." + strings.Repeat("0", 400) + "1", 0},
+		{"max float plus half an ulp is Inf", maxHalfUlp.FloatString(0), math.Inf(1)},
+		{"just below that is max float", sub(maxHalfUlp, tiny).FloatString(1200), math.MaxFloat64},
+		{"far above is -Inf", "-1" + strings.Repeat("0", 400) + ".5", math.Inf(-1)},
+		{"0.1", "0.1", 0.1},
+		{"8 decimals", "-99999999.99999999", -99999999.99999999},
+		{"30 decimals", "0.123456789012345678901234567890", 0.12345678901234568},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := mustParse(t, tt.in)
+			want, _ := rat(t, tt.in).Float64()
+			require.Equal(t, want, tt.want, "the test's expectation disagrees with big.Rat")
+			assert.Equal(t, tt.want, d.Float64())
+		})
+	}
+}
+
+// FuzzFloat64 checks Float64 against big.Rat on coefficients of up to 400
+// digits at scales up to 1200, which reach denormals and overflow.
+func FuzzFloat64(f *testing.F) {
+	f.Add(uint64(1), uint16(17), uint16(8), false)
+	f.Add(uint64(2), uint16(400), uint16(80), true)
+	f.Add(uint64(3), uint16(3), uint16(1100), false)
+	f.Add(uint64(4), uint16(330), uint16(10), false)
+	f.Add(uint64(5), uint16(60), uint16(380), true)
+	f.Fuzz(func(t *testing.T, seed uint64, digits, scale uint16, neg bool) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		n := 1 + int(digits%400)
+		sc := int(scale % 1201)
+		s := longDecimal(rng, max(n-sc, 1), min(sc, n), neg)
+		if sc > n {
+			s = strings.Replace(s, ".", "."+strings.Repeat("0", sc-n), 1)
+		}
+		want, _ := rat(t, s).Float64()
+		assert.Equal(t, want, mustParse(t, s).Float64(), "%s", s)
 	})
 }
