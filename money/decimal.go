@@ -191,7 +191,8 @@ func (d Decimal) bigCoef() *big.Int {
 	return big.NewInt(d.small)
 }
 
-// Add returns d + o, exactly.
+// Add returns d + o, exactly. For a running total, Sum adds in place
+// without allocating.
 func (d Decimal) Add(o Decimal) Decimal {
 	scale := max(d.scale, o.scale)
 	if d.big == nil && o.big == nil {
