@@ -37,10 +37,11 @@ type Decimal struct {
 //
 // What bounds the cost of a long value is its significant digits, not its
 // length: leading zeros are skipped and trailing zeros past the 18th
-// decimal are dropped, so "1." followed by a million zeros is just 1.
-// A value with many significant digits is kept exactly; parsing it costs
-// a few big multiplications (about 0.25s for a million digits), and it is
-// bounded in the end by the size of the response body that holds it.
+// decimal are dropped, so "1." followed by a million zeros is an int64 1
+// at scale 18. A value with many significant digits is kept exactly:
+// parsing it costs a few big multiplications (measured: 0.3s for a million
+// digits, 20s for the 16 million of a 16 MiB body), and Sum keeps it apart
+// from the amounts added after it.
 func Parse(b []byte) (Decimal, error) {
 	i, neg := 0, false
 	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
