@@ -15,6 +15,7 @@ func validFlags() flagValues {
 		endpoint: "https://api.dezai.com/", publicKey: "pub", timeout: 10 * time.Second,
 		pageSize: 100, concurrency: 4, maxPages: 50000, window: "30d",
 		timeoutOffset: 500 * time.Millisecond, maxTimeout: 2 * time.Minute, metricsPath: "/metrics", demoOrders: 10,
+		maxSeries: 2000, ageBuckets: "1d,7d,30d",
 	}
 }
 
@@ -43,8 +44,8 @@ func TestLoadConfig(t *testing.T) {
 			check: func(t *testing.T, c *config) { assert.Equal(t, "file-secret", c.privateKey) }},
 		{name: "integer filters", getenv: withKey, mod: func(f *flagValues) { f.pricingUnits = []string{"1", "3"}; f.orderTypes = []string{"2"} },
 			check: func(t *testing.T, c *config) {
-				assert.Equal(t, []int{1, 3}, c.pricingUnits)
-				assert.Equal(t, []int{2}, c.orderTypes)
+				assert.Equal(t, []int{1, 3}, c.query.PricingUnits)
+				assert.Equal(t, []int{2}, c.query.OrderTypes)
 			}},
 		{name: "window in hours", getenv: withKey, mod: func(f *flagValues) { f.window = "12h" },
 			check: func(t *testing.T, c *config) { assert.Equal(t, 12*time.Hour, c.window) }},

@@ -56,8 +56,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	app.Flag("api.project-id", "Optional ProjectId sent with every request.").Envar("DEBT_EXPORTER_PROJECT_ID").StringVar(&f.projectID)
 	app.Flag("api.timeout", "Timeout of one HTTP request to the API.").Default("10s").DurationVar(&f.timeout)
 	app.Flag("api.page-size", "Orders per page, 10 to 100.").Default("100").IntVar(&f.pageSize)
-	app.Flag("api.concurrency", "Pages requested at once during a sweep, 1 to 64 (1 = strictly sequential).").Default("4").IntVar(&f.concurrency)
-	app.Flag("api.max-pages", "A sweep that needs more pages than this fails rather than report a truncated total.").Default("50000").IntVar(&f.maxPages)
+	app.Flag("api.concurrency", "Most API requests in flight during a sweep, 1 to 64; fewer while the API throttles.").Default("4").IntVar(&f.concurrency)
+	app.Flag("api.rate-limit", "Most API requests per second, for a provider with a published quota (0 = none; the exporter also slows down on its own when throttled).").Default("0").Float64Var(&f.rateLimit)
+	app.Flag("api.max-pages", "A sweep that needs more requests than this fails rather than report a truncated total.").Default("50000").IntVar(&f.maxPages)
 	app.Flag("window", "Rolling window of order creation times to sum, in Prometheus duration syntax (30d, 12h).").Default("30d").StringVar(&f.window)
 	app.Flag("filter.resource-id", "Only these API key IDs (ResourceIds.N). Repeatable.").StringsVar(&f.resourceIDs)
 	app.Flag("filter.model", "Only these model IDs (ModelIds.N). Repeatable.").StringsVar(&f.models)
@@ -68,7 +69,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	app.Flag("filter.product-code", "Only these product codes, modelverse or sandbox (ProductCodes.N). Repeatable.").StringsVar(&f.products)
 	app.Flag("sweep.min-interval", "Serve the last complete sweep to scrapes sooner than this after it began (0 = sweep on every scrape).").Default("0s").DurationVar(&f.minInterval)
 	app.Flag("sweep.timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time to answer.").Default("500ms").DurationVar(&f.timeoutOffset)
-	app.Flag("sweep.max-timeout", "Longest a sweep may run, and its limit when the scraper sends no timeout.").Default("2m").DurationVar(&f.maxTimeout)
+	app.Flag("sweep.max-timeout", "Longest a sweep may run: its limit when the scraper sends no timeout, and for every background sweep.").Default("2m").DurationVar(&f.maxTimeout)
+	app.Flag("sweep.interval", "0: sweep on each scrape. Above 0: sweep every interval in the background, and answer scrapes at once from the last complete sweep (for accounts too large for one scrape).").Default("0s").DurationVar(&f.interval)
+	app.Flag("metrics.max-series", "Most business series per metric; past it the smallest of each region, product and currency are summed into model=\"(other)\", so totals stay exact (0 = no cap).").Default("2000").IntVar(&f.maxSeries)
+	app.Flag("metrics.age-buckets", "Ascending bounds of the debt age buckets, Prometheus durations.").Default("1d,7d,30d").StringVar(&f.ageBuckets)
 	app.Flag("demo", "Run against a built-in simulated API with synthetic orders; no credentials, no network.").BoolVar(&f.demo)
 	app.Flag("demo.orders", "Number of synthetic orders in demo mode.").Default("20000").IntVar(&f.demoOrders)
 	logLevel := app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").String()
@@ -96,6 +100,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return 1
 	}
 	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
+	for _, w := range cfg.warnings {
+		level.Warn(logger).Log("msg", w)
+	}
 
 	if cfg.demo {
 		api := simapi.New(simapi.Config{Seed: 1, Orders: cfg.demoOrders, InvalidAmountEvery: 1000})
@@ -105,7 +112,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 			"orders", cfg.demoOrders, "api", api.URL)
 	}
 
-	coll, err := newCollector(cfg, logger)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	coll, err := newCollector(ctx, cfg, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, err)
 		return 1
@@ -119,6 +128,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 
 	mux := http.NewServeMux()
 	mux.Handle(cfg.metricsPath, coll.Handler(extra, cfg.timeoutOffset, cfg.maxTimeout, logger))
+	go coll.Run(ctx) // background sweeps, with --sweep.interval
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        exporterName,
 		Description: "How much is owed to the AI-model provider, from its ListUnpaidOrders API",
@@ -131,8 +141,6 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	mux.Handle("/", landing)
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- web.ListenAndServe(srv, webFlags, slogger) }()
@@ -141,8 +149,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		level.Error(logger).Log("msg", "cannot serve", "err", err)
 		return 1
 	case <-ctx.Done():
+		// Sweeps in flight end with ctx: the scrapes waiting on them get
+		// debt_up 0 at once, and Shutdown waits for those answers.
 		level.Info(logger).Log("msg", "shutting down")
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			level.Error(logger).Log("msg", "shutdown", "err", err)
@@ -152,8 +162,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 }
 
-func newCollector(cfg *config, logger log.Logger) (*collector.Collector, error) {
-	var coll *collector.Collector
+// newCollector builds the request counter first and hands it to both the
+// client (which counts) and the collector (which exposes).
+func newCollector(ctx context.Context, cfg *config, logger log.Logger) (*collector.Collector, error) {
+	requests := collector.NewRequests()
 	client, err := apiclient.New(apiclient.Config{
 		Endpoint:    cfg.endpoint,
 		PublicKey:   cfg.publicKey,
@@ -162,24 +174,26 @@ func newCollector(cfg *config, logger log.Logger) (*collector.Collector, error) 
 		PageSize:    cfg.pageSize,
 		Timeout:     cfg.timeout,
 		Concurrency: cfg.concurrency,
+		RateLimit:   cfg.rateLimit,
 		MaxPages:    cfg.maxPages,
-		Observe:     func(outcome string) { coll.ObserveRequest(outcome) },
+		Observe:     requests.Observe,
 	})
 	if err != nil {
 		return nil, err
 	}
-	coll = collector.New(collector.Config{
-		Client: client,
-		Query: apiclient.Query{
-			ResourceIDs: cfg.resourceIDs, ModelIDs: cfg.models, PricingUnits: cfg.pricingUnits,
-			OrderTypes: cfg.orderTypes, Regions: cfg.regions, PricingSKUs: cfg.skus, ProductCodes: cfg.products,
-		},
-		Window:         cfg.window,
-		MinInterval:    cfg.minInterval,
-		DefaultTimeout: cfg.maxTimeout,
-		Logger:         logger,
-	})
-	return coll, nil
+	return collector.New(collector.Config{
+		Client:      client,
+		Requests:    requests,
+		Query:       cfg.query,
+		Window:      cfg.window,
+		MinInterval: cfg.minInterval,
+		Interval:    cfg.interval,
+		MaxTimeout:  cfg.maxTimeout,
+		MaxSeries:   cfg.maxSeries,
+		AgeBuckets:  cfg.ageBuckets,
+		Context:     ctx,
+		Logger:      logger,
+	}), nil
 }
 
 func checkLogFlags(lvl, format string) error {

@@ -129,7 +129,8 @@ func TestExporterEndToEnd(t *testing.T) {
 	mfs = scrape(t, e)
 	assert.Equal(t, 0.0, gauge(mfs, "debt_up")[0].GetGauge().GetValue())
 	assert.NotContains(t, mfs, "debt_unpaid_amount")
-	assert.Contains(t, e.Log.String(), "retcode=171")
+	// The log reaches us through a pipe: wait for it, never assume it.
+	assert.Eventually(t, func() bool { return strings.Contains(e.Log.String(), "retcode=171") }, 5*time.Second, 10*time.Millisecond)
 
 	srv.ClearFaults()
 	requireTruth(t, scrape(t, e), truth)
@@ -155,7 +156,7 @@ func TestDemoModeServesSyntheticDebt(t *testing.T) {
 	mfs := scrape(t, e)
 	assert.Equal(t, 1.0, gauge(mfs, "debt_up")[0].GetGauge().GetValue())
 	assert.NotEmpty(t, gauge(mfs, "debt_unpaid_amount"))
-	assert.Contains(t, e.Log.String(), "DEMO MODE")
+	assert.Eventually(t, func() bool { return strings.Contains(e.Log.String(), "DEMO MODE") }, 5*time.Second, 10*time.Millisecond)
 }
 
 // writeTLSFiles makes a self-signed certificate for 127.0.0.1.
@@ -275,7 +276,7 @@ func TestSIGTERMShutsDownGracefully(t *testing.T) {
 		t.Fatal("still running 15s after SIGTERM")
 	}
 	assert.Equal(t, 0, e.Cmd.ProcessState.ExitCode())
-	assert.Contains(t, e.Log.String(), "shutting down")
+	assert.Eventually(t, func() bool { return strings.Contains(e.Log.String(), "shutting down") }, 5*time.Second, 10*time.Millisecond)
 }
 
 func TestVersionFlag(t *testing.T) {

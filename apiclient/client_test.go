@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,7 +70,10 @@ func sum(t *testing.T, c *apiclient.Client, q apiclient.Query) (map[simapi.Key]s
 	t.Helper()
 	got := map[simapi.Key]simapi.Series{}
 	invalid := 0
-	stats, err := c.Sweep(context.Background(), q, func(orders []apiclient.Order) error {
+	var mu sync.Mutex // workers call at once
+	stats, err := c.Sweep(context.Background(), q, func(_ int, orders []apiclient.Order) error {
+		mu.Lock()
+		defer mu.Unlock()
 		for _, o := range orders {
 			if o.Invalid != "" {
 				invalid++
@@ -137,23 +141,23 @@ func TestSweepMatchesTruth(t *testing.T) {
 	}
 }
 
-func TestSweepOf5000OrdersTakes50Pages(t *testing.T) {
-	for _, totalCount := range []bool{false, true} {
-		srv := simapi.New(simapi.Config{Seed: 11, Orders: 5000, Now: now, SendTotalCount: totalCount})
-		c, _ := newClient(t, srv, func(c *apiclient.Config) { c.Concurrency = 1 })
-		_, _, stats := sum(t, c, window(srv))
-		assert.Equal(t, 5000, stats.Orders)
-		if totalCount {
-			// TotalCount says page 50 is the last: no request for page 51.
-			assert.Equal(t, 50, stats.Pages)
-			assert.EqualValues(t, 50, srv.Requests())
-		} else {
-			// Without it, only an empty page 51 proves the end.
-			assert.Equal(t, 51, stats.Pages)
-			assert.EqualValues(t, 51, srv.Requests())
-		}
-		srv.Close()
-	}
+// TestRequestsPerSweep: the first sweep of a sorted API walks its slices
+// by time cursor; the next is planned from it, so that nearly every request
+// is the only one of its slice.
+func TestRequestsPerSweep(t *testing.T) {
+	srv := simapi.New(simapi.Config{Seed: 11, Orders: 5000, Now: now})
+	defer srv.Close()
+	c, _ := newClient(t, srv, nil)
+	pages := 50.0 // ceil(5000 / 100)
+	_, _, first := sum(t, c, window(srv))
+	assert.Equal(t, 5000, first.Orders)
+	assert.LessOrEqual(t, float64(first.Requests), 1.5*pages, "first sweep")
+	before := srv.Requests()
+	_, _, steady := sum(t, c, window(srv))
+	assert.Equal(t, 5000, steady.Orders)
+	assert.LessOrEqual(t, float64(steady.Requests), 1.1*pages, "steady sweep")
+	assert.EqualValues(t, steady.Requests, srv.Requests()-before, "Stats.Requests counts what the server saw")
+	assert.Equal(t, "descending", steady.Sorted)
 }
 
 func TestFiltersAreSentAsLists(t *testing.T) {
@@ -220,7 +224,8 @@ func TestRetries(t *testing.T) {
 		{name: "230 is not retried", fault: func(s *simapi.Server) { s.FailRetCode(230, 1) },
 			wantErr: "RetCode 230", wantCount: map[string]int{apiclient.OutcomeAPIError: 1}},
 		{name: "throttled beyond the attempts", fault: func(s *simapi.Server) { s.FailRetCode(153, -1) },
-			wantErr: "giving up after 4 attempts", wantCount: map[string]int{apiclient.OutcomeThrottled: 4}},
+			// Throttles wait behind the pacer, up to 2 x MaxAttempts (at least 10).
+			wantErr: "giving up after 10 throttled attempts", wantCount: map[string]int{apiclient.OutcomeThrottled: 10}},
 		{name: "a truncated page fails at once, naming the page", fault: func(s *simapi.Server) { s.TruncatePage(1, 1) },
 			wantErr: "page 1: decoding response", wantCount: map[string]int{apiclient.OutcomeDecodeError: 1}},
 	}
@@ -230,7 +235,7 @@ func TestRetries(t *testing.T) {
 			defer srv.Close()
 			c, obs := newClient(t, srv, func(c *apiclient.Config) { c.Concurrency = 1 })
 			tt.fault(srv)
-			_, err := c.Sweep(context.Background(), window(srv), func([]apiclient.Order) error { return nil })
+			_, err := c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				assert.Equal(t, 1, obs.get(apiclient.OutcomeSuccess))
@@ -252,14 +257,14 @@ func TestTypedErrors(t *testing.T) {
 	// One page in flight, so the fault cannot land on a page past the end,
 	// whose answer a sweep rightly ignores.
 	c, _ := newClient(t, srv, func(c *apiclient.Config) { c.Concurrency = 1 })
-	noop := func([]apiclient.Order) error { return nil }
+	noop := func(int, []apiclient.Order) error { return nil }
 
 	srv.FailRetCode(172, 1)
 	_, err := c.Sweep(context.Background(), window(srv), noop)
 	var apiErr *apiclient.APIError
 	require.ErrorAs(t, err, &apiErr)
 	assert.EqualValues(t, 172, apiErr.RetCode)
-	assert.Equal(t, 1, apiErr.Page)
+	assert.Contains(t, apiErr.Where, "page 1")
 	assert.False(t, apiErr.Transient())
 
 	srv.FailHTTP(502, -1)
@@ -275,7 +280,7 @@ func TestTypedErrors(t *testing.T) {
 	_, err = c.Sweep(context.Background(), window(srv), noop)
 	var decErr *apiclient.DecodeError
 	require.ErrorAs(t, err, &decErr)
-	assert.Equal(t, 1, decErr.Page)
+	assert.Contains(t, decErr.Where, "page 1")
 }
 
 // TestRetryNeverPassesTheDeadline: under endless throttling with long
@@ -290,7 +295,7 @@ func TestRetryNeverPassesTheDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
-	_, err := c.Sweep(ctx, window(srv), func([]apiclient.Order) error { return nil })
+	_, err := c.Sweep(ctx, window(srv), func(int, []apiclient.Order) error { return nil })
 	require.Error(t, err)
 	// Whether it stopped because the next wait would pass the deadline
 	// (the usual case) or the deadline cut a request short, the error says
@@ -308,24 +313,31 @@ func TestCancelStopsTheSweep(t *testing.T) {
 	c, obs := newClient(t, srv, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, err := c.Sweep(ctx, window(srv), func([]apiclient.Order) error { return nil })
+	_, err := c.Sweep(ctx, window(srv), func(int, []apiclient.Order) error { return nil })
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Equal(t, apiclient.DefaultConcurrency, obs.get(apiclient.OutcomeCanceled), "every request in flight was abandoned")
+	assert.Positive(t, obs.get(apiclient.OutcomeCanceled), "the request in flight was abandoned")
+	assert.Zero(t, obs.get(apiclient.OutcomeSuccess)+obs.get(apiclient.OutcomeNetworkError))
 }
 
-func TestMaxPagesGuard(t *testing.T) {
+// TestEndlessPagesAreStopped: a server whose pages never end fails the
+// sweep within a few requests, whatever the guard allows.
+func TestEndlessPagesAreStopped(t *testing.T) {
 	srv := simapi.New(simapi.Config{Seed: 9, Orders: 500, Now: now})
 	defer srv.Close()
 	srv.SetEndless(true)
-	c, _ := newClient(t, srv, func(c *apiclient.Config) { c.MaxPages = 20; c.PageSize = 10 })
-	delivered := 0
-	stats, err := c.Sweep(context.Background(), window(srv), func(o []apiclient.Order) error {
-		delivered += len(o)
-		return nil
-	})
+	c, _ := newClient(t, srv, func(c *apiclient.Config) { c.PageSize = 10 })
+	_, err := c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, apiclient.ErrRepeats) || errors.Is(err, apiclient.ErrTooManyPages), "%v", err)
+	assert.LessOrEqual(t, srv.Requests(), int64(200))
+}
+
+func TestMaxPagesGuard(t *testing.T) {
+	srv := simapi.New(simapi.Config{Seed: 9, Orders: 5000, Now: now})
+	defer srv.Close()
+	c, _ := newClient(t, srv, func(c *apiclient.Config) { c.MaxPages = 20; c.Concurrency = 1 })
+	_, err := c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
 	require.ErrorIs(t, err, apiclient.ErrTooManyPages)
-	assert.Equal(t, 20, stats.Pages)
-	assert.Equal(t, 200, delivered)
 	assert.EqualValues(t, 20, srv.Requests(), "no request past the guard")
 }
 
@@ -334,16 +346,14 @@ func TestCallbackErrorStopsTheSweep(t *testing.T) {
 	defer srv.Close()
 	c, _ := newClient(t, srv, nil)
 	stop := errors.New("enough")
-	pages := 0
-	_, err := c.Sweep(context.Background(), window(srv), func([]apiclient.Order) error {
-		pages++
-		if pages == 3 {
+	var calls atomic.Int32
+	_, err := c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error {
+		if calls.Add(1) == 3 {
 			return stop
 		}
 		return nil
 	})
 	require.ErrorIs(t, err, stop)
-	assert.Equal(t, 3, pages)
 }
 
 // TestResponseSizeIsBounded uses a broken server that streams an endless
@@ -361,7 +371,7 @@ func TestResponseSizeIsBounded(t *testing.T) {
 	defer broken.Close()
 	c, err := apiclient.New(apiclient.Config{Endpoint: broken.URL, PublicKey: "p", PrivateKey: "k", MaxResponseBytes: 1 << 20})
 	require.NoError(t, err)
-	_, err = c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func([]apiclient.Order) error { return nil })
+	_, err = c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func(int, []apiclient.Order) error { return nil })
 	require.ErrorIs(t, err, apiclient.ErrResponseTooLarge)
 }
 
@@ -370,7 +380,7 @@ func TestNetworkErrorsAreRetriedThenReported(t *testing.T) {
 	url := srv.URL
 	srv.Close() // nothing listens there any more
 	c, obs := newClient(t, &simapi.Server{URL: url}, func(c *apiclient.Config) { c.Concurrency = 1 })
-	_, err := c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func([]apiclient.Order) error { return nil })
+	_, err := c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func(int, []apiclient.Order) error { return nil })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "connection refused")
 	assert.Equal(t, fastRetry.MaxAttempts, obs.get(apiclient.OutcomeNetworkError))
@@ -409,7 +419,7 @@ func TestErrorsCarryNoSecrets(t *testing.T) {
 			p.fault()
 			c, err := apiclient.New(apiclient.Config{Endpoint: p.endpoint, PublicKey: public, PrivateKey: p.key, Retry: fastRetry, Concurrency: 1})
 			require.NoError(t, err)
-			_, err = c.Sweep(context.Background(), window(srv), func([]apiclient.Order) error { return nil })
+			_, err = c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
 			require.Error(t, err)
 			msg := err.Error()
 			assert.NotContains(t, msg, private)
@@ -469,17 +479,24 @@ func TestAmountsAreExactDecimals(t *testing.T) {
 	assert.Zero(t, wantTotal.Cmp(total), "%s vs %s", total, wantTotal)
 }
 
-// TestHugeTotalCountHitsTheGuard: a TotalCount near the int64 limit must
-// not wrap into "one page" and pass a truncated sweep off as complete.
-func TestHugeTotalCountHitsTheGuard(t *testing.T) {
+// TestOrdersOutsideTheRangeFailTheSweep: an API that ignores StartTime and
+// EndTime (here with a huge TotalCount as well, which the sweep does not
+// need) is refused rather than summed.
+func TestOrdersOutsideTheRangeFailTheSweep(t *testing.T) {
 	page := `{"RetCode":0,"TotalCount":9223372036854775807,"Orders":[` +
-		strings.TrimSuffix(strings.Repeat(`{"OrderNo":"x","OrderTotalPrice":"1","CreateTime":"1"},`, 10), ",") + `]}`
+		`{"OrderNo":"a","OrderTotalPrice":"1","CreateTime":"1"},{"OrderNo":"b","OrderTotalPrice":"1","CreateTime":-9223372036854775808}]}`
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(page)) }))
 	defer broken.Close()
 	c, err := apiclient.New(apiclient.Config{Endpoint: broken.URL, PublicKey: "p", PrivateKey: "k", PageSize: 10, MaxPages: 50})
 	require.NoError(t, err)
-	_, err = c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func([]apiclient.Order) error { return nil })
-	require.ErrorIs(t, err, apiclient.ErrTooManyPages)
+	delivered := 0
+	_, err = c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func(_ int, o []apiclient.Order) error {
+		delivered += len(o)
+		return nil
+	})
+	require.ErrorIs(t, err, apiclient.ErrIgnoresRange)
+	assert.Contains(t, err.Error(), `OrderNo "a" CreateTime 1 in [`)
+	assert.Zero(t, delivered)
 }
 
 // TestAnswerWithoutRetCodeFailsTheSweep: a proxy's 200 with some other
@@ -491,7 +508,7 @@ func TestAnswerWithoutRetCodeFailsTheSweep(t *testing.T) {
 	defer proxy.Close()
 	c, err := apiclient.New(apiclient.Config{Endpoint: proxy.URL, PublicKey: "p", PrivateKey: "k"})
 	require.NoError(t, err)
-	_, err = c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func([]apiclient.Order) error { return nil })
+	_, err = c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func(int, []apiclient.Order) error { return nil })
 	var decErr *apiclient.DecodeError
 	require.ErrorAs(t, err, &decErr)
 	assert.Contains(t, err.Error(), "no RetCode")

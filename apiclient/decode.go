@@ -15,8 +15,11 @@ import (
 
 // Invalid reasons, as exposed in debt_invalid_orders{reason}.
 const (
-	InvalidAmount     = "amount"
-	InvalidCreateTime = "create_time"
+	InvalidAmount     = "amount"      // OrderTotalPrice is not a plain decimal
+	InvalidCreateTime = "create_time" // CreateTime missing or not an integer
+	// InvalidOutOfWindow: CreateTime outside the slice or window asked for
+	// (the API misbehaving, or an absurd value); counted by the sweep.
+	InvalidOutOfWindow = "out_of_window"
 )
 
 // Order is what a sweep needs of one UnpaidOrderItem. The other 31 fields
@@ -35,6 +38,7 @@ type Order struct {
 	// InvalidCreateTime; RawInvalid holds the offending value for the log.
 	Invalid    string
 	RawInvalid string
+	timeSet    bool // CreateTime was read
 }
 
 // page is one decoded response.
@@ -217,6 +221,14 @@ func (d *decoder) order(o *Order, no *noSpan) error {
 		return err
 	}
 
+	// CreateTime first: even an order with an invalid amount must be placed
+	// in its time slice.
+	if ts, ok := parseInt(created.val); created.set && ok {
+		o.CreateTime, o.timeSet = ts, true
+	} else {
+		o.Invalid, o.RawInvalid = InvalidCreateTime, created.forLog()
+		return nil
+	}
 	var err error
 	if amount.set {
 		o.Amount, err = money.Parse(amount.val)
@@ -224,14 +236,7 @@ func (d *decoder) order(o *Order, no *noSpan) error {
 	if !amount.set || err != nil {
 		o.Amount = money.Decimal{}
 		o.Invalid, o.RawInvalid = InvalidAmount, amount.forLog()
-		return nil
 	}
-	ts, ok := parseInt(created.val)
-	if !created.set || !ok {
-		o.Amount = money.Decimal{}
-		o.Invalid, o.RawInvalid = InvalidCreateTime, created.forLog()
-	}
-	o.CreateTime = ts
 	return nil
 }
 

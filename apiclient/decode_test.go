@@ -238,16 +238,17 @@ func oracleAggregate(body []byte) (aggregate, error) {
 	}
 	agg := aggregate{}
 	for _, o := range b.Orders {
-		amountRaw, ok := scalarText(o.OrderTotalPrice.raw)
-		amount, err := money.Parse(amountRaw)
-		if !ok || err != nil {
-			agg["invalid|amount"] = strconv.Itoa(atoi(agg["invalid|amount"]) + 1)
-			continue
-		}
+		// CreateTime first: without it an order has no time slice.
 		createdRaw, ok := scalarText(o.CreateTime.raw)
 		created, err := strconv.ParseInt(string(createdRaw), 10, 64)
 		if !ok || err != nil || bytes.HasPrefix(createdRaw, []byte("+")) {
 			agg["invalid|create_time"] = strconv.Itoa(atoi(agg["invalid|create_time"]) + 1)
+			continue
+		}
+		amountRaw, ok := scalarText(o.OrderTotalPrice.raw)
+		amount, err := money.Parse(amountRaw)
+		if !ok || err != nil {
+			agg["invalid|amount"] = strconv.Itoa(atoi(agg["invalid|amount"]) + 1)
 			continue
 		}
 		agg.add(strings.Join([]string{o.Region, o.ModelID, o.ProductCode, o.Currency, o.OrderNo}, "\x00"), amount, created)

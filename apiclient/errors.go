@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // APIError is a response with a non-zero RetCode.
@@ -12,11 +13,11 @@ type APIError struct {
 	RetCode int64
 	Message string
 	Action  string
-	Page    int
+	Where   string // the slice and page asked for
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("page %d: API RetCode %d (%s): %s", e.Page, e.RetCode, cmp.Or(RetCodeMeaning(e.RetCode), "unknown code"), e.Message)
+	return fmt.Sprintf("%s: API RetCode %d (%s): %s", e.Where, e.RetCode, cmp.Or(RetCodeMeaning(e.RetCode), "unknown code"), e.Message)
 }
 
 // Transient reports whether the contract says to retry this RetCode.
@@ -31,11 +32,24 @@ func (e *APIError) Transient() bool {
 // StatusError is an HTTP response with a status other than 200.
 type StatusError struct {
 	StatusCode int
-	Page       int
+	Where      string
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("page %d: HTTP status %d", e.Page, e.StatusCode)
+	return fmt.Sprintf("%s: HTTP status %d", e.Where, e.StatusCode)
+}
+
+// RedirectError is a 3xx answer. The client never follows one: the signed
+// body must not go to another server, and a GET's answer there is no data.
+type RedirectError struct {
+	StatusCode int
+	Location   string // scheme and host only
+	Where      string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("%s: HTTP status %d redirects to %s: refused, the exporter only talks to --api.endpoint (set it to the final URL)",
+		e.Where, e.StatusCode, e.Location)
 }
 
 // Transient reports whether the contract says to retry this status.
@@ -49,12 +63,12 @@ func (e *StatusError) Transient() bool {
 
 // DecodeError is a response body that could not be read as the API's JSON.
 type DecodeError struct {
-	Page int
-	Err  error
+	Where string
+	Err   error
 }
 
 func (e *DecodeError) Error() string {
-	return fmt.Sprintf("page %d: decoding response: %v", e.Page, e.Err)
+	return fmt.Sprintf("%s: decoding response: %v", e.Where, e.Err)
 }
 func (e *DecodeError) Unwrap() error { return e.Err }
 
@@ -103,11 +117,30 @@ func RetCodeMeaning(code int64) string {
 // error message can never carry them into a log line or a metric.
 type redactor []string
 
-func (r redactor) clean(s string) string {
+// cut redacts s and keeps at most MaxServerText bytes of it.
+func (r redactor) cut(s string) string {
+	// Redact before cutting, so that a secret cannot survive in halves.
 	for _, secret := range r {
 		if secret != "" {
 			s = strings.ReplaceAll(s, secret, "[REDACTED]")
 		}
 	}
-	return s
+	return cutText(s, MaxServerText)
+}
+
+// MaxServerText bounds what an error carries from the server's text (a
+// Message, an Action): a 10 MB message must not make a 10 MB log line.
+const MaxServerText = 256
+
+// cutText keeps at most limit bytes of s, on a UTF-8 boundary, and says how
+// much was cut.
+func cutText(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	end := limit
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return fmt.Sprintf("%s…[cut: %d bytes in all]", s[:end], len(s))
 }

@@ -74,8 +74,8 @@ func (t *Target) window() (start, end time.Time) {
 // Sweeper is a long-lived client, as in the exporter, so its connection pool
 // is warm from one sweep to the next.
 type Sweeper struct {
-	t      *Target
-	client *apiclient.Client
+	t    *Target
+	coll *collector.Collector
 }
 
 // NewSweeper returns an apiclient.Client for t with concurrency conc.
@@ -84,22 +84,28 @@ func NewSweeper(t *Target, conc int) (*Sweeper, error) {
 		Endpoint: t.URL, PublicKey: t.PublicKey, PrivateKey: t.PrivateKey,
 		PageSize: PageSize, Concurrency: conc, Timeout: 30 * time.Second,
 	})
-	return &Sweeper{t: t, client: c}, err
+	if err != nil {
+		return nil, err
+	}
+	start, end := t.window()
+	// The collector's window ends at its clock: hold it at the end of the
+	// target's window, so every sweep reads the same orders.
+	coll := collector.New(collector.Config{Client: c, Window: end.Sub(start), MaxTimeout: time.Hour,
+		Now: func() time.Time { return end }})
+	return &Sweeper{t: t, coll: coll}, nil
 }
 
 // Run sweeps the whole window with the collector's aggregation and checks
 // the exact totals against Truth.
 func (s *Sweeper) Run(ctx context.Context) error {
-	start, end := s.t.window()
-	agg := collector.NewAggregator()
-	stats, err := s.client.Sweep(ctx, apiclient.Query{Start: start, End: end}, agg.AddPage)
+	sums, invalid, stats, err := s.coll.SweepOnce(ctx)
 	if err != nil {
 		return err
 	}
 	if stats.Orders != s.t.Truth.Matched {
 		return fmt.Errorf("sweep: %d orders delivered, want %d", stats.Orders, s.t.Truth.Matched)
 	}
-	return CheckSums(s.t.Truth, agg.Sums(), agg.Invalid()[apiclient.InvalidAmount])
+	return CheckSums(s.t.Truth, sums, invalid[apiclient.InvalidAmount])
 }
 
 // CheckSums compares exact per-series sums with Truth.

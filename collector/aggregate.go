@@ -1,23 +1,35 @@
 package collector
 
 import (
-	"sort"
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/debt-exporter/debt_exporter/apiclient"
 	"github.com/debt-exporter/debt_exporter/money"
 )
 
-// dedupePages is how many pages of order numbers a sweep remembers: the
-// page being read and the ones before it. Orders that arrive while a sweep
-// runs push older ones onto later pages, where they are served again; they
-// reappear within a page or two unless more than (dedupePages-1) × page
-// size orders arrive during one sweep. A bounded window keeps memory
-// independent of the number of orders.
-const dedupePages = 16
+// OtherModel is the model label of the series that cardinality folding
+// makes: the smallest series of a (region, product_code, currency) summed
+// into one, so that totals stay exact.
+const OtherModel = "(other)"
+
+// MaxLabelLength bounds a label value; a longer one is cut and given a
+// hash of the whole, so that distinct values stay distinct.
+const MaxLabelLength = 128
 
 // seriesKey is one label set of the business metrics.
 type seriesKey struct {
 	region, model, productCode, currency string
+}
+
+// groupKey is a series key without the model: the key of the age series.
+type groupKey struct {
+	region, productCode, currency string
 }
 
 // Sum is one business series of a sweep, exact.
@@ -26,6 +38,20 @@ type Sum struct {
 	Amount                               money.Decimal
 	Orders                               int
 	Oldest                               int64 // earliest CreateTime, Unix seconds
+	ages                                 []ageSum
+}
+
+// AgeSum is one series of debt by age: a (region, product_code, currency)
+// and an age bucket.
+type AgeSum struct {
+	Region, ProductCode, Currency, Age string
+	Amount                             money.Decimal
+	Orders                             int
+}
+
+type ageSum struct {
+	amount money.Decimal
+	orders int
 }
 
 // invalidSample keeps one example per reason for the once-per-sweep log line.
@@ -34,104 +60,240 @@ type invalidSample struct {
 	orderNo, value string
 }
 
-// Aggregator folds one sweep's orders into exact sums as the pages stream
-// by: it drops orders paging serves twice and sets invalid ones aside. It
-// is exported so that tools such as the benchmark harness check the very
-// code a scrape runs, in exact decimals.
-type Aggregator struct {
+// AgeBuckets are the bounds of the age buckets, ascending, and their
+// labels: bounds 1d,7d,30d give 0-1d, 1d-7d, 7d-30d, 30d+.
+type AgeBuckets struct {
+	Bounds []time.Duration
+	Labels []string // len(Bounds)+1
+}
+
+// NewAgeBuckets names the buckets of bounds by their spelling in the flag.
+func NewAgeBuckets(bounds []time.Duration, spelled []string) AgeBuckets {
+	b := AgeBuckets{Bounds: bounds}
+	prev := "0"
+	for _, s := range spelled {
+		b.Labels = append(b.Labels, prev+"-"+s)
+		prev = s
+	}
+	b.Labels = append(b.Labels, prev+"+")
+	return b
+}
+
+// aggregator folds one worker's share of a sweep into exact sums.
+type aggregator struct {
 	sums    map[seriesKey]*Sum
 	invalid map[string]*invalidSample
-	// recent order numbers: a set and, per page, what to forget later.
-	seen       map[string]struct{}
-	pages      [dedupePages][]string
-	pageIndex  int
-	duplicates int
+	ages    AgeBuckets
+	now     int64 // the sweep's time, for ages
 }
 
-// NewAggregator returns an empty Aggregator for one sweep.
-func NewAggregator() *Aggregator {
-	a := &Aggregator{
-		sums:    make(map[seriesKey]*Sum),
-		invalid: make(map[string]*invalidSample),
-		seen:    make(map[string]struct{}),
-	}
-	for _, reason := range []string{apiclient.InvalidAmount, apiclient.InvalidCreateTime} {
-		a.invalid[reason] = &invalidSample{}
-	}
-	return a
+func newAggregator(ages AgeBuckets, now time.Time) *aggregator {
+	return &aggregator{sums: make(map[seriesKey]*Sum), invalid: make(map[string]*invalidSample), ages: ages, now: now.Unix()}
 }
 
-// AddPage is the apiclient.Client.Sweep callback.
-func (a *Aggregator) AddPage(orders []apiclient.Order) error {
-	slot := &a.pages[a.pageIndex%dedupePages]
-	for _, no := range *slot {
-		delete(a.seen, no)
-	}
-	*slot = (*slot)[:0]
-	a.pageIndex++
-
+// add is the apiclient.Client.Sweep callback of one worker.
+func (a *aggregator) add(orders []apiclient.Order) {
 	for i := range orders {
 		o := &orders[i]
-		if o.OrderNo != "" {
-			if _, dup := a.seen[o.OrderNo]; dup {
-				a.duplicates++
-				continue
-			}
-			a.seen[o.OrderNo] = struct{}{}
-			*slot = append(*slot, o.OrderNo)
-		}
 		if o.Invalid != "" {
-			s := a.invalid[o.Invalid]
-			if s.count == 0 {
-				s.orderNo, s.value = o.OrderNo, o.RawInvalid
-			}
-			s.count++
+			a.setAside(o.Invalid, o.OrderNo, o.RawInvalid, 1)
 			continue
 		}
 		k := seriesKey{o.Region, o.ModelID, o.ProductCode, o.Currency}
 		v, ok := a.sums[k]
 		if !ok {
-			v = &Sum{Region: o.Region, Model: o.ModelID, ProductCode: o.ProductCode, Currency: o.Currency, Oldest: o.CreateTime}
+			v = &Sum{Region: o.Region, Model: o.ModelID, ProductCode: o.ProductCode, Currency: o.Currency,
+				Oldest: o.CreateTime, ages: make([]ageSum, len(a.ages.Labels))}
 			a.sums[k] = v
 		}
 		v.Amount = v.Amount.Add(o.Amount)
 		v.Orders++
 		v.Oldest = min(v.Oldest, o.CreateTime)
+		b := a.bucket(o.CreateTime)
+		v.ages[b].amount = v.ages[b].amount.Add(o.Amount)
+		v.ages[b].orders++
 	}
-	return nil
 }
 
-// Sums returns the series in a stable order: by currency, region, model,
-// product code.
-func (a *Aggregator) Sums() []Sum {
-	out := make([]Sum, 0, len(a.sums))
-	for _, v := range a.sums {
-		out = append(out, *v)
+func (a *aggregator) bucket(created int64) int {
+	age := time.Duration(a.now-created) * time.Second
+	for i, bound := range a.ages.Bounds {
+		if age < bound {
+			return i
+		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		x, y := out[i], out[j]
-		if x.Currency != y.Currency {
-			return x.Currency < y.Currency
+	return len(a.ages.Bounds)
+}
+
+func (a *aggregator) setAside(reason, orderNo, value string, n int) {
+	s := a.invalid[reason]
+	if s == nil {
+		s = &invalidSample{}
+		a.invalid[reason] = s
+	}
+	if s.count == 0 {
+		s.orderNo, s.value = orderNo, value
+	}
+	s.count += n
+}
+
+// merge adds o into a.
+func (a *aggregator) merge(o *aggregator) {
+	for k, s := range o.sums {
+		v, ok := a.sums[k]
+		if !ok {
+			a.sums[k] = s
+			continue
 		}
-		if x.Region != y.Region {
-			return x.Region < y.Region
+		v.add(s)
+	}
+	for reason, s := range o.invalid {
+		a.setAside(reason, s.orderNo, s.value, s.count)
+	}
+}
+
+func (v *Sum) add(s *Sum) {
+	v.Amount = v.Amount.Add(s.Amount)
+	v.Orders += s.Orders
+	v.Oldest = min(v.Oldest, s.Oldest)
+	for i := range v.ages {
+		v.ages[i].amount = v.ages[i].amount.Add(s.ages[i].amount)
+		v.ages[i].orders += s.ages[i].orders
+	}
+}
+
+// totals is what a sweep reports, ready to expose.
+type totals struct {
+	sums    []Sum
+	byAge   []AgeSum
+	invalid map[string]int
+	samples map[string]invalidSample
+	folded  int // series folded into OtherModel
+}
+
+// finish makes label values safe, caps the series at maxSeries (0: no cap)
+// by folding the smallest, and sorts them.
+func (a *aggregator) finish(maxSeries int) totals {
+	clean := make(map[seriesKey]*Sum, len(a.sums))
+	for _, s := range a.sums {
+		k := seriesKey{labelValue(s.Region), labelValue(s.Model), labelValue(s.ProductCode), labelValue(s.Currency)}
+		s.Region, s.Model, s.ProductCode, s.Currency = k.region, k.model, k.productCode, k.currency
+		if v, ok := clean[k]; ok {
+			v.add(s) // two raw values that clean to one label set
+		} else {
+			clean[k] = s
 		}
-		if x.Model != y.Model {
-			return x.Model < y.Model
+	}
+	sums := make([]*Sum, 0, len(clean))
+	for _, s := range clean {
+		sums = append(sums, s)
+	}
+	t := totals{invalid: map[string]int{}, samples: map[string]invalidSample{}}
+	if maxSeries > 0 && len(sums) > maxSeries {
+		sums, t.folded = fold(sums, maxSeries)
+	}
+	t.sums = make([]Sum, 0, len(sums))
+	groups := map[groupKey][]ageSum{}
+	for _, s := range sums {
+		t.sums = append(t.sums, *s)
+		g := groupKey{s.Region, s.ProductCode, s.Currency}
+		ages, ok := groups[g]
+		if !ok {
+			ages = make([]ageSum, len(s.ages))
+			groups[g] = ages
 		}
-		return x.ProductCode < y.ProductCode
+		for i, x := range s.ages {
+			ages[i].amount = ages[i].amount.Add(x.amount)
+			ages[i].orders += x.orders
+		}
+	}
+	slices.SortFunc(t.sums, func(x, y Sum) int {
+		return cmp.Or(cmp.Compare(x.Currency, y.Currency), cmp.Compare(x.Region, y.Region),
+			cmp.Compare(x.Model, y.Model), cmp.Compare(x.ProductCode, y.ProductCode))
 	})
-	return out
-}
-
-// Invalid returns how many orders were left out, by reason.
-func (a *Aggregator) Invalid() map[string]int {
-	out := make(map[string]int, len(a.invalid))
-	for reason, s := range a.invalid {
-		out[reason] = s.count
+	for g, ages := range groups {
+		for i, x := range ages {
+			if x.orders > 0 { // empty buckets are not exposed
+				t.byAge = append(t.byAge, AgeSum{Region: g.region, ProductCode: g.productCode, Currency: g.currency,
+					Age: a.ages.Labels[i], Amount: x.amount, Orders: x.orders})
+			}
+		}
 	}
-	return out
+	slices.SortFunc(t.byAge, func(x, y AgeSum) int {
+		return cmp.Or(cmp.Compare(x.Currency, y.Currency), cmp.Compare(x.Region, y.Region),
+			cmp.Compare(x.ProductCode, y.ProductCode), cmp.Compare(x.Age, y.Age))
+	})
+	for reason, s := range a.invalid {
+		t.invalid[reason] = s.count
+		t.samples[reason] = *s
+	}
+	return t
 }
 
-// Duplicates returns how many repeated order numbers were skipped.
-func (a *Aggregator) Duplicates() int { return a.duplicates }
+// fold keeps the largest series and sums the others of each (region,
+// product_code, currency) into one OtherModel series, so that at most
+// maxSeries remain and every total stays exact. Size is the number of
+// orders, then the amount: comparable across currencies, unlike money.
+func fold(sums []*Sum, maxSeries int) ([]*Sum, int) {
+	slices.SortFunc(sums, func(x, y *Sum) int {
+		return cmp.Or(cmp.Compare(y.Orders, x.Orders), y.Amount.Cmp(x.Amount),
+			cmp.Compare(x.Region+x.Model+x.ProductCode+x.Currency, y.Region+y.Model+y.ProductCode+y.Currency))
+	})
+	// Keep k series so that k plus one (other) per group folded fits.
+	keep := maxSeries
+	groups := map[groupKey]bool{}
+	for _, s := range sums[keep:] {
+		groups[groupKey{s.Region, s.ProductCode, s.Currency}] = true
+	}
+	for keep > 0 && keep+len(groups) > maxSeries {
+		keep--
+		s := sums[keep]
+		groups[groupKey{s.Region, s.ProductCode, s.Currency}] = true
+	}
+	out := slices.Clone(sums[:keep])
+	others := map[groupKey]*Sum{}
+	for _, s := range sums[keep:] {
+		g := groupKey{s.Region, s.ProductCode, s.Currency}
+		o, ok := others[g]
+		if !ok {
+			o = &Sum{Region: s.Region, Model: OtherModel, ProductCode: s.ProductCode, Currency: s.Currency,
+				Oldest: s.Oldest, ages: make([]ageSum, len(s.ages))}
+			others[g] = o
+			out = append(out, o)
+		}
+		o.add(s)
+	}
+	return out, len(sums) - keep
+}
+
+// labelValue makes a value from the API safe as a label: valid UTF-8,
+// control characters replaced, at most MaxLabelLength bytes. A cut value
+// ends in a hash of the whole, so distinct values stay distinct.
+func labelValue(v string) string {
+	safe := true
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == 0x7f || c >= utf8.RuneSelf {
+			safe = false
+			break
+		}
+	}
+	if safe && len(v) <= MaxLabelLength {
+		return v
+	}
+	out := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return '\uFFFD'
+		}
+		return r
+	}, strings.ToValidUTF8(v, "\uFFFD"))
+	if len(out) <= MaxLabelLength {
+		return out
+	}
+	h := sha256.Sum256([]byte(v))
+	suffix := "…" + hex.EncodeToString(h[:6])
+	end := MaxLabelLength - len(suffix)
+	for end > 0 && !utf8.RuneStart(out[end]) {
+		end--
+	}
+	return out[:end] + suffix
+}

@@ -1,20 +1,19 @@
 // Package collector turns sweeps of the ListUnpaidOrders API into
-// Prometheus metrics: one sweep per scrape (shared by concurrent scrapes),
-// exact sums per region, model, product code and currency, and the health
-// of the sweep itself. When a sweep fails, only health metrics are exposed.
+// Prometheus metrics: exact sums per region, model, product code and
+// currency (and per age), and the health of the sweeps. When a sweep
+// fails, only health metrics are exposed.
+//
+// collector.go exposes, sweep.go schedules (per scrape or in the
+// background), aggregate.go sums, requests.go counts requests, handler.go
+// turns a scrape's timeout into a deadline.
 package collector
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/debt-exporter/debt_exporter/apiclient"
@@ -35,6 +34,14 @@ const (
 	helpLastSuccess  = "Unix time when the last complete sweep ended; the unpaid figures are as of this time."
 	helpRequests     = "ListUnpaidOrders HTTP requests made, by outcome (retries included)."
 	helpInvalid      = "Orders left out of the last complete sweep because a field was not valid, by reason."
+	helpAgeAmount    = "Sum of OrderTotalPrice over unpaid orders in the rolling window whose age (sweep time minus CreateTime) is in the age bucket, in the currency of the currency label."
+	helpAgeOrders    = "Number of unpaid orders in the rolling window whose age (sweep time minus CreateTime) is in the age bucket."
+	helpSweepReqs    = "API requests made by the last sweep, retries included."
+	helpSweepSlices  = "Time slices the last sweep read the window in."
+	helpDense        = "Seconds read by paging because they held a page of orders or more (an order of such a second paid during the sweep may be missed), summed over complete sweeps."
+	helpConcurrency  = "API requests the client now allows in flight: --api.concurrency, less after throttling."
+	helpRate         = "API requests per second the client now allows, learned from throttling or set by --api.rate-limit; 0 when unlimited."
+	helpFolded       = "Business series of the last complete sweep folded into model=\"(other)\" by --metrics.max-series."
 )
 
 var (
@@ -47,55 +54,64 @@ var (
 	lastSuccessDesc  = prometheus.NewDesc(namespace+"_last_success_timestamp_seconds", helpLastSuccess, nil, nil)
 	requestsDesc     = prometheus.NewDesc(namespace+"_api_requests_total", helpRequests, []string{"outcome"}, nil)
 	invalidDesc      = prometheus.NewDesc(namespace+"_invalid_orders", helpInvalid, []string{"reason"}, nil)
+	ageAmountDesc    = prometheus.NewDesc(namespace+"_unpaid_amount_by_age", helpAgeAmount, ageLabels, nil)
+	ageOrdersDesc    = prometheus.NewDesc(namespace+"_unpaid_orders_by_age", helpAgeOrders, ageLabels, nil)
+	sweepReqsDesc    = prometheus.NewDesc(namespace+"_sweep_requests", helpSweepReqs, nil, nil)
+	sweepSlicesDesc  = prometheus.NewDesc(namespace+"_sweep_slices", helpSweepSlices, nil, nil)
+	denseDesc        = prometheus.NewDesc(namespace+"_sweep_dense_seconds_total", helpDense, nil, nil)
+	concurrencyDesc  = prometheus.NewDesc(namespace+"_api_concurrency", helpConcurrency, nil, nil)
+	rateDesc         = prometheus.NewDesc(namespace+"_api_rate_limit_requests_per_second", helpRate, nil, nil)
+	foldedDesc       = prometheus.NewDesc(namespace+"_series_folded", helpFolded, nil, nil)
 )
+
+var ageLabels = []string{"region", "product_code", "currency", "age"}
 
 // Sweeper is what the collector needs of apiclient.Client.
 type Sweeper interface {
-	Sweep(ctx context.Context, q apiclient.Query, fn func([]apiclient.Order) error) (apiclient.Stats, error)
+	Sweep(ctx context.Context, q apiclient.Query, fn func(worker int, orders []apiclient.Order) error) (apiclient.Stats, error)
+	Workers() int
+	Pace() (inflight, perSecond float64)
 }
 
 // Config configures a Collector.
 type Config struct {
-	Client Sweeper
+	Client   Sweeper
+	Requests *Requests // the counter given to the client's Observe
 	// Query holds the filters; each sweep sets its own Start and End.
 	Query  apiclient.Query
 	Window time.Duration
 	// MinInterval, when positive, serves the last complete result to
 	// scrapes that come sooner than this after it began.
 	MinInterval time.Duration
-	// DefaultTimeout bounds a sweep whose caller sets no deadline.
-	DefaultTimeout time.Duration
-	Logger         log.Logger
-	Now            func() time.Time // for tests
+	// Interval, when positive, sweeps in the background (see Run); scrapes
+	// answer from the last sweep.
+	Interval time.Duration
+	// MaxTimeout bounds every sweep (--sweep.max-timeout).
+	MaxTimeout time.Duration
+	MaxSeries  int // 0: no cap
+	AgeBuckets AgeBuckets
+	// Context ends every sweep when it ends (SIGTERM).
+	Context context.Context
+	Logger  log.Logger
+	Now     func() time.Time // for tests
 }
 
 // Collector is a prometheus.Collector. Register it as is (sweeps then use
-// DefaultTimeout), or per scrape through ForScrape to pass the scrape's
+// MaxTimeout), or per scrape through ForScrape to pass the scrape's
 // deadline.
 type Collector struct {
-	cfg      Config
-	logger   log.Logger
-	requests map[string]*atomic.Uint64
+	cfg    Config
+	logger log.Logger
 
-	mu          sync.Mutex
-	inflight    *sweepCall
-	lastSuccess *result // last complete sweep
-}
+	mu            sync.Mutex
+	inflight      *call
+	lastSuccess   *result // last complete sweep
+	latest        *result // last finished sweep, complete or not
+	dense         int     // DenseSeconds summed over complete sweeps
+	latestCounted *result // the last result added into dense
 
-// result is the outcome of one sweep.
-type result struct {
-	err      error
-	sums     []Sum
-	invalid  map[string]int
-	started  time.Time
-	ended    time.Time
-	duration time.Duration
-}
-
-type sweepCall struct {
-	done    chan struct{}
-	res     *result
-	started time.Time
+	first     chan struct{} // closed when the first background sweep ends
+	firstOnce sync.Once
 }
 
 // New returns a Collector for cfg.
@@ -106,35 +122,33 @@ func New(cfg Config) *Collector {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.DefaultTimeout <= 0 {
-		cfg.DefaultTimeout = time.Minute
+	if cfg.MaxTimeout <= 0 {
+		cfg.MaxTimeout = time.Minute
 	}
-	c := &Collector{cfg: cfg, logger: cfg.Logger, requests: make(map[string]*atomic.Uint64)}
-	for _, o := range apiclient.Outcomes {
-		c.requests[o] = new(atomic.Uint64)
+	if cfg.Requests == nil {
+		cfg.Requests = NewRequests()
 	}
-	return c
-}
-
-// ObserveRequest counts one API request by outcome; pass it to
-// apiclient.Config.Observe.
-func (c *Collector) ObserveRequest(outcome string) {
-	if n, ok := c.requests[outcome]; ok {
-		n.Add(1)
+	if cfg.Context == nil {
+		cfg.Context = context.Background()
 	}
+	if cfg.AgeBuckets.Labels == nil {
+		cfg.AgeBuckets = NewAgeBuckets(nil, nil)
+	}
+	return &Collector{cfg: cfg, logger: cfg.Logger, first: make(chan struct{})}
 }
 
 // Describe sends every descriptor the collector can emit.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{unpaidAmountDesc, unpaidOrdersDesc, oldestDesc, upDesc,
-		windowDesc, durationDesc, lastSuccessDesc, requestsDesc, invalidDesc} {
+		windowDesc, durationDesc, lastSuccessDesc, requestsDesc, invalidDesc, ageAmountDesc, ageOrdersDesc,
+		sweepReqsDesc, sweepSlicesDesc, denseDesc, concurrencyDesc, rateDesc, foldedDesc} {
 		ch <- d
 	}
 }
 
-// Collect runs (or joins) a sweep bounded by DefaultTimeout.
+// Collect runs (or joins) a sweep bounded by MaxTimeout.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.DefaultTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.MaxTimeout)
 	defer cancel()
 	c.collect(ctx, ch)
 }
@@ -153,122 +167,71 @@ type scrape struct {
 func (s scrape) Describe(ch chan<- *prometheus.Desc) { s.c.Describe(ch) }
 func (s scrape) Collect(ch chan<- prometheus.Metric) { s.c.collect(s.ctx, ch) }
 
+// staleAfter is how long background figures stay exposed after their
+// sweep ended (the contract's bound).
+func (c *Collector) staleAfter() time.Duration { return 3*c.cfg.Interval + c.cfg.MaxTimeout }
+
 func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) {
 	res := c.result(ctx)
-
-	ch <- prometheus.MustNewConstMetric(windowDesc, prometheus.GaugeValue, c.cfg.Window.Seconds())
-	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, res.duration.Seconds())
-	for _, o := range apiclient.Outcomes {
-		ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(c.requests[o].Load()), o)
-	}
 	c.mu.Lock()
 	lastSuccess := c.lastSuccess
+	if res != nil && res.err == nil && res != c.latestCounted {
+		c.dense += res.stats.DenseSeconds
+		c.latestCounted = res
+	}
+	dense := c.dense
 	c.mu.Unlock()
+
+	ch <- prometheus.MustNewConstMetric(windowDesc, prometheus.GaugeValue, c.cfg.Window.Seconds())
+	c.cfg.Requests.collect(ch)
+	inflight, rate := c.cfg.Client.Pace()
+	ch <- prometheus.MustNewConstMetric(concurrencyDesc, prometheus.GaugeValue, inflight)
+	ch <- prometheus.MustNewConstMetric(rateDesc, prometheus.GaugeValue, rate)
+	ch <- prometheus.MustNewConstMetric(denseDesc, prometheus.CounterValue, float64(dense))
 	if lastSuccess != nil {
 		ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(lastSuccess.ended.UnixNano())/1e9)
 	}
-	if res.err != nil {
-		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 0)
+	if res != nil {
+		ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, res.duration.Seconds())
+		ch <- prometheus.MustNewConstMetric(sweepReqsDesc, prometheus.GaugeValue, float64(res.stats.Requests))
+	}
+	up := res != nil && res.err == nil
+	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolValue(up))
+	show := res
+	if c.cfg.Interval > 0 {
+		// Background: the last complete figures, until they are too old.
+		show = lastSuccess
+		if show != nil && c.cfg.Now().Sub(show.ended) >= c.staleAfter() {
+			show = nil
+		}
+	} else if !up {
+		show = nil
+	}
+	if show == nil {
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 1)
-	for reason, n := range res.invalid {
-		ch <- prometheus.MustNewConstMetric(invalidDesc, prometheus.GaugeValue, float64(n), reason)
+	t := &show.totals
+	ch <- prometheus.MustNewConstMetric(sweepSlicesDesc, prometheus.GaugeValue, float64(show.stats.Slices))
+	ch <- prometheus.MustNewConstMetric(foldedDesc, prometheus.GaugeValue, float64(t.folded))
+	for _, reason := range invalidReasons {
+		ch <- prometheus.MustNewConstMetric(invalidDesc, prometheus.GaugeValue, float64(t.invalid[reason]), reason)
 	}
-	for _, s := range res.sums {
+	for _, s := range t.sums {
 		labels := []string{s.Region, s.Model, s.ProductCode, s.Currency}
 		ch <- prometheus.MustNewConstMetric(unpaidAmountDesc, prometheus.GaugeValue, s.Amount.Float64(), labels...)
 		ch <- prometheus.MustNewConstMetric(unpaidOrdersDesc, prometheus.GaugeValue, float64(s.Orders), labels...)
 		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, float64(s.Oldest), labels...)
 	}
-}
-
-// result returns the sweep this scrape reports: a recent complete one when
-// MinInterval allows, else the one in flight, else a new one.
-func (c *Collector) result(ctx context.Context) *result {
-	c.mu.Lock()
-	if ls := c.lastSuccess; ls != nil && c.cfg.MinInterval > 0 && c.cfg.Now().Sub(ls.started) < c.cfg.MinInterval {
-		c.mu.Unlock()
-		return ls
-	}
-	call := c.inflight
-	initiator := call == nil
-	if initiator {
-		call = &sweepCall{done: make(chan struct{}), started: c.cfg.Now()}
-		c.inflight = call
-		// The sweep outlives a scraper that hangs up, so that a scrape
-		// sharing it still gets its answer; it keeps the first deadline.
-		deadline, ok := ctx.Deadline()
-		if !ok {
-			deadline = time.Now().Add(c.cfg.DefaultTimeout)
-		}
-		sweepCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
-		go func() {
-			defer cancel()
-			res := c.sweep(sweepCtx)
-			c.mu.Lock()
-			c.inflight = nil
-			if res.err == nil {
-				c.lastSuccess = res
-			}
-			c.mu.Unlock()
-			call.res = res
-			close(call.done)
-		}()
-	}
-	c.mu.Unlock()
-
-	if initiator { // the sweep has this scrape's deadline: it ends in time
-		<-call.done
-		return call.res
-	}
-	select {
-	case <-call.done:
-		return call.res
-	case <-ctx.Done():
-		// This scrape's own deadline ended first (it joined a longer sweep).
-		err := fmt.Errorf("gave up waiting for the sweep in flight: %w", context.Cause(ctx))
-		level.Error(c.logger).Log("msg", "sweep failed", "err", err)
-		return &result{err: err, duration: c.cfg.Now().Sub(call.started)}
+	for _, s := range t.byAge {
+		labels := []string{s.Region, s.ProductCode, s.Currency, s.Age}
+		ch <- prometheus.MustNewConstMetric(ageAmountDesc, prometheus.GaugeValue, s.Amount.Float64(), labels...)
+		ch <- prometheus.MustNewConstMetric(ageOrdersDesc, prometheus.GaugeValue, float64(s.Orders), labels...)
 	}
 }
 
-func (c *Collector) sweep(ctx context.Context) *result {
-	start := c.cfg.Now()
-	q := c.cfg.Query
-	q.Start, q.End = start.Add(-c.cfg.Window), start
-	agg := NewAggregator()
-	stats, err := c.cfg.Client.Sweep(ctx, q, agg.AddPage)
-	end := c.cfg.Now()
-	res := &result{err: err, started: start, ended: end, duration: end.Sub(start)}
-	if err != nil {
-		c.logFailure(err, stats, res.duration)
-		return res
+func boolValue(b bool) float64 {
+	if b {
+		return 1
 	}
-	res.sums, res.invalid = agg.Sums(), agg.Invalid()
-	for reason, s := range agg.invalid {
-		if s.count > 0 {
-			level.Warn(c.logger).Log("msg", "orders left out of the sums", "reason", reason, "count", s.count,
-				"example_order", s.orderNo, "example_value", s.value)
-		}
-	}
-	level.Debug(c.logger).Log("msg", "sweep complete", "pages", stats.Pages, "orders", stats.Orders,
-		"duplicates", agg.duplicates, "series", len(res.sums), "duration", res.duration)
-	return res
-}
-
-func (c *Collector) logFailure(err error, stats apiclient.Stats, d time.Duration) {
-	kv := []any{"msg", "sweep failed", "err", err, "pages_done", stats.Pages, "duration", d}
-	var apiErr *apiclient.APIError
-	var statusErr *apiclient.StatusError
-	if errors.As(err, &apiErr) {
-		kv = append(kv, "retcode", strconv.FormatInt(apiErr.RetCode, 10))
-	}
-	if errors.As(err, &statusErr) {
-		kv = append(kv, "status", statusErr.StatusCode)
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		kv = append(kv, "hint", "the sweep ran out of time: raise scrape_timeout or --sweep.min-interval")
-	}
-	level.Error(c.logger).Log(kv...)
+	return 0
 }

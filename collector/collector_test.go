@@ -48,14 +48,14 @@ func newFixture(t *testing.T, cfg simapi.Config, mod func(*apiclient.Config, *Co
 	srv := simapi.New(cfg)
 	t.Cleanup(srv.Close)
 	logs := &logBuffer{}
-	var coll *Collector
+	requests := NewRequests()
 	ccfg := apiclient.Config{
 		Endpoint: srv.URL, PublicKey: simapi.DemoPublicKey, PrivateKey: privateKey,
 		Retry:   apiclient.RetryPolicy{MaxAttempts: 3, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond},
-		Observe: func(o string) { coll.ObserveRequest(o) },
+		Observe: requests.Observe,
 	}
 	collCfg := Config{
-		Window: window, Now: func() time.Time { return now }, DefaultTimeout: 10 * time.Second,
+		Window: window, Now: func() time.Time { return now }, MaxTimeout: 10 * time.Second, Requests: requests,
 		Logger: log.NewLogfmtLogger(logs),
 	}
 	if mod != nil {
@@ -64,7 +64,7 @@ func newFixture(t *testing.T, cfg simapi.Config, mod func(*apiclient.Config, *Co
 	client, err := apiclient.New(ccfg)
 	require.NoError(t, err)
 	collCfg.Client = client
-	coll = New(collCfg)
+	coll := New(collCfg)
 	return &fixture{srv: srv, coll: coll, logs: logs}
 }
 
@@ -94,7 +94,7 @@ func expected(truth simapi.Truth, invalidAmount int) string {
 	family("debt_unpaid_oldest_order_timestamp_seconds", helpOldest, func(s simapi.Series) string { return strconv.FormatInt(s.Oldest, 10) })
 	fmt.Fprintf(&b, "# HELP debt_up %s\n# TYPE debt_up gauge\ndebt_up 1\n", helpUp)
 	fmt.Fprintf(&b, "# HELP debt_window_seconds %s\n# TYPE debt_window_seconds gauge\ndebt_window_seconds %d\n", helpWindow, int(window.Seconds()))
-	fmt.Fprintf(&b, "# HELP debt_invalid_orders %s\n# TYPE debt_invalid_orders gauge\ndebt_invalid_orders{reason=\"amount\"} %d\ndebt_invalid_orders{reason=\"create_time\"} 0\n", helpInvalid, invalidAmount)
+	fmt.Fprintf(&b, "# HELP debt_invalid_orders %s\n# TYPE debt_invalid_orders gauge\ndebt_invalid_orders{reason=\"amount\"} %d\ndebt_invalid_orders{reason=\"create_time\"} 0\ndebt_invalid_orders{reason=\"out_of_window\"} 0\n", helpInvalid, invalidAmount)
 	return b.String()
 }
 
@@ -176,15 +176,15 @@ func TestFaultMatrix(t *testing.T) {
 			wantLog: "retcode=172"},
 		{name: "throttled beyond the deadline", fault: func(s *simapi.Server) { s.FailRetCode(153, -1) },
 			client:  func(c *apiclient.Config) { c.Retry.MaxAttempts = 1000 },
-			coll:    func(c *Config) { c.DefaultTimeout = 300 * time.Millisecond },
+			coll:    func(c *Config) { c.MaxTimeout = 300 * time.Millisecond },
 			wantLog: "retcode=153"},
 		{name: "5xx then success", fault: func(s *simapi.Server) { s.FailHTTP(503, 2) }, wantUp: 1},
 		{name: "5xx that lasts", fault: func(s *simapi.Server) { s.FailHTTP(503, -1) }, wantLog: "status=503"},
-		{name: "truncated JSON", fault: func(s *simapi.Server) { s.TruncatePage(3, 1) }, wantLog: "page 3: decoding response"},
+		{name: "truncated JSON", fault: func(s *simapi.Server) { s.TruncatePage(1, 1) }, wantLog: "decoding response"},
 		{name: "endless pages hit the guard", fault: func(s *simapi.Server) { s.SetEndless(true) },
-			client: func(c *apiclient.Config) { c.MaxPages = 40 }, wantLog: "too many pages"},
+			client: func(c *apiclient.Config) { c.MaxPages = 40 }, wantLog: "the API repeats itself"},
 		{name: "scrape timeout shorter than the sweep", fault: func(s *simapi.Server) { s.SetLatency(300 * time.Millisecond) },
-			coll: func(c *Config) { c.DefaultTimeout = 100 * time.Millisecond }, wantLog: "ran out of time"},
+			coll: func(c *Config) { c.MaxTimeout = 100 * time.Millisecond }, wantLog: "more time than the scrape allows"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,11 +218,11 @@ func TestFaultMatrix(t *testing.T) {
 
 			// The next scrape, with the fault gone, is whole and exact.
 			f.srv.ClearFaults()
-			healthy.Observe = f.coll.ObserveRequest
+			healthy.Observe = f.coll.cfg.Requests.Observe
 			client, err := apiclient.New(healthy)
 			require.NoError(t, err)
 			f.coll.cfg.Client = client
-			f.coll.cfg.DefaultTimeout = 10 * time.Second
+			f.coll.cfg.MaxTimeout = 10 * time.Second
 			requireHealthy(t, f)
 		})
 	}
@@ -249,25 +249,12 @@ func TestInvalidOrdersAreCountedAndLoggedOncePerSweep(t *testing.T) {
 	assert.Contains(t, f.logs.String(), "count="+strconv.Itoa(truth.Invalid))
 }
 
-// TestOrdersSeenTwiceAreCountedOnce: orders arriving mid-sweep push the
-// served ones onto later pages; each OrderNo still counts once.
-func TestOrdersSeenTwiceAreCountedOnce(t *testing.T) {
-	f := newFixture(t, simapi.Config{Seed: 13, Orders: 2000}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
-	before := f.truth(apiclient.Query{})
-	f.srv.ShiftAfterPage(3, 40)
-	// The new orders land on pages already read: this sweep sees exactly
-	// the data as it was, with 40 orders served twice.
-	require.NoError(t, testutil.CollectAndCompare(f.coll, strings.NewReader(expected(before, before.Invalid)), stableMetrics...))
-	require.EqualValues(t, 40, f.srv.Shifted())
-	// The next sweep sees the new orders too.
-	requireHealthy(t, f)
-}
-
 func TestConcurrentScrapesShareOneSweep(t *testing.T) {
 	f := newFixture(t, simapi.Config{Seed: 8, Orders: 950}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
 	f.srv.SetLatency(50 * time.Millisecond) // a 500 ms sweep: the four scrapes overlap it
 	var wg sync.WaitGroup
 	ups := make([]float64, 4)
+	reqs := make([]float64, 4)
 	for i := range ups {
 		wg.Add(1)
 		go func() {
@@ -281,13 +268,19 @@ func TestConcurrentScrapesShareOneSweep(t *testing.T) {
 					_ = m.Write(&pb)
 					ups[i] = pb.GetGauge().GetValue()
 				}
+				if strings.Contains(m.Desc().String(), `"debt_sweep_requests"`) {
+					var pb dto.Metric
+					_ = m.Write(&pb)
+					reqs[i] = pb.GetGauge().GetValue()
+				}
 			}
 		}()
 		time.Sleep(5 * time.Millisecond)
 	}
 	wg.Wait()
 	assert.Equal(t, []float64{1, 1, 1, 1}, ups)
-	assert.EqualValues(t, 10, f.srv.Requests(), "one sweep of 10 pages, not four")
+	assert.Equal(t, []float64{reqs[0], reqs[0], reqs[0], reqs[0]}, reqs, "the four scrapes report one sweep")
+	assert.EqualValues(t, reqs[0], f.srv.Requests(), "one sweep for the four scrapes, not four")
 }
 
 func TestMinIntervalServesTheLastCompleteSweep(t *testing.T) {
@@ -367,25 +360,6 @@ func TestHandlerUsesTheScrapeTimeout(t *testing.T) {
 	rec := httptest.NewRecorder()
 	f.coll.Handler(prometheus.NewRegistry(), 200*time.Millisecond, time.Minute, f.coll.logger).ServeHTTP(rec, r)
 	assert.Contains(t, rec.Body.String(), "debt_up 0")
-	assert.Contains(t, f.logs.String(), "ran out of time")
+	assert.Contains(t, f.logs.String(), "the sweep needs more time than the scrape allows")
 }
 
-// TestDedupeWindowReach pins down how far back a repeat is still caught: a
-// shift of up to 15 pages' worth of orders is caught, and the window is
-// what bounds the memory.
-func TestDedupeWindowReach(t *testing.T) {
-	for _, tt := range []struct {
-		shift  int
-		caught bool
-	}{{shift: 15 * 100, caught: true}, {shift: 16 * 100, caught: false}} {
-		f := newFixture(t, simapi.Config{Seed: 13, Orders: 5000}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
-		before := f.truth(apiclient.Query{})
-		f.srv.ShiftAfterPage(20, tt.shift)
-		err := testutil.CollectAndCompare(f.coll, strings.NewReader(expected(before, before.Invalid)), stableMetrics...)
-		if tt.caught {
-			assert.NoError(t, err, "a shift of %d orders", tt.shift)
-		} else {
-			assert.Error(t, err, "a shift of %d orders is past the window: some repeats count twice", tt.shift)
-		}
-	}
-}

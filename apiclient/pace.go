@@ -1,0 +1,198 @@
+package apiclient
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+)
+
+// pacer decides when the next request may go: it keeps a window of
+// requests in flight (AIMD: halved on a throttle, grown by 1/window per
+// success) and, once the API has throttled, a rate in requests per second
+// learned from what the API admitted. It lives on the Client, so a sweep
+// starts from what the last one learned; it recovers on success, so random
+// throttles (the gateway's own load, not a limit) cannot walk it down to a
+// request or two per second and keep it there.
+type pacer struct {
+	maxWindow float64 // --api.concurrency
+	ceiling   float64 // --api.rate-limit, requests per second; 0 = none
+	now       func() time.Time
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	window   float64 // requests allowed in flight
+	inflight int
+	// rate is the learned rate, requests per second; 0 = not limited yet.
+	rate     float64
+	nextSend time.Time // earliest send time under the rate
+	pausedTo time.Time // Retry-After
+	// cutSeq is the send sequence number at the last cut: a throttle of a
+	// request sent before it belongs to the round already cut for.
+	seq, cutSeq uint64
+	admitted    []time.Time // send times of recent successes, for the first cut
+	sent        []time.Time // send times of recent requests
+	lastCut     time.Time
+}
+
+func newPacer(concurrency int, ceiling float64) *pacer {
+	p := &pacer{maxWindow: float64(concurrency), ceiling: ceiling, window: float64(concurrency), now: time.Now}
+	p.cond = sync.NewCond(&p.mu)
+	return p
+}
+
+// ticket is one request's place in the pacer.
+type ticket struct {
+	seq  uint64
+	sent time.Time
+}
+
+// acquire waits until a request may be sent, or ctx ends.
+func (p *pacer) acquire(ctx context.Context) (ticket, error) {
+	stop := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		if err := ctx.Err(); err != nil {
+			return ticket{}, context.Cause(ctx)
+		}
+		if float64(p.inflight) < math.Floor(p.window) || p.inflight == 0 {
+			now := p.now()
+			at := p.pausedTo
+			if r := p.effectiveRate(); r > 0 && p.nextSend.After(at) {
+				at = p.nextSend
+			}
+			if !at.After(now) {
+				if r := p.effectiveRate(); r > 0 {
+					// Sends are spaced 1/r apart; a sender that was idle
+					// does not bank more than one interval of credit.
+					p.nextSend = maxTime(p.nextSend, now.Add(-time.Duration(float64(time.Second)/r))).Add(time.Duration(float64(time.Second) / r))
+				}
+				p.inflight++
+				p.seq++
+				p.sent = appendRecent(p.sent, now)
+				return ticket{seq: p.seq, sent: now}, nil
+			}
+			p.waitUntil(ctx, at)
+			continue
+		}
+		p.cond.Wait()
+	}
+}
+
+// waitUntil sleeps with the lock released until t, a release, or ctx's end.
+func (p *pacer) waitUntil(ctx context.Context, t time.Time) {
+	timer := time.AfterFunc(time.Until(t), func() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	p.cond.Wait()
+	timer.Stop()
+}
+
+func (p *pacer) effectiveRate() float64 {
+	switch {
+	case p.rate > 0 && p.ceiling > 0:
+		return min(p.rate, p.ceiling)
+	case p.rate > 0:
+		return p.rate
+	}
+	return p.ceiling
+}
+
+// release returns a request's place with what the API said of it.
+func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inflight--
+	now := p.now()
+	if retryAfter > 0 {
+		p.pausedTo = maxTime(p.pausedTo, now.Add(retryAfter))
+	}
+	if !throttled {
+		p.window = min(p.maxWindow, p.window+1/p.window)
+		p.admitted = appendRecent(p.admitted, t.sent)
+		if p.rate > 0 {
+			// Gentle growth near the limit (about 8% of requests throttled
+			// against a token bucket); fast growth after a second without a
+			// throttle, so that random throttles (the gateway's own load)
+			// cannot keep the rate down once they stop. Above twice what
+			// was admitted lately, the rate no longer binds.
+			if now.Sub(p.lastCut) > time.Second {
+				p.rate *= 1.1
+			} else {
+				p.rate *= 1.015
+			}
+			if p.rate > 2*recentRate(p.admitted, now)+10 {
+				p.rate = 0
+			}
+		}
+		p.cond.Broadcast()
+		return
+	}
+	if t.seq <= p.cutSeq {
+		p.cond.Broadcast()
+		return // this round was cut already
+	}
+	p.cutSeq = p.seq
+	p.lastCut = now
+	p.window = max(1, p.window/2)
+	if p.rate == 0 {
+		// The first throttle: a little under what the API admitted (or,
+		// when it admitted nothing lately, under what was sent).
+		measured := recentRate(p.admitted, now)
+		if measured == 0 {
+			measured = recentRate(p.sent, now)
+		}
+		p.rate = max(0.5, 0.9*measured)
+	} else {
+		p.rate = max(0.5, p.rate*0.85)
+	}
+	// Send the next request no sooner than one interval from now.
+	p.nextSend = maxTime(p.nextSend, now.Add(time.Duration(float64(time.Second)/p.rate)))
+	p.cond.Broadcast()
+}
+
+// recentRate is events per second over the trailing second (or since the
+// oldest of them when that is more recent, at least 100ms); 0 for none.
+func recentRate(times []time.Time, now time.Time) float64 {
+	from := now.Add(-time.Second)
+	n := 0
+	oldest := now
+	for i := len(times) - 1; i >= 0 && times[i].After(from); i-- {
+		n++
+		oldest = times[i]
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(n) / max(now.Sub(oldest), 100*time.Millisecond).Seconds()
+}
+
+// appendRecent keeps a bounded history of times.
+func appendRecent(times []time.Time, t time.Time) []time.Time {
+	if len(times) >= 4096 {
+		times = append(times[:0], times[2048:]...)
+	}
+	return append(times, t)
+}
+
+// state reports the window and the learned rate (0 = none), for metrics.
+func (p *pacer) state() (window float64, rate float64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.window, p.effectiveRate()
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

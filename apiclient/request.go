@@ -1,0 +1,285 @@
+package apiclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// params renders the query's parameters, without Page and Signature.
+func (c *Client) params(q Query) (map[string]string, error) {
+	if q.Start.IsZero() || q.End.IsZero() || q.End.Unix() <= q.Start.Unix() {
+		// The API takes whole seconds and wants EndTime > StartTime.
+		return nil, errors.New("query window: End must be at least a second after Start")
+	}
+	p := map[string]string{
+		"Action":    "ListUnpaidOrders",
+		"PublicKey": c.cfg.PublicKey,
+		"ProjectId": c.cfg.ProjectID,
+		"StartTime": strconv.FormatInt(q.Start.Unix(), 10),
+		"EndTime":   strconv.FormatInt(q.End.Unix(), 10),
+		"PageSize":  strconv.Itoa(c.cfg.PageSize),
+	}
+	addList(p, "ResourceIds", q.ResourceIDs)
+	addList(p, "ModelIds", q.ModelIDs)
+	addList(p, "PricingUnits", itoas(q.PricingUnits))
+	addList(p, "OrderTypes", itoas(q.OrderTypes))
+	addList(p, "Regions", q.Regions)
+	addList(p, "PricingSkus", q.PricingSKUs)
+	addList(p, "ProductCodes", q.ProductCodes)
+	for k, v := range p {
+		if v == "" { // empty optional parameters are neither sent nor signed
+			delete(p, k)
+		}
+	}
+	return p, nil
+}
+
+// addList flattens a list as Name.0, Name.1, ..., skipping empty values so
+// the indices stay contiguous.
+func addList(p map[string]string, name string, values []string) {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			p[name+"."+strconv.Itoa(n)] = v
+			n++
+		}
+	}
+}
+
+func itoas(ns []int) []string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return s
+}
+
+// pageBuf is the reusable memory of one page in flight.
+type pageBuf struct {
+	body bytes.Buffer
+	dec  *decoder
+	page page
+}
+
+
+// fetch requests one page of [start, end), retrying transient failures,
+// and decodes it into buf.page.
+func (c *Client) fetch(ctx context.Context, base map[string]string, start, end int64, number int, buf *pageBuf) error {
+	params := make(map[string]string, len(base)+2)
+	for k, v := range base {
+		params[k] = v
+	}
+	params["StartTime"] = strconv.FormatInt(start, 10)
+	params["EndTime"] = strconv.FormatInt(end, 10)
+	params["Page"] = strconv.Itoa(number)
+	params["Signature"] = Sign(params, c.cfg.PrivateKey)
+	form := make(url.Values, len(params))
+	for k, v := range params {
+		form.Set(k, v)
+	}
+	body := form.Encode()
+	where := fmt.Sprintf("[%d, %d) page %d", start, end, number)
+
+	var answered error // the last failure the API itself gave
+	attempts, throttles := 0, 0
+	for {
+		t, err := c.pace.acquire(ctx)
+		if err != nil {
+			if answered != nil {
+				return fmt.Errorf("%s: %w (last error: %w)", where, err, answered)
+			}
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		retryAfter, err := c.attempt(ctx, body, params["Signature"], where, buf)
+		throttled := isThrottle(err)
+		c.pace.release(t, throttled, retryAfter)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			// A request cut short by the deadline says nothing; the answer
+			// before it (throttled, say) says why the sweep ran out of time.
+			var netErr *networkError
+			if errors.As(err, &netErr) && answered != nil {
+				err = answered
+			}
+			return fmt.Errorf("%s: %w (last error: %w)", where, context.Cause(ctx), err)
+		}
+		answered = err
+		if !isTransient(err) {
+			return err
+		}
+		if throttled {
+			// Throttled retries wait behind the pacer, not behind backoff
+			// of their own; a page the API keeps refusing still ends.
+			if throttles++; throttles >= max(2*c.cfg.Retry.MaxAttempts, 10) {
+				return fmt.Errorf("giving up after %d throttled attempts: %w", throttles, err)
+			}
+			continue // the pacer has slowed down: wait behind it
+		}
+		if attempts++; attempts >= c.cfg.Retry.MaxAttempts {
+			return fmt.Errorf("giving up after %d attempts: %w", attempts, err)
+		}
+		delay := max(c.backoff(attempts), retryAfter)
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
+			return fmt.Errorf("giving up: the next retry would pass the deadline: %w", err)
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("%s: %w (last error: %w)", where, context.Cause(ctx), err)
+		case <-timer.C:
+		}
+	}
+}
+
+// backoff is full jitter: a random delay up to the capped exponential step.
+func (c *Client) backoff(attempt int) time.Duration {
+	step := c.cfg.Retry.BaseDelay << min(attempt-1, 20)
+	if step > c.cfg.Retry.MaxDelay || step <= 0 {
+		step = c.cfg.Retry.MaxDelay
+	}
+	return step/2 + rand.N(step/2+1)
+}
+
+type transientError interface{ Transient() bool }
+
+// networkError is a failure to reach the API or to read its answer.
+type networkError struct {
+	where string
+	err   error
+}
+
+func (e *networkError) Error() string { return fmt.Sprintf("%s: %v", e.where, e.err) }
+func (e *networkError) Unwrap() error { return e.err }
+
+// Transient: a refused or reset connection may work the next time; a
+// certificate the system does not trust never will.
+func (e *networkError) Transient() bool { return !isPermanentTLS(e.err) }
+
+func isPermanentTLS(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		header   tls.RecordHeaderError
+		alert    tls.AlertError
+	)
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) ||
+		errors.As(err, &invalid) || errors.As(err, &header) || errors.As(err, &alert)
+}
+
+func isTransient(err error) bool {
+	var t transientError
+	return errors.As(err, &t) && t.Transient()
+}
+
+func isThrottle(err error) bool {
+	var apiErr *APIError
+	var statusErr *StatusError
+	return (errors.As(err, &apiErr) && apiErr.RetCode == 153) ||
+		(errors.As(err, &statusErr) && statusErr.StatusCode == http.StatusTooManyRequests)
+}
+
+// attempt makes one HTTP request and decodes its answer into buf.page.
+func (c *Client) attempt(ctx context.Context, body, signature, where string, buf *pageBuf) (retryAfter time.Duration, err error) {
+	outcome := OutcomeSuccess
+	defer func() { c.cfg.Observe(outcome) }()
+
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.endpoint, strings.NewReader(body))
+	if err != nil {
+		outcome = OutcomeNetworkError
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		outcome = OutcomeNetworkError
+		if ctx.Err() != nil {
+			outcome = OutcomeCanceled
+		}
+		if rctx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("no answer within --api.timeout (%v): %w", c.cfg.Timeout, err)
+		}
+		return 0, &networkError{where: where, err: err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // keep the connection reusable
+		outcome = OutcomeHTTPError
+		if resp.StatusCode == http.StatusTooManyRequests {
+			outcome = OutcomeThrottled
+		}
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			// Never followed: the signed body, or a GET whose answer would
+			// pass for data, must not go to another server.
+			return 0, &RedirectError{StatusCode: resp.StatusCode, Where: where, Location: locationHost(resp.Header.Get("Location"))}
+		}
+		return parseRetryAfter(resp.Header.Get("Retry-After")), &StatusError{StatusCode: resp.StatusCode, Where: where}
+	}
+
+	buf.body.Reset()
+	n, err := buf.body.ReadFrom(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1))
+	if err != nil {
+		outcome = OutcomeNetworkError
+		if ctx.Err() != nil {
+			outcome = OutcomeCanceled
+		}
+		return 0, &networkError{where: where, err: fmt.Errorf("reading body: %w", err)}
+	}
+	if n > c.cfg.MaxResponseBytes {
+		outcome = OutcomeDecodeError
+		return 0, &DecodeError{Where: where, Err: fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, c.cfg.MaxResponseBytes)}
+	}
+	if err := buf.dec.decodePage(buf.body.Bytes(), &buf.page); err != nil {
+		outcome = OutcomeDecodeError
+		return 0, &DecodeError{Where: where, Err: err}
+	}
+	if p := &buf.page; p.retCode != 0 {
+		outcome = OutcomeAPIError
+		if p.retCode == 153 {
+			outcome = OutcomeThrottled
+		}
+		clean := redactor{c.cfg.PrivateKey, c.cfg.PublicKey, signature}
+		return 0, &APIError{RetCode: p.retCode, Message: clean.cut(p.message), Action: clean.cut(p.action), Where: where}
+	}
+	return 0, nil
+}
+
+// locationHost is the scheme and host of a Location header: enough to say
+// where a redirect pointed, without a query that may carry anything.
+func locationHost(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil || u.Host == "" {
+		return "(no host)"
+	}
+	return cutText(u.Scheme+"://"+u.Host, 128)
+}
+
+// parseRetryAfter reads a Retry-After of delay seconds (the HTTP-date form
+// is rare on APIs and ignored), capped at a minute.
+func parseRetryAfter(v string) time.Duration {
+	s, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || s <= 0 {
+		return 0
+	}
+	return min(time.Duration(s)*time.Second, time.Minute)
+}

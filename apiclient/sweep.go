@@ -1,0 +1,558 @@
+package apiclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// How a sweep reads the window, and why it is exact on a live account.
+//
+// One answer of the API is an atomic snapshot of its query. Offset paging
+// (Page=1..n of one window) stitches many snapshots together, and between
+// them orders are paid (later ones move back a position: some are never
+// read) or posted late (later ones move forward: some are read twice). So a
+// sweep cuts the window into time slices [a, b) and reads each with Page=1:
+//
+//   - an answer with fewer than PageSize orders is the whole slice;
+//   - a full answer sorted by CreateTime is complete up to its last
+//     CreateTime (exclusive): those orders are taken, and the rest of the
+//     slice is read the same way from there (a time cursor);
+//   - a full answer that is not sorted is dropped and the slice is split.
+//
+// Slices are disjoint in CreateTime, which never changes, and every order is
+// taken from one snapshot of its slice: an order unpaid throughout the
+// sweep is counted exactly once, one paid or posted during it at most once.
+// Orders are filtered on the client to [a, b), so it does not matter
+// whether the API's EndTime is inclusive or exclusive.
+//
+// One second holding PageSize orders or more cannot be cut by time: it is
+// paged through (Page=1..n of [t, t+1)), repeats removed by OrderNo. That is
+// the residual risk: orders of that very second paid during its paging may
+// be missed. Stats.DenseSeconds counts such seconds.
+//
+// Slices are planned from the previous sweep's spread of orders in time, so
+// that in steady state nearly every request is the only one of its slice,
+// and fetched by Concurrency workers, each aggregating on its own.
+
+// Stats describes a sweep, finished or not.
+type Stats struct {
+	Requests int // answers received, data or not (retries included)
+	Pages    int // answers with data
+	Orders   int // orders delivered to the callback
+	Slices   int // time slices read
+	// DenseSeconds are seconds with PageSize orders or more, read by paging.
+	DenseSeconds int
+	// OutOfRange are orders whose CreateTime was outside the slice asked
+	// for: the API misbehaving. They are not delivered.
+	OutOfRange        int
+	OutOfRangeExample string
+	// InvalidTime are orders whose CreateTime is missing or not an integer:
+	// they cannot be placed in a slice, and are delivered with Invalid set.
+	InvalidTime int
+	Sorted      string // "ascending", "descending" or "unsorted": the API's order, as seen
+}
+
+// ErrRepeats fails a sweep whose API serves the same orders again.
+var ErrRepeats = errors.New("the API repeats itself")
+
+// ErrIgnoresRange fails a sweep whose API answers orders outside the
+// requested StartTime/EndTime.
+var ErrIgnoresRange = errors.New("the API answered orders outside the requested time range")
+
+// maxDensePages bounds the pages of one second: 100 pages of 100 orders in
+// one second is far past any real account, and a sign of pages that never
+// end.
+const maxDensePages = 100
+
+// slice is [start, end) in Unix seconds. A first sweep (no plan yet) has
+// one slice, the window, marked fanout: its first full answer spreads the
+// rest over every worker.
+type slice struct {
+	start, end int64
+	fanout     bool
+}
+
+// Sweep reads every order of q exactly once and calls fn with them, a
+// batch at a time, from Config.Concurrency workers at once; worker is in
+// [0, Config.Concurrency) and no two calls with the same worker overlap,
+// so each worker can aggregate into sums of its own. The slice and its
+// orders are reused after fn returns. On error, what fn received is an
+// incomplete sweep and must be discarded.
+func (c *Client) Sweep(ctx context.Context, q Query, fn func(worker int, orders []Order) error) (Stats, error) {
+	base, err := c.params(q)
+	if err != nil {
+		return Stats{}, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	key := planKey(base)
+	window := slice{start: q.Start.Unix(), end: q.End.Unix() + 1}
+	c.mu.Lock()
+	prev := c.plans[key]
+	c.mu.Unlock()
+
+	s := &sweep{c: c, base: base, fn: fn, cancel: cancel, window: window,
+		density: newProfile(window, c.cfg.PageSize)}
+	s.cond = sync.NewCond(&s.mu)
+	s.queue = prev.plan(window, c.cfg.PageSize, c.cfg.Concurrency)
+	s.stats.Sorted = prev.sortedName()
+
+	var wg sync.WaitGroup
+	for w := range c.cfg.Concurrency {
+		wg.Go(func() { s.work(ctx, w) })
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && s.err == nil {
+		s.err = err
+	}
+	if s.err != nil {
+		return s.stats, s.err
+	}
+	s.density.sorted = s.sorted
+	c.mu.Lock()
+	c.plans[key] = s.density
+	c.mu.Unlock()
+	s.stats.Sorted = s.density.sortedName()
+	return s.stats, nil
+}
+
+// sweep is one Sweep in progress.
+type sweep struct {
+	c      *Client
+	base   map[string]string
+	fn     func(int, []Order) error
+	cancel context.CancelCauseFunc
+	window slice
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queue   []slice
+	busy    int // workers holding a slice
+	err     error
+	stats   Stats
+	density *profile // this sweep's spread, the plan of the next
+	sorted  sortOrder
+}
+
+func (s *sweep) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+	s.cancel(err)
+	s.cond.Broadcast()
+}
+
+// next hands out a slice, or false when the sweep is over.
+func (s *sweep) next(ctx context.Context) (slice, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.queue) == 0 && s.busy > 0 && s.err == nil && ctx.Err() == nil {
+		s.cond.Wait()
+	}
+	if len(s.queue) == 0 || s.err != nil || ctx.Err() != nil {
+		return slice{}, false
+	}
+	sl := s.queue[len(s.queue)-1]
+	s.queue = s.queue[:len(s.queue)-1]
+	s.busy++
+	return sl, true
+}
+
+func (s *sweep) done(push []slice) {
+	s.mu.Lock()
+	s.queue = append(s.queue, push...)
+	s.busy--
+	s.mu.Unlock()
+	s.cond.Broadcast()
+}
+
+func (s *sweep) work(ctx context.Context, worker int) {
+	stop := context.AfterFunc(ctx, s.cond.Broadcast)
+	defer stop()
+	buf := s.c.bufs.Get().(*pageBuf)
+	defer s.c.bufs.Put(buf)
+	r := reader{s: s, worker: worker, buf: buf, density: newProfile(s.window, s.c.cfg.PageSize)}
+	defer func() {
+		s.mu.Lock()
+		s.density.merge(r.density)
+		s.mu.Unlock()
+	}()
+	for {
+		sl, ok := s.next(ctx)
+		if !ok {
+			return
+		}
+		push, err := r.read(ctx, sl)
+		if err != nil {
+			s.fail(err)
+		}
+		s.done(push)
+		if err != nil {
+			return
+		}
+	}
+}
+
+// reader is one worker's state.
+type reader struct {
+	s       *sweep
+	worker  int
+	buf     *pageBuf
+	density *profile
+	take    []Order // the orders of an answer that are delivered
+	// The OrderNos of this answer and of the worker's previous one, with
+	// their CreateTimes: an order never changes its CreateTime, so one
+	// that comes back with another is a server repeating itself.
+	seen, prev map[string]int64
+}
+
+// count adds to the sweep's stats.
+func (r *reader) count(f func(*Stats)) {
+	r.s.mu.Lock()
+	f(&r.s.stats)
+	r.s.mu.Unlock()
+}
+
+// get requests one page of [start, end) and checks the answer for repeats.
+func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
+	r.count(func(st *Stats) { st.Requests++ })
+	r.s.mu.Lock()
+	over := r.s.stats.Requests > r.s.c.cfg.MaxPages
+	r.s.mu.Unlock()
+	if over {
+		return nil, fmt.Errorf("%w: more than %d requests (--api.max-pages)", ErrTooManyPages, r.s.c.cfg.MaxPages)
+	}
+	end := sl.end
+	if r.s.c.inclusiveEnd.Load() && end-1 > sl.start {
+		// The API includes EndTime: ask for exactly [start, end).
+		end--
+	}
+	if err := r.s.c.fetch(ctx, r.s.base, sl.start, end, page, r.buf); err != nil {
+		return nil, err
+	}
+	orders := r.buf.page.orders
+	r.count(func(st *Stats) { st.Pages++ })
+	if r.seen == nil {
+		r.seen, r.prev = make(map[string]int64, len(orders)), make(map[string]int64, len(orders))
+	}
+	r.seen, r.prev = r.prev, r.seen
+	clear(r.seen)
+	for i := range orders {
+		o := &orders[i]
+		if o.OrderNo == "" {
+			continue
+		}
+		if _, dup := r.seen[o.OrderNo]; dup {
+			return nil, fmt.Errorf("%w: OrderNo %q twice in one answer ([%d, %d) page %d)", ErrRepeats, cutText(o.OrderNo, 64), sl.start, end, page)
+		}
+		if t, ok := r.prev[o.OrderNo]; ok && o.timeSet && t != o.CreateTime {
+			return nil, fmt.Errorf("%w: OrderNo %q came back with CreateTime %d, was %d ([%d, %d) page %d)",
+				ErrRepeats, cutText(o.OrderNo, 64), o.CreateTime, t, sl.start, end, page)
+		}
+		r.seen[o.OrderNo] = o.CreateTime
+	}
+	for i := range orders {
+		if orders[i].timeSet && orders[i].CreateTime == end && end == sl.end {
+			r.s.c.inclusiveEnd.Store(true)
+			break
+		}
+	}
+	return orders, nil
+}
+
+// read reads slice sl; it returns the slices still to read (parts of sl).
+func (r *reader) read(ctx context.Context, sl slice) ([]slice, error) {
+	r.count(func(st *Stats) { st.Slices++ })
+	pageSize := r.s.c.cfg.PageSize
+	retried := false
+	for sl.start < sl.end {
+		orders, err := r.get(ctx, sl, 1)
+		if err != nil {
+			return nil, err
+		}
+		lo, hi, err := r.check(orders, sl)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case len(orders) < pageSize:
+			return nil, r.deliver(orders, sl)
+		case sl.end-sl.start == 1:
+			// One second holding a page or more: page through it.
+			return nil, r.dense(ctx, sl.start)
+		case lo > hi:
+			// A full answer of orders at EndTime only: the API includes
+			// EndTime (get has learned it) and asks again without it.
+			if retried {
+				return nil, fmt.Errorf("%w: [%d, %d) answered with orders at %d only", ErrIgnoresRange, sl.start, sl.end, sl.end)
+			}
+			retried = true
+			continue
+		case lo == hi:
+			// One second fills the page, so the API's order says nothing:
+			// page through that second, then read what is around it.
+			if err := r.dense(ctx, lo); err != nil {
+				return nil, err
+			}
+			var rest []slice
+			if lo > sl.start {
+				rest = append(rest, slice{start: sl.start, end: lo})
+			}
+			if lo+1 < sl.end {
+				rest = append(rest, slice{start: lo + 1, end: sl.end})
+			}
+			return rest, nil
+		}
+		order := sortedBy(orders, sl)
+		if sl.fanout {
+			parts := 8 * r.s.c.cfg.Concurrency
+			switch order {
+			case ascending:
+				r.observeSort(ascending)
+				if err := r.deliver(orders, slice{start: sl.start, end: hi}); err != nil {
+					return nil, err
+				}
+				return evenly(slice{start: hi, end: sl.end}, parts), nil
+			case descending:
+				r.observeSort(descending)
+				if err := r.deliver(orders, slice{start: lo + 1, end: sl.end}); err != nil {
+					return nil, err
+				}
+				return evenly(slice{start: sl.start, end: lo + 1}, parts), nil
+			}
+			r.observeSort(unsorted)
+			return split(sl, orders, parts), nil
+		}
+		switch order {
+		case ascending:
+			// Complete below the greatest CreateTime; read on from there.
+			r.observeSort(ascending)
+			if err := r.deliver(orders, slice{start: sl.start, end: hi}); err != nil {
+				return nil, err
+			}
+			sl.start = hi
+		case descending:
+			// Complete above the least CreateTime; read on below it.
+			r.observeSort(descending)
+			if err := r.deliver(orders, slice{start: lo + 1, end: sl.end}); err != nil {
+				return nil, err
+			}
+			sl.end = lo + 1
+		default:
+			r.observeSort(unsorted)
+			return split(sl, orders, 4), nil
+		}
+	}
+	return nil, nil
+}
+
+// evenly cuts sl into n slices of equal length (fewer if it is short).
+func evenly(sl slice, n int) []slice {
+	length := sl.end - sl.start
+	n = int(min(int64(n), length))
+	out := make([]slice, 0, n)
+	for i := range n {
+		a := sl.start + length*int64(i)/int64(n)
+		b := sl.start + length*int64(i+1)/int64(n)
+		if b > a {
+			out = append(out, slice{start: a, end: b})
+		}
+	}
+	return out
+}
+
+// check sorts out the orders of an answer to sl: those outside it are the
+// API misbehaving. It returns the least and greatest CreateTime in range.
+func (r *reader) check(orders []Order, sl slice) (lo, hi int64, err error) {
+	lo, hi = sl.end, sl.start-1
+	outside := 0
+	example := ""
+	for i := range orders {
+		o := &orders[i]
+		if !o.timeSet {
+			continue
+		}
+		if o.CreateTime == sl.end {
+			continue // an inclusive API's EndTime: the next slice's
+		}
+		if o.CreateTime < sl.start || o.CreateTime > sl.end {
+			outside++
+			if example == "" {
+				example = fmt.Sprintf("OrderNo %q CreateTime %d in [%d, %d)", cutText(o.OrderNo, 64), o.CreateTime, sl.start, sl.end)
+			}
+			continue
+		}
+		lo, hi = min(lo, o.CreateTime), max(hi, o.CreateTime)
+	}
+	if outside > 0 && outside*2 > len(orders) {
+		return 0, 0, fmt.Errorf("%w (%d of %d, e.g. %s): it ignores StartTime/EndTime", ErrIgnoresRange, outside, len(orders), example)
+	}
+	return lo, hi, nil
+}
+
+// deliver passes on the orders of an answer that lie in part, and counts
+// the ones outside the answer's slice.
+func (r *reader) deliver(orders []Order, part slice) error {
+	r.take = r.take[:0]
+	outside, badTime := 0, 0
+	example := ""
+	for i := range orders {
+		o := &orders[i]
+		switch {
+		case !o.timeSet:
+			badTime++
+			r.take = append(r.take, *o) // Invalid is set: counted, not summed
+		case o.CreateTime >= part.start && o.CreateTime < part.end:
+			r.take = append(r.take, *o)
+			r.density.add(o.CreateTime)
+		case o.CreateTime < r.s.window.start || o.CreateTime >= r.s.window.end:
+			outside++
+			if example == "" {
+				example = fmt.Sprintf("OrderNo %q CreateTime %d", cutText(o.OrderNo, 64), o.CreateTime)
+			}
+		}
+	}
+	r.count(func(st *Stats) {
+		st.Orders += len(r.take)
+		st.OutOfRange += outside
+		st.InvalidTime += badTime
+		if st.OutOfRangeExample == "" {
+			st.OutOfRangeExample = example
+		}
+	})
+	if len(r.take) == 0 {
+		return nil
+	}
+	return r.s.fn(r.worker, r.take)
+}
+
+// dense pages through second t, removing repeats by OrderNo.
+func (r *reader) dense(ctx context.Context, t int64) error {
+	r.count(func(st *Stats) { st.DenseSeconds++ })
+	sec := slice{start: t, end: t + 1}
+	seen := map[string]struct{}{}
+	for page := 1; ; page++ {
+		if page > maxDensePages {
+			return fmt.Errorf("%w: second %d still has full pages after %d pages", ErrRepeats, t, maxDensePages)
+		}
+		orders, err := r.get(ctx, sec, page)
+		if err != nil {
+			return err
+		}
+		if _, _, err := r.check(orders, sec); err != nil {
+			return err
+		}
+		fresh := orders[:0:0]
+		for i := range orders {
+			o := &orders[i]
+			if o.OrderNo != "" {
+				if _, dup := seen[o.OrderNo]; dup {
+					continue
+				}
+				seen[o.OrderNo] = struct{}{}
+			}
+			fresh = append(fresh, *o)
+		}
+		if len(orders) > 0 && len(fresh) == 0 {
+			return fmt.Errorf("%w: page %d of second %d holds only orders of earlier pages", ErrRepeats, page, t)
+		}
+		if err := r.deliver(fresh, sec); err != nil {
+			return err
+		}
+		if len(orders) < r.s.c.cfg.PageSize {
+			return nil
+		}
+	}
+}
+
+func (r *reader) observeSort(o sortOrder) {
+	r.s.mu.Lock()
+	if r.s.sorted == unknownOrder || o == unsorted {
+		r.s.sorted = o
+	}
+	r.s.mu.Unlock()
+}
+
+type sortOrder int
+
+const (
+	unknownOrder sortOrder = iota
+	ascending
+	descending
+	unsorted
+)
+
+// sortedBy tells how the orders of an answer that lie in sl are ordered
+// by CreateTime.
+func sortedBy(orders []Order, sl slice) sortOrder {
+	asc, desc := true, true
+	var prev int64
+	first := true
+	for i := range orders {
+		o := &orders[i]
+		if !o.timeSet || o.CreateTime < sl.start || o.CreateTime >= sl.end {
+			continue
+		}
+		if !first {
+			asc = asc && o.CreateTime >= prev
+			desc = desc && o.CreateTime <= prev
+		}
+		prev, first = o.CreateTime, false
+	}
+	switch {
+	case asc:
+		return ascending
+	case desc:
+		return descending
+	}
+	return unsorted
+}
+
+// split cuts sl into parts expected to hold fewer than a page each, at the
+// quantiles of the CreateTimes a full answer showed (a sample of sl).
+func split(sl slice, orders []Order, parts int) []slice {
+	times := make([]int64, 0, len(orders))
+	for i := range orders {
+		if t := orders[i].CreateTime; orders[i].timeSet && t >= sl.start && t < sl.end {
+			times = append(times, t)
+		}
+	}
+	slices.Sort(times)
+	cuts := []int64{sl.start}
+	for k := 1; k < parts; k++ {
+		var c int64
+		if len(times) > 0 {
+			c = times[k*len(times)/parts]
+		} else {
+			c = sl.start + (sl.end-sl.start)*int64(k)/int64(parts)
+		}
+		if c > cuts[len(cuts)-1] && c < sl.end {
+			cuts = append(cuts, c)
+		}
+	}
+	if len(cuts) == 1 { // every sample in one second: cut around it
+		mid := sl.start + (sl.end-sl.start)/2
+		if len(times) > 0 {
+			mid = times[0]
+		}
+		if mid <= sl.start {
+			mid = sl.start + 1
+		}
+		cuts = append(cuts, mid)
+		if mid+1 < sl.end {
+			cuts = append(cuts, mid+1)
+		}
+	}
+	cuts = append(cuts, sl.end)
+	out := make([]slice, 0, len(cuts)-1)
+	for i := 1; i < len(cuts); i++ {
+		out = append(out, slice{start: cuts[i-1], end: cuts[i]})
+	}
+	return out
+}
