@@ -186,7 +186,6 @@ func newTransport(cfg Config) *http.Transport {
 	}
 }
 
-
 // Workers is the number of workers of a sweep: Config.Concurrency.
 func (c *Client) Workers() int { return c.cfg.Concurrency }
 

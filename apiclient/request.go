@@ -72,7 +72,6 @@ type pageBuf struct {
 	page page
 }
 
-
 // fetch requests one page of [start, end), retrying transient failures,
 // and decodes it into buf.page.
 func (c *Client) fetch(ctx context.Context, base map[string]string, start, end int64, number int, buf *pageBuf) error {

@@ -362,4 +362,3 @@ func TestHandlerUsesTheScrapeTimeout(t *testing.T) {
 	assert.Contains(t, rec.Body.String(), "debt_up 0")
 	assert.Contains(t, f.logs.String(), "the sweep needs more time than the scrape allows")
 }
-

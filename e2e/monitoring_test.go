@@ -466,4 +466,3 @@ func (h *webhook) alerts() []webhookAlert {
 	defer h.mu.Unlock()
 	return append([]webhookAlert(nil), h.received...)
 }
-
