@@ -108,6 +108,9 @@ var modelverseModels = []model{
 		{jt("misc-tokens"), 100_000, 14_000, 1, 1000}}, 3},
 }
 
+// bigModelIndex is the varied model whose orders are all 5e7 to 1e8.
+const bigModelIndex = 7
+
 // variedModels is modelverseModels plus the label values a varied dataset
 // needs: a ModelID in CJK (sent raw in some orders, escaped in others) and
 // one with a quote and a backslash. Same skus; weights sum to 100.
@@ -379,11 +382,11 @@ func (d *dataset) vary(o *order) {
 		o.vary.empty = uint32(r.next()) | 1
 	}
 	switch x := r.next() % 100; {
-	case x < 3:
-		// Up to about 1e8 with 8 decimals: a few hundred of them pass int64
-		// in units of 1e-8.
-		o.total8 = int64(1e15+r.next()%9e15) | 1
-	case x < 8:
+	case o.model == &variedModels[bigModelIndex]:
+		// A whale: 5e7 to 1e8 with 8 decimals, so that a series of about
+		// 1,250 of them passes int64 in units of 1e-8.
+		o.total8 = int64(5e15+r.next()%5e15) | 1
+	case x < 5:
 		o.total8 -= o.total8 % 1e8 // whole units: 0 decimals possible
 	}
 	ms := minScale(o.total8)

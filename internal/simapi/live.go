@@ -366,6 +366,7 @@ func (s *Server) materialise(q *query, lo, hi int64) *entries {
 		}
 		e.es = append(e.es, entry{ct, i})
 	}
+	nbase := len(e.es)
 	for k, ct := range l.posted {
 		id := s.data.n + int64(k)
 		if !q.inWindow(ct) || l.isPaid(id) {
@@ -379,15 +380,28 @@ func (s *Server) materialise(q *query, lo, hi int64) *entries {
 		}
 		e.es = append(e.es, entry{ct, id})
 	}
+	desc := func(a, b entry) int {
+		if a.ct != b.ct {
+			return cmpInt(b.ct, a.ct)
+		}
+		return cmpInt(a.id, b.id)
+	}
 	switch s.cfg.Sort {
 	case SortDesc:
-		if len(l.posted) > 0 {
-			slices.SortFunc(e.es, func(a, b entry) int {
-				if a.ct != b.ct {
-					return cmpInt(b.ct, a.ct)
+		// Base orders are in descending order already: sort the posted ones
+		// and merge.
+		if posted := e.es[nbase:]; len(posted) > 0 {
+			slices.SortFunc(posted, desc)
+			merged := make([]entry, 0, len(e.es))
+			a, b := e.es[:nbase], posted
+			for len(a) > 0 && len(b) > 0 {
+				if desc(a[0], b[0]) <= 0 {
+					merged, a = append(merged, a[0]), a[1:]
+				} else {
+					merged, b = append(merged, b[0]), b[1:]
 				}
-				return cmpInt(a.id, b.id)
-			})
+			}
+			e.es = append(append(merged, a...), b...)
 		}
 	case SortAsc:
 		slices.SortFunc(e.es, func(a, b entry) int {
