@@ -214,12 +214,13 @@ func (s *Server) churning() bool {
 func (s *Server) UnpaidOrderNos(q apiclient.Query) map[string]int64 {
 	qq := s.queryOf(q)
 	out := map[string]int64{}
-	s.scan(&qq, func(o *order) { out[s.data.orderNo(o.v)] = o.createTime })
+	s.scan(&qq, func(o order) { out[s.data.orderNo(o.v)] = o.createTime })
 	return out
 }
 
-// scan calls f for every order of the current set matching q.
-func (s *Server) scan(q *query, f func(o *order)) {
+// scan calls f for every order of the current set matching q. The order is
+// passed by value: a pointer would make every order escape.
+func (s *Server) scan(q *query, f func(o order)) {
 	s.stateMu.RLock()
 	defer s.stateMu.RUnlock()
 	l := &s.live
@@ -230,7 +231,7 @@ func (s *Server) scan(q *query, f func(o *order)) {
 		}
 		o := s.data.gen(i)
 		if q.matchesFilters(&o) {
-			f(&o)
+			f(o)
 		}
 	}
 	for k, ct := range l.posted {
@@ -240,7 +241,7 @@ func (s *Server) scan(q *query, f func(o *order)) {
 		}
 		o := s.data.genAt(id, ct)
 		if q.matchesFilters(&o) {
-			f(&o)
+			f(o)
 		}
 	}
 }
@@ -311,11 +312,11 @@ func (s *Server) view(q *query) (view, uint64) {
 	defer s.stateMu.RUnlock()
 	version := s.live.version
 	lo, hi := s.baseRange(q)
-	key := fmt.Sprintf("%d|%d-%d/%s", version, lo, hi, q.filterKey())
 	fast := version == 0 && s.cfg.Sort == SortDesc
 	if fast && !q.filtered() {
 		return &matchList{d: s.data, lo: lo, hi: hi}, version
 	}
+	key := fmt.Sprintf("%d|%d-%d/%s", version, lo, hi, q.filterKey())
 	if !fast {
 		key = fmt.Sprintf("%d/%d-%d/%s", version, q.start, q.last, q.filterKey())
 	}

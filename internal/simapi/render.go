@@ -21,7 +21,9 @@ func (r *renderer) int(b []byte, v int64) []byte {
 // order appends one order object, plain or varied as the order says.
 func (r *renderer) order(b []byte, o *order, st *style) []byte {
 	if o.vary.on {
-		return r.varied(b, o, st)
+		// By value: the field writers are func values, which would make
+		// every plain order escape too.
+		return r.varied(b, *o, st)
 	}
 	b = append(b, `{"Region":`...)
 	b = append(b, o.region.code.j...)
@@ -276,7 +278,8 @@ var fieldOrders = func() [][]int {
 	return [][]int{ref, rev, alpha, sh1, sh2}
 }()
 
-func (r *renderer) varied(b []byte, o *order, st *style) []byte {
+func (r *renderer) varied(b []byte, v order, st *style) []byte {
+	o := &v
 	b = append(b, st.open...)
 	for k, i := range fieldOrders[o.vary.perm] {
 		if k > 0 {

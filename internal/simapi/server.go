@@ -476,17 +476,24 @@ func (s *Server) pageBody(req *request, buf *[]byte) (body []byte, inBuf bool) {
 	s.mu.Unlock()
 
 	plain := !c.endless && !c.duplicate && !c.hasOOR
+	memoise := plain && (buf == nil || s.cfg.MemoResponses)
 	key := ""
 	if plain {
-		key = strconv.FormatUint(version, 10) + "|" + req.key()
 		s.memoMu.RLock()
-		b, ok := s.memo[key]
+		empty := len(s.memo) == 0
 		s.memoMu.RUnlock()
-		if ok {
-			return b, false
+		if !empty || memoise {
+			key = strconv.FormatUint(version, 10) + "|" + req.key()
+		}
+		if !empty {
+			s.memoMu.RLock()
+			b, ok := s.memo[key]
+			s.memoMu.RUnlock()
+			if ok {
+				return b, false
+			}
 		}
 	}
-	memoise := plain && (buf == nil || s.cfg.MemoResponses)
 	var b []byte
 	if memoise || buf == nil {
 		b = make([]byte, 0, 256+count*1100)
@@ -549,34 +556,17 @@ func (s *Server) renderPage(b []byte, req *request, v view, off, count int64, c 
 		extra++
 	}
 	served = min(served, int64(req.pageSize)-extra)
+	// No closures here: an order passed to one escapes, once per order.
 	n := 0
-	write := func(o *order) {
-		if n > 0 {
-			b = append(b, st.orderSep...)
-		}
-		b = s.render.order(b, o, st)
+	for p := off; p < off+served; p++ {
+		o := s.orderAt(v, p, total, c.endless)
+		b = s.appendOrder(b, &o, st, n)
 		n++
 	}
-	orderAt := func(p int64) order {
-		if !c.endless {
-			return v.at(p)
-		}
-		var o order
-		if total > 0 {
-			o = v.at(p % total)
-		} else {
-			o = s.data.genAt(p, s.data.now)
-		}
-		o.noTag, o.noNum = 'E', p
-		return o
-	}
-	for p := off; p < off+served; p++ {
-		o := orderAt(p)
-		write(&o)
-	}
 	if c.duplicate && served > 0 {
-		o := orderAt(off)
-		write(&o)
+		o := s.orderAt(v, off, total, c.endless)
+		b = s.appendOrder(b, &o, st, n)
+		n++
 	}
 	if c.hasOOR {
 		var o order
@@ -587,13 +577,36 @@ func (s *Server) renderPage(b []byte, req *request, v view, off, count int64, c 
 		}
 		o.createTime = c.outOfRange
 		o.noTag, o.noNum = 'X', c.oorNo
-		write(&o)
+		b = s.appendOrder(b, &o, st, n)
 	}
 	b = append(b, st.arrClose...)
 	if s.cfg.DataWrapped {
 		b = append(b, st.close...)
 	}
 	return append(b, st.close...)
+}
+
+func (s *Server) appendOrder(b []byte, o *order, st *style, n int) []byte {
+	if n > 0 {
+		b = append(b, st.orderSep...)
+	}
+	return s.render.order(b, o, st)
+}
+
+// orderAt is the order at position p of v; on endless pages, the orders
+// cycle with fresh OrderNos.
+func (s *Server) orderAt(v view, p, total int64, endless bool) order {
+	if !endless {
+		return v.at(p)
+	}
+	var o order
+	if total > 0 {
+		o = v.at(p % total)
+	} else {
+		o = s.data.genAt(p, s.data.now)
+	}
+	o.noTag, o.noNum = 'E', p
+	return o
 }
 
 // Prerender renders every page of q at pageSize (including the empty or

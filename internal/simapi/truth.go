@@ -46,9 +46,9 @@ func (s *Server) Truth(q apiclient.Query) Truth {
 	qq := s.queryOf(q)
 	t := Truth{Series: map[Key]Series{}}
 	var buf []byte
-	s.scan(&qq, func(o *order) {
+	s.scan(&qq, func(o order) {
 		t.Matched++
-		buf = appendAmountText(buf[:0], o)
+		buf = appendAmountText(buf[:0], &o)
 		amount, err := money.Parse(buf)
 		if err != nil {
 			t.Invalid++
