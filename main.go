@@ -105,7 +105,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 
 	if cfg.demo {
-		api := simapi.New(simapi.Config{Seed: 1, Orders: cfg.demoOrders, InvalidAmountEvery: 1000})
+		api := simapi.New(simapi.Config{Seed: 1, Orders: cfg.demoOrders, InvalidAmountEvery: 1000, Varied: true})
 		defer api.Close()
 		cfg.endpoint, cfg.publicKey, cfg.privateKey, cfg.projectID = api.URL, simapi.DemoPublicKey, simapi.DemoPrivateKey, ""
 		level.Warn(logger).Log("msg", "DEMO MODE: every figure is synthetic, served by a simulated API on loopback; do not alert on it",

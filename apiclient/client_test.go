@@ -60,10 +60,7 @@ func newClient(t *testing.T, srv *simapi.Server, mod func(*apiclient.Config)) (*
 }
 
 // window is the query covering the whole synthetic dataset.
-func window(srv *simapi.Server) apiclient.Query {
-	q := srv.Query()
-	return apiclient.Query{Start: time.Unix(q.StartTime, 0), End: time.Unix(q.EndTime, 0)}
-}
+func window(srv *simapi.Server) apiclient.Query { return srv.Query() }
 
 // sum aggregates a sweep the simplest way, to compare with the truth.
 func sum(t *testing.T, c *apiclient.Client, q apiclient.Query) (map[simapi.Key]simapi.Series, int, apiclient.Stats) {
@@ -131,7 +128,7 @@ func TestSweepMatchesTruth(t *testing.T) {
 			defer srv.Close()
 			c, obs := newClient(t, srv, tt.client)
 			q := window(srv)
-			want := srv.Truth(simapi.QueryOf(q))
+			want := srv.Truth(q)
 			got, invalid, stats := sum(t, c, q)
 			requireSameSeries(t, want.Series, got)
 			assert.Equal(t, want.Invalid, invalid)
@@ -168,7 +165,7 @@ func TestFiltersAreSentAsLists(t *testing.T) {
 	q.Regions = []string{"cn-wlcb", "hk"}
 	q.ModelIDs = []string{"deepseek-r1", "qwen-max", "glm-4"}
 	q.ProductCodes = []string{"modelverse"}
-	want := srv.Truth(simapi.QueryOf(q))
+	want := srv.Truth(q)
 	require.NotEmpty(t, want.Series, "the filter must leave something to compare")
 	got, _, _ := sum(t, c, q)
 	requireSameSeries(t, want.Series, got)
@@ -474,7 +471,7 @@ func TestAmountsAreExactDecimals(t *testing.T) {
 			total = total.Add(s.Amount)
 		}
 	}
-	want := srv.Truth(simapi.QueryOf(q))
+	want := srv.Truth(q)
 	wantTotal := want.Total("CNY").Add(want.Total("USD"))
 	assert.Zero(t, wantTotal.Cmp(total), "%s vs %s", total, wantTotal)
 }

@@ -38,7 +38,7 @@ type Target struct {
 	URL        string
 	PublicKey  string
 	PrivateKey string
-	Query      simapi.TruthQuery // covers every order
+	Query      apiclient.Query // covers every order
 	Truth      simapi.Truth
 }
 
@@ -53,7 +53,7 @@ func (t *Target) Pages() int { return t.Truth.Matched/PageSize + 1 }
 func ServerConfig(orders int, now time.Time) simapi.Config {
 	return simapi.Config{
 		Seed: 1, Orders: orders, Now: now, Span: 29 * 24 * time.Hour,
-		InvalidAmountEvery: 1000, CachePages: true,
+		InvalidAmountEvery: 1000, MemoResponses: true, Varied: true,
 	}
 }
 
@@ -65,9 +65,7 @@ func NewTarget(srv *simapi.Server, url string) *Target {
 	return &Target{URL: url, PublicKey: cfg.PublicKey, PrivateKey: cfg.PrivateKey, Query: q, Truth: srv.Truth(q)}
 }
 
-func (t *Target) window() (start, end time.Time) {
-	return time.Unix(t.Query.StartTime, 0), time.Unix(t.Query.EndTime, 0)
-}
+func (t *Target) window() (start, end time.Time) { return t.Query.Start, t.Query.End }
 
 // ---- the sweep, as the exporter runs it ----
 
@@ -138,7 +136,7 @@ func CheckSums(want simapi.Truth, got []collector.Sum, invalid int) error {
 func (t *Target) form(page int) string {
 	p := map[string]string{
 		"Action": simapi.Action, "PublicKey": t.PublicKey,
-		"StartTime": strconv.FormatInt(t.Query.StartTime, 10), "EndTime": strconv.FormatInt(t.Query.EndTime, 10),
+		"StartTime": strconv.FormatInt(t.Query.Start.Unix(), 10), "EndTime": strconv.FormatInt(t.Query.End.Unix(), 10),
 		"Page": strconv.Itoa(page), "PageSize": strconv.Itoa(PageSize),
 	}
 	p["Signature"] = apiclient.Sign(p, t.PrivateKey)
@@ -261,7 +259,7 @@ type naiveOrder struct {
 	OriginalPrice       string
 	Status              int
 	StatusDisplay       string
-	CreateTime          string
+	CreateTime          json.Number // a string in the reference, sometimes a number
 	StartTime           int64
 	EndTime             int64
 	PaidTime            int64
@@ -320,7 +318,7 @@ func (n *Naive) Run(ctx context.Context) error {
 				invalid++
 				continue
 			}
-			created, err := strconv.ParseInt(o.CreateTime, 10, 64)
+			created, err := strconv.ParseInt(o.CreateTime.String(), 10, 64)
 			if err != nil {
 				return fmt.Errorf("order %s: CreateTime %q", o.OrderNo, o.CreateTime)
 			}

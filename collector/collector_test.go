@@ -70,7 +70,7 @@ func newFixture(t *testing.T, cfg simapi.Config, mod func(*apiclient.Config, *Co
 
 func (f *fixture) truth(q apiclient.Query) simapi.Truth {
 	q.Start, q.End = now.Add(-window), now // the collector's window at the fixture's clock
-	return f.srv.Truth(simapi.QueryOf(q))
+	return f.srv.Truth(q)
 }
 
 // expected renders the exposition the collector must produce for a truth:

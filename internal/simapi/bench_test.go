@@ -17,11 +17,11 @@ var benchSrv = func() func() *Server {
 // BenchmarkRenderPage measures one uncached page of 100 orders.
 func BenchmarkRenderPage(b *testing.B) {
 	s := benchSrv()
-	q := s.Query()
+	q := s.queryOf(s.Query())
 	b.ReportAllocs()
 	buf := new([]byte)
 	for i := 0; b.Loop(); i++ {
-		body, _ := s.pageBody(&request{q: q, page: 1 + i%10000, pageSize: 100}, 0, false, buf)
+		body, _ := s.pageBody(&request{q: q, page: 1 + i%10000, pageSize: 100}, buf)
 		*buf = body
 		b.SetBytes(int64(len(body)))
 	}

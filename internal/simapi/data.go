@@ -8,13 +8,15 @@ import (
 )
 
 // The dataset is never materialised: order v is a pure function of
-// (Seed, v), so a million orders cost no memory and any page can be rendered
-// on demand. Base orders are indices 0..Orders-1; orders added by a shift are
-// Orders, Orders+1, ... and sit in front of them.
+// (Seed, v) and its CreateTime, so a million orders cost no memory and any
+// page can be rendered on demand. Base orders are ids 0..Orders-1, with
+// CreateTimes a pure function of the id; posted orders are ids Orders,
+// Orders+1, ... whose CreateTimes the live state records (live.go).
 //
-// Base CreateTimes are non-increasing in the index, and base OrderNos are
-// increasing, so index order is the API's sort order (CreateTime descending,
-// then OrderNo ascending) and a time window is a contiguous index range.
+// Base CreateTimes are non-increasing in the id, and OrderNos increase with
+// the id (base "1" + id, posted "2" + k), so id order is the descending sort
+// order (CreateTime descending, then OrderNo ascending) and a time window of
+// base orders is a contiguous id range.
 
 // Pricing units, as sent in PricingUnit and accepted in PricingUnits.N.
 const (
@@ -39,14 +41,19 @@ const (
 // rendering a page is mostly copying bytes.
 type jsonText struct {
 	s string
-	j string
+	j string // the plain dataset's encoding: r or a
+	r string // raw UTF-8 (only what JSON requires is escaped)
+	a string // ASCII only: every non-ASCII rune and <, >, & as \u escapes
 }
 
-func jt(s string) jsonText { return jsonText{s, string(appendJSONString(nil, s, false))} }
+func jt(s string) jsonText {
+	r, a := string(appendJSONString(nil, s, false)), string(appendJSONString(nil, s, true))
+	return jsonText{s, r, r, a}
+}
 
 // jtASCII encodes every non-ASCII rune as a \u escape (surrogate pairs
 // included), so that clients whose decoders skip or copy fields meet escapes.
-func jtASCII(s string) jsonText { return jsonText{s, string(appendJSONString(nil, s, true))} }
+func jtASCII(s string) jsonText { t := jt(s); t.j = t.a; return t }
 
 type region struct {
 	code, display jsonText
@@ -100,6 +107,29 @@ var modelverseModels = []model{
 	{jt(""), jt(""), UnitKTokens, []sku{
 		{jt("misc-tokens"), 100_000, 14_000, 1, 1000}}, 3},
 }
+
+// bigModelIndex is the varied model whose orders are all 5e7 to 1e8.
+const bigModelIndex = 7
+
+// variedModels is modelverseModels plus the label values a varied dataset
+// needs: a ModelID in CJK (sent raw in some orders, escaped in others) and
+// one with a quote and a backslash. Same skus; weights sum to 100.
+var variedModels = func() []model {
+	m := make([]model, 0, len(modelverseModels)+2)
+	for _, x := range modelverseModels {
+		x.weight = x.weight * 80 / 100
+		m = append(m, x)
+	}
+	m = append(m,
+		model{jt("通义千问-max"), jt("通义千问-Max 🚀 <beta> & \"more\""), UnitKTokens, modelverseModels[2].skus, 12},
+		model{jt(`acme/"q\\uoted"\model`), jt(`Acme \ "Model" <R&D>`), UnitKTokens, modelverseModels[3].skus, 0})
+	sum := 0
+	for _, x := range m {
+		sum += x.weight
+	}
+	m[len(m)-1].weight = 100 - sum
+	return m
+}()
 
 var sandboxModel = model{jt(""), jt(""), UnitSecond, []sku{
 	{jt("sandbox-2c4g"), 12_000, 1_700, 60, 86400},
@@ -193,6 +223,19 @@ type order struct {
 	totalScale int
 	invalid    int // index into invalidAmounts, or -1
 	src        uint64
+	noTag      byte  // OrderNo: prefix + noTag + 10 digits of noNum
+	noNum      int64 //
+	vary       variety
+}
+
+// variety is how a varied order is written; the zero value is the plain
+// dataset's way.
+type variety struct {
+	on       bool
+	escape   bool   // text fields as \u escapes instead of raw UTF-8
+	ctNumber bool   // CreateTime as a JSON number instead of a string
+	perm     uint8  // index into fieldOrders
+	empty    uint32 // bit i set: emptiable field i is sent as ""
 }
 
 type dataset struct {
@@ -201,13 +244,14 @@ type dataset struct {
 	now          int64
 	span         uint64 // seconds
 	invalidEvery int64
+	varied       bool
 	prefix       string // OrderNo prefix, derived from the seed
 }
 
-func newDataset(seed int64, n int, now int64, spanSeconds int64, invalidEvery int) *dataset {
+func newDataset(seed int64, n int, now int64, spanSeconds int64, invalidEvery int, varied bool) *dataset {
 	d := &dataset{
 		seed: uint64(seed), n: int64(n), now: now, span: uint64(spanSeconds),
-		invalidEvery: int64(invalidEvery),
+		invalidEvery: int64(invalidEvery), varied: varied,
 	}
 	tag := strconv.FormatUint(mix(d.seed)%(36*36*36*36), 36)
 	for len(tag) < 4 {
@@ -234,9 +278,6 @@ func (d *dataset) rngFor(v int64) rng { return rng{mix(d.seed ^ mix(uint64(v)))}
 // i, with per-order jitter. The first draw of the order's generator is
 // reserved for it so that the binary search does not generate whole orders.
 func (d *dataset) createTime(i int64) int64 {
-	if i >= d.n {
-		return d.now // shifted orders are the newest
-	}
 	r := d.rngFor(i)
 	a := uint64(i)*1024 + r.next()%1024
 	hi, lo := bits.Mul64(a, d.span)
@@ -255,16 +296,27 @@ func pick[T any](items []T, weight func(*T) int, roll uint64) *T {
 	return &items[len(items)-1]
 }
 
-func (d *dataset) gen(v int64) order {
+// gen returns base order i.
+func (d *dataset) gen(i int64) order { return d.genAt(i, d.createTime(i)) }
+
+// genAt returns order v (base or posted) with CreateTime ct.
+func (d *dataset) genAt(v, ct int64) order {
 	r := d.rngFor(v)
 	r.next() // createTime's draw
-	o := order{v: v, createTime: d.createTime(v), invalid: -1}
+	o := order{v: v, createTime: ct, invalid: -1, noTag: '1', noNum: v}
+	if v >= d.n {
+		o.noTag, o.noNum = '2', v-d.n
+	}
 	o.region = pick(regions, func(r *region) int { return r.weight }, r.next())
+	models := modelverseModels
+	if d.varied {
+		models = variedModels
+	}
 	if r.next()%100 < 15 {
 		o.product, o.model = &productSandbox, &sandboxModel
 	} else {
 		o.product = &productModelVerse
-		o.model = pick(modelverseModels, func(m *model) int { return m.weight }, r.next())
+		o.model = pick(models, func(m *model) int { return m.weight }, r.next())
 	}
 	o.sku = &o.model.skus[r.next()%uint64(len(o.model.skus))]
 	o.key = &apiKeys[r.next()%uint64(len(apiKeys))]
@@ -310,7 +362,35 @@ func (d *dataset) gen(v int64) order {
 	if d.invalidEvery > 0 && (v+1)%d.invalidEvery == 0 {
 		o.invalid = int(r.next() % uint64(len(invalidAmounts)))
 	}
+	if d.varied {
+		d.vary(&o)
+	}
 	return o
+}
+
+// vary draws how a varied order is written, from a generator of its own so
+// that the plain dataset's draws stay as they are.
+func (d *dataset) vary(o *order) {
+	r := rng{mix(d.seed ^ mix(uint64(o.v)) ^ 0x7661726965640000)}
+	o.vary.on = true
+	o.vary.escape = r.next()%2 == 0
+	o.vary.ctNumber = r.next()%2 == 0
+	if p := r.next() % 8; p >= 4 {
+		o.vary.perm = uint8(p - 3) // half the orders in the reference's key order
+	}
+	if r.next()%8 == 0 {
+		o.vary.empty = uint32(r.next()) | 1
+	}
+	switch x := r.next() % 100; {
+	case o.model == &variedModels[bigModelIndex]:
+		// A whale: 5e7 to 1e8 with 8 decimals, so that a series of about
+		// 1,250 of them passes int64 in units of 1e-8.
+		o.total8 = int64(5e15+r.next()%5e15) | 1
+	case x < 5:
+		o.total8 -= o.total8 % 1e8 // whole units: 0 decimals possible
+	}
+	ms := minScale(o.total8)
+	o.totalScale = ms + int(r.next()%uint64(9-ms))
 }
 
 // minScale is the number of decimals needed to write v×1e-8 exactly.
@@ -372,23 +452,13 @@ func appendAmountText(b []byte, o *order) []byte {
 	return appendFixed8(b, o.total8, o.totalScale)
 }
 
-// appendOrderNo writes the OrderNo. Base orders: prefix "1" index, so that
-// they increase with the index. Shifted orders: prefix "0" and a decreasing
-// number, so that the newest sorts first among equal CreateTimes and all sort
-// before base orders. endless >= 0 replaces the number with a fresh one.
-func (d *dataset) appendOrderNo(b []byte, v int64, endless int64) []byte {
+// appendOrderNo writes an OrderNo: the prefix, a tag and ten digits. Tags:
+// '1' base order (the id), '2' posted order (its rank among postings), so
+// that OrderNos increase with the id; 'E' endless, 'X' out of range: orders
+// that are not in the data.
+func (d *dataset) appendOrderNo(b []byte, tag byte, n int64) []byte {
 	b = append(b, d.prefix...)
-	n := v
-	switch {
-	case endless >= 0:
-		b = append(b, 'E')
-		n = endless
-	case v >= d.n:
-		b = append(b, '0')
-		n = 9_999_999_999 - (v - d.n)
-	default:
-		b = append(b, '1')
-	}
+	b = append(b, tag)
 	var digits [10]byte
 	for i := 9; i >= 0; i-- {
 		digits[i] = byte('0' + n%10)
@@ -397,9 +467,36 @@ func (d *dataset) appendOrderNo(b []byte, v int64, endless int64) []byte {
 	return append(b, digits[:]...)
 }
 
-// OrderNo returns the OrderNo of order v (base orders 0..Orders-1, shifted
+// orderNo returns the OrderNo of order v (base orders 0..Orders-1, posted
 // orders from Orders on).
-func (d *dataset) orderNo(v int64) string { return string(d.appendOrderNo(nil, v, -1)) }
+func (d *dataset) orderNo(v int64) string {
+	if v >= d.n {
+		return string(d.appendOrderNo(nil, '2', v-d.n))
+	}
+	return string(d.appendOrderNo(nil, '1', v))
+}
+
+// idOf parses an OrderNo of the data back to its id (not checked against the
+// number of posted orders).
+func (d *dataset) idOf(no string) (int64, bool) {
+	if len(no) != len(d.prefix)+11 || no[:len(d.prefix)] != d.prefix {
+		return 0, false
+	}
+	var n int64
+	for _, c := range []byte(no[len(d.prefix)+1:]) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	switch no[len(d.prefix)] {
+	case '1':
+		return n, n < d.n
+	case '2':
+		return d.n + n, true
+	}
+	return 0, false
+}
 
 const hexDigits = "0123456789abcdef"
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/debt-exporter/debt_exporter/apiclient"
 	"github.com/debt-exporter/debt_exporter/money"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,7 +57,8 @@ func TestPagination(t *testing.T) {
 		{"data wrapped", Config{DataWrapped: true}},
 		{"numbers as strings", Config{NumbersAsStrings: true}},
 		{"total count", Config{SendTotalCount: true}},
-		{"cached pages", Config{CachePages: true}},
+		{"memo", Config{MemoResponses: true}},
+		{"varied", Config{Varied: true}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := c.cfg
@@ -90,8 +92,7 @@ func TestPagination(t *testing.T) {
 				seen[no] = true
 				if i > 0 {
 					prev := orders[i-1]
-					pt, _ := strconv.ParseInt(prev["CreateTime"].(string), 10, 64)
-					ct, _ := strconv.ParseInt(o["CreateTime"].(string), 10, 64)
+					pt, ct := createTime(t, prev), createTime(t, o)
 					require.True(t, pt > ct || (pt == ct && prev["OrderNo"].(string) < no), "sort order at %d", i)
 				}
 				if cfg.NumbersAsStrings {
@@ -99,7 +100,9 @@ func TestPagination(t *testing.T) {
 				} else {
 					assert.IsType(t, json.Number(""), o["Quantity"])
 				}
-				assert.IsType(t, "", o["CreateTime"])
+				if !cfg.Varied {
+					assert.IsType(t, "", o["CreateTime"])
+				}
 			}
 
 			want := srv.Truth(q)
@@ -158,45 +161,45 @@ func TestFilters(t *testing.T) {
 	srv := New(Config{Seed: 5, Orders: 3000, Now: testNow, InvalidAmountEvery: 50})
 	t.Cleanup(srv.Close)
 	all := srv.Query()
-	mid := testNow.Add(-10 * 24 * time.Hour).Unix()
-	with := func(f func(q *TruthQuery)) TruthQuery { q := all; f(&q); return q }
+	mid := testNow.Add(-10 * 24 * time.Hour)
+	with := func(f func(q *apiclient.Query)) apiclient.Query { q := all; f(&q); return q }
 	cases := []struct {
 		name  string
-		q     TruthQuery
+		q     apiclient.Query
 		check func(o map[string]any) bool
 	}{
-		{"resource ids", with(func(q *TruthQuery) { q.ResourceIDs = []string{"uk-3fa9c21e", "uk-c47b0f62"} }),
+		{"resource ids", with(func(q *apiclient.Query) { q.ResourceIDs = []string{"uk-3fa9c21e", "uk-c47b0f62"} }),
 			func(o map[string]any) bool {
 				return o["ResourceID"] == "uk-3fa9c21e" || o["ResourceID"] == "uk-c47b0f62"
 			}},
-		{"model ids", with(func(q *TruthQuery) { q.ModelIDs = []string{"deepseek-r1", "glm-4"} }),
+		{"model ids", with(func(q *apiclient.Query) { q.ModelIDs = []string{"deepseek-r1", "glm-4"} }),
 			func(o map[string]any) bool { return o["ModelID"] == "deepseek-r1" || o["ModelID"] == "glm-4" }},
-		{"pricing units", with(func(q *TruthQuery) { q.PricingUnits = []int{UnitImage, UnitSecond} }),
+		{"pricing units", with(func(q *apiclient.Query) { q.PricingUnits = []int{UnitImage, UnitSecond} }),
 			func(o map[string]any) bool {
 				return o["PricingUnitDisplay"] == "Image" || o["PricingUnitDisplay"] == "Second"
 			}},
-		{"order types", with(func(q *TruthQuery) { q.OrderTypes = []int{OrderTypeAdjustment} }),
+		{"order types", with(func(q *apiclient.Query) { q.OrderTypes = []int{OrderTypeAdjustment} }),
 			func(o map[string]any) bool { return o["OrderType"].(json.Number) == "2" }},
-		{"regions", with(func(q *TruthQuery) { q.Regions = []string{"hk", "us-ca"} }),
+		{"regions", with(func(q *apiclient.Query) { q.Regions = []string{"hk", "us-ca"} }),
 			func(o map[string]any) bool { return o["Region"] == "hk" || o["Region"] == "us-ca" }},
-		{"pricing skus", with(func(q *TruthQuery) { q.PricingSKUs = []string{"sandbox-2c4g", "qwen-max-output"} }),
+		{"pricing skus", with(func(q *apiclient.Query) { q.PricingSKUs = []string{"sandbox-2c4g", "qwen-max-output"} }),
 			func(o map[string]any) bool {
 				return o["PricingSKU"] == "sandbox-2c4g" || o["PricingSKU"] == "qwen-max-output"
 			}},
-		{"product codes", with(func(q *TruthQuery) { q.ProductCodes = []string{ProductSandbox} }),
+		{"product codes", with(func(q *apiclient.Query) { q.ProductCodes = []string{ProductSandbox} }),
 			func(o map[string]any) bool { return o["ProductCode"] == "sandbox" && o["ModelID"] == "" }},
-		{"window", with(func(q *TruthQuery) { q.StartTime = mid - 5*86400; q.EndTime = mid }),
+		{"window", with(func(q *apiclient.Query) { q.Start = mid.Add(-5 * 24 * time.Hour); q.End = mid }),
 			func(o map[string]any) bool {
 				ct, _ := strconv.ParseInt(o["CreateTime"].(string), 10, 64)
-				return ct >= mid-5*86400 && ct <= mid
+				return ct >= mid.Unix()-5*86400 && ct <= mid.Unix()
 			}},
-		{"combined", with(func(q *TruthQuery) {
-			q.StartTime = mid
+		{"combined", with(func(q *apiclient.Query) {
+			q.Start = mid
 			q.Regions = []string{"cn-wlcb"}
 			q.ProductCodes = []string{ProductModelVerse, ProductSandbox}
 			q.PricingUnits = []int{UnitKTokens}
 		}), func(o map[string]any) bool { return o["Region"] == "cn-wlcb" && o["PricingUnit"].(json.Number) == "1" }},
-		{"nothing matches", with(func(q *TruthQuery) { q.Regions = []string{"eu-fr"} }), nil},
+		{"nothing matches", with(func(q *apiclient.Query) { q.Regions = []string{"eu-fr"} }), nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -223,13 +226,13 @@ func TestWindowBoundaries(t *testing.T) {
 	ct := srv.data.gen(100).createTime
 	no := srv.data.orderNo(100)
 	for _, c := range []struct {
-		q    TruthQuery
+		q    apiclient.Query
 		want bool
 	}{
-		{TruthQuery{StartTime: ct, EndTime: ct + 1}, true},
-		{TruthQuery{StartTime: ct - 1, EndTime: ct}, true},
-		{TruthQuery{StartTime: ct + 1, EndTime: ct + 2}, false},
-		{TruthQuery{StartTime: ct - 2, EndTime: ct - 1}, false},
+		{window(ct, ct+1), true},
+		{window(ct-1, ct), true},
+		{window(ct+1, ct+2), false},
+		{window(ct-2, ct-1), false},
 	} {
 		orders := sweep(t, srv, c.q, 10)
 		found := false
@@ -280,16 +283,18 @@ func TestPrerender(t *testing.T) {
 	q := srv.Query()
 	_, before := post(t, srv, srv.SignedForm(q, 3, 100))
 	assert.Equal(t, 26, srv.Prerender(q, 100))
-	srv.pageMu.RLock()
-	assert.Len(t, srv.pages, 26)
-	srv.pageMu.RUnlock()
+	srv.memoMu.RLock()
+	assert.Len(t, srv.memo, 26)
+	srv.memoMu.RUnlock()
 	_, after := post(t, srv, srv.SignedForm(q, 3, 100))
 	assert.True(t, bytes.Equal(before, after))
 	requireSameTruth(t, srv.Truth(q), sum(t, sweep(t, srv, q, 100)))
-	srv.DropPageCache()
-	srv.pageMu.RLock()
-	assert.Empty(t, srv.pages)
-	srv.pageMu.RUnlock()
+	srv.PostAt(1, testNow)
+	srv.memoMu.RLock()
+	assert.Zero(t, len(srv.memo), "a change drops the memo")
+	srv.memoMu.RUnlock()
+	_, changed := post(t, srv, srv.SignedForm(q, 3, 100))
+	assert.False(t, bytes.Equal(before, changed), "a change to the set is not hidden by the memo")
 }
 
 func TestMinScale(t *testing.T) {

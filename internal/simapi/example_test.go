@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/debt-exporter/debt_exporter/apiclient"
 	"github.com/debt-exporter/debt_exporter/internal/simapi"
 )
 
@@ -14,7 +15,7 @@ func Example() {
 
 	// A client sweeps srv.URL with simapi.DemoPublicKey and DemoPrivateKey;
 	// what it must find for the last week:
-	truth := srv.Truth(simapi.TruthQuery{StartTime: now.Add(-7 * 24 * time.Hour).Unix(), EndTime: now.Unix()})
+	truth := srv.Truth(apiclient.Query{Start: now.Add(-7 * 24 * time.Hour), End: now})
 	fmt.Println(truth.Matched > 0, truth.Matched-truth.Invalid == sumOrders(truth))
 	// Output: true true
 }

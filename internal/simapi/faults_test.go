@@ -88,7 +88,7 @@ func TestFaultLatency(t *testing.T) {
 }
 
 func TestFaultTruncate(t *testing.T) {
-	srv := New(Config{Seed: 1, Orders: 250, Now: testNow, CachePages: true})
+	srv := New(Config{Seed: 1, Orders: 250, Now: testNow, MemoResponses: true})
 	t.Cleanup(srv.Close)
 	q := srv.Query()
 	srv.TruncatePage(2, 1)
@@ -167,16 +167,14 @@ func TestFaultShift(t *testing.T) {
 	requireSameTruth(t, after, sum(t, sweep(t, srv, q, 100)))
 
 	first := call(t, srv, srv.SignedForm(q, 1, 100)).orders()
-	assert.True(t, strings.Contains(first[0]["OrderNo"].(string), srv.data.prefix+"0"), "new orders come first")
-	assert.Equal(t, first[0]["CreateTime"], "1769904000", "new orders are created at Now")
-
-	srv.Reset()
-	assert.Zero(t, srv.Shifted())
-	assert.Zero(t, srv.Requests())
-	assert.Empty(t, srv.LastRequests(10))
-	requireSameTruth(t, before, srv.Truth(q))
-	srv.Shift(5)
-	assert.Equal(t, before.Matched+5, srv.Truth(q).Matched)
+	var shifted int
+	for _, o := range first[:40] {
+		if strings.HasPrefix(o["OrderNo"].(string), srv.data.prefix+"2") {
+			shifted++
+			assert.Equal(t, "1769904000", o["CreateTime"], "new orders are created at Now")
+		}
+	}
+	assert.Equal(t, 30, shifted, "new orders come first")
 }
 
 func TestRequestLogRing(t *testing.T) {
@@ -198,7 +196,7 @@ func TestRequestLogRing(t *testing.T) {
 
 // Faults set while requests are in flight: run with -race.
 func TestFaultsConcurrent(t *testing.T) {
-	srv := New(Config{Seed: 1, Orders: 500, Now: testNow, CachePages: true})
+	srv := New(Config{Seed: 1, Orders: 500, Now: testNow, MemoResponses: true})
 	t.Cleanup(srv.Close)
 	q := srv.Query()
 	var wg sync.WaitGroup

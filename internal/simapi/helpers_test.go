@@ -97,7 +97,7 @@ func resign(form url.Values, privateKey string) {
 }
 
 // sweep fetches every page of q and returns all orders in the order served.
-func sweep(t *testing.T, srv *Server, q TruthQuery, pageSize int) []map[string]any {
+func sweep(t *testing.T, srv *Server, q apiclient.Query, pageSize int) []map[string]any {
 	t.Helper()
 	var all []map[string]any
 	for page := 1; ; page++ {
@@ -122,8 +122,7 @@ func sum(t *testing.T, orders []map[string]any) Truth {
 			tr.Invalid++
 			continue
 		}
-		ct, err := strconv.ParseInt(o["CreateTime"].(string), 10, 64)
-		require.NoError(t, err)
+		ct := createTime(t, o)
 		k := Key{o["Region"].(string), o["ModelID"].(string), o["ProductCode"].(string), o["Currency"].(string)}
 		s, ok := tr.Series[k]
 		if !ok || ct < s.Oldest {
@@ -149,4 +148,26 @@ func requireSameTruth(t *testing.T, want, got Truth) {
 		require.Equal(t, w.Orders, g.Orders, "%+v", k)
 		require.Equal(t, w.Oldest, g.Oldest, "%+v", k)
 	}
+}
+
+// createTime reads an order's CreateTime, a JSON string or number.
+func createTime(t *testing.T, o map[string]any) int64 {
+	t.Helper()
+	var s string
+	switch v := o["CreateTime"].(type) {
+	case string:
+		s = v
+	case json.Number:
+		s = v.String()
+	default:
+		t.Fatalf("CreateTime %T %v", v, v)
+	}
+	ct, err := strconv.ParseInt(s, 10, 64)
+	require.NoError(t, err)
+	return ct
+}
+
+// window is a query for [start, end] in Unix seconds.
+func window(start, end int64) apiclient.Query {
+	return apiclient.Query{Start: time.Unix(start, 0), End: time.Unix(end, 0)}
 }

@@ -12,27 +12,37 @@ import (
 	"github.com/debt-exporter/debt_exporter/apiclient"
 )
 
-// TruthQuery is a ListUnpaidOrders query: the time window and the seven
-// filter lists. An empty list does not filter. Both ends of the window are
-// inclusive: an order matches when StartTime <= CreateTime <= EndTime.
-type TruthQuery struct {
-	StartTime, EndTime int64 // Unix seconds
-	ResourceIDs        []string
-	ModelIDs           []string
-	PricingUnits       []int
-	OrderTypes         []int
-	Regions            []string
-	PricingSKUs        []string
-	ProductCodes       []string
+// query is a ListUnpaidOrders query as the server sees it: the window in
+// Unix seconds and the seven filter lists. An empty list does not filter.
+// An order matches when start <= CreateTime <= last, where last is EndTime,
+// or EndTime-1 when the server treats EndTime as exclusive.
+type query struct {
+	start, end   int64 // as sent
+	last         int64 // the last CreateTime inside the window
+	ResourceIDs  []string
+	ModelIDs     []string
+	PricingUnits []int
+	OrderTypes   []int
+	Regions      []string
+	PricingSKUs  []string
+	ProductCodes []string
 }
 
-// QueryOf is the TruthQuery a client sends for q: the same window, in the
-// whole seconds the API takes, and the same filters.
-func QueryOf(q apiclient.Query) TruthQuery {
-	return TruthQuery{
-		StartTime: q.Start.Unix(), EndTime: q.End.Unix(),
+// queryOf is what the server makes of the request a client sends for q:
+// the window in the whole seconds the API takes, and the same filters.
+func (s *Server) queryOf(q apiclient.Query) query {
+	out := query{
 		ResourceIDs: q.ResourceIDs, ModelIDs: q.ModelIDs, PricingUnits: q.PricingUnits, OrderTypes: q.OrderTypes,
 		Regions: q.Regions, PricingSKUs: q.PricingSKUs, ProductCodes: q.ProductCodes,
+	}
+	s.setWindow(&out, q.Start.Unix(), q.End.Unix())
+	return out
+}
+
+func (s *Server) setWindow(q *query, start, end int64) {
+	q.start, q.end, q.last = start, end, end
+	if s.cfg.EndTimeExclusive {
+		q.last = end - 1
 	}
 }
 
@@ -41,7 +51,7 @@ var listParams = []string{
 	"ResourceIds", "ModelIds", "PricingUnits", "OrderTypes", "Regions", "PricingSkus", "ProductCodes",
 }
 
-func (q *TruthQuery) strings(name string) *[]string {
+func (q *query) strings(name string) *[]string {
 	switch name {
 	case "ResourceIds":
 		return &q.ResourceIDs
@@ -57,7 +67,7 @@ func (q *TruthQuery) strings(name string) *[]string {
 	return nil
 }
 
-func (q *TruthQuery) ints(name string) *[]int {
+func (q *query) ints(name string) *[]int {
 	switch name {
 	case "PricingUnits":
 		return &q.PricingUnits
@@ -67,12 +77,12 @@ func (q *TruthQuery) ints(name string) *[]int {
 	return nil
 }
 
-// Params renders the query as request parameters (without the public
+// params renders the query as request parameters (without the public
 // parameters, Page and PageSize), the way a correct client sends it.
-func (q TruthQuery) Params() map[string]string {
+func (q *query) params() map[string]string {
 	p := map[string]string{
-		"StartTime": strconv.FormatInt(q.StartTime, 10),
-		"EndTime":   strconv.FormatInt(q.EndTime, 10),
+		"StartTime": strconv.FormatInt(q.start, 10),
+		"EndTime":   strconv.FormatInt(q.end, 10),
 	}
 	for _, name := range listParams {
 		if s := q.strings(name); s != nil {
@@ -89,15 +99,21 @@ func (q TruthQuery) Params() map[string]string {
 }
 
 // matches reports whether o passes the query's filters and window.
-func (q *TruthQuery) matches(o *order) bool {
-	return o.createTime >= q.StartTime && o.createTime <= q.EndTime &&
-		in(q.ResourceIDs, o.key.id.s) && in(q.ModelIDs, o.model.id.s) &&
+func (q *query) matches(o *order) bool {
+	return q.inWindow(o.createTime) && q.matchesFilters(o)
+}
+
+func (q *query) inWindow(ct int64) bool { return ct >= q.start && ct <= q.last }
+
+// matchesFilters reports whether o passes the query's filters.
+func (q *query) matchesFilters(o *order) bool {
+	return in(q.ResourceIDs, o.key.id.s) && in(q.ModelIDs, o.model.id.s) &&
 		in(q.PricingUnits, o.model.unit) && in(q.OrderTypes, o.orderType) &&
 		in(q.Regions, o.region.code.s) && in(q.PricingSKUs, o.sku.name.s) &&
 		in(q.ProductCodes, o.product.code.s)
 }
 
-func (q *TruthQuery) filtered() bool {
+func (q *query) filtered() bool {
 	return len(q.ResourceIDs)+len(q.ModelIDs)+len(q.PricingUnits)+len(q.OrderTypes)+
 		len(q.Regions)+len(q.PricingSKUs)+len(q.ProductCodes) > 0
 }
@@ -106,7 +122,7 @@ func in[T comparable](list []T, v T) bool { return len(list) == 0 || slices.Cont
 
 // filterKey identifies the filters independently of list order and
 // duplicates, for the match-list cache.
-func (q *TruthQuery) filterKey() string {
+func (q *query) filterKey() string {
 	var sb strings.Builder
 	for _, name := range listParams {
 		var vals []string
@@ -140,8 +156,14 @@ func errf(code int, format string, args ...any) *apiError {
 
 // request is a validated ListUnpaidOrders call.
 type request struct {
-	q              TruthQuery
+	q              query
 	page, pageSize int
+}
+
+// key identifies the request (everything but keys and signature) for the
+// response memo and for the per-response whitespace.
+func (r *request) key() string {
+	return fmt.Sprintf("%d-%d/%s|%d|%d", r.q.start, r.q.end, r.q.filterKey(), r.page, r.pageSize)
 }
 
 // canonicalInt accepts only what a correct client renders: decimal digits,
@@ -248,14 +270,15 @@ func (s *Server) validate(p url.Values) (*request, *apiError) {
 		}
 		return n
 	}
-	req.q.StartTime = num("StartTime", 0, 1<<62)
-	req.q.EndTime = num("EndTime", 0, 1<<62)
+	start := num("StartTime", 0, 1<<62)
+	end := num("EndTime", 0, 1<<62)
 	req.page = int(num("Page", 1, 1<<31))
 	req.pageSize = int(num("PageSize", 10, 100))
 	if bad != nil {
 		return nil, bad
 	}
-	if req.q.EndTime <= req.q.StartTime {
+	s.setWindow(&req.q, start, end)
+	if end <= start {
 		return nil, errf(230, "Params [EndTime] must be greater than StartTime")
 	}
 	for _, name := range listParams {

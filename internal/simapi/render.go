@@ -18,20 +18,21 @@ func (r *renderer) int(b []byte, v int64) []byte {
 	return strconv.AppendInt(b, v, 10)
 }
 
-// order appends one order object. endless >= 0 gives it a fresh OrderNo.
-func (r *renderer) order(b []byte, o *order, endless int64) []byte {
+// order appends one order object, plain or varied as the order says.
+func (r *renderer) order(b []byte, o *order, st *style) []byte {
+	if o.vary.on {
+		// By value: the field writers are func values, which would make
+		// every plain order escape too.
+		return r.varied(b, *o, st)
+	}
 	b = append(b, `{"Region":`...)
 	b = append(b, o.region.code.j...)
 	b = append(b, `,"OrderNo":`...)
 	b = append(b, '"')
-	b = r.d.appendOrderNo(b, o.v, endless)
+	b = r.d.appendOrderNo(b, o.noTag, o.noNum)
 	b = append(b, '"')
 	b = append(b, `,"SourceOrderNo":`...)
-	b = append(b, '"', 'S', 'O')
-	for s := 60; s >= 0; s -= 4 {
-		b = append(b, hexDigits[o.src>>uint(s)&0xf])
-	}
-	b = append(b, '"')
+	b = appendSource(b, o)
 	b = append(b, `,"CompanyID":`...)
 	b = r.int(b, o.key.org.companyID)
 	b = append(b, `,"OrganizationID":`...)
@@ -69,11 +70,7 @@ func (r *renderer) order(b []byte, o *order, endless int64) []byte {
 	b = append(b, `,"Quantity":`...)
 	b = r.int(b, o.quantity)
 	b = append(b, `,"QuantityDisplay":`...)
-	b = append(b, '"')
-	b = strconv.AppendInt(b, o.quantity, 10)
-	b = append(b, ' ')
-	b = append(b, unitDisplayJSON[o.model.unit].s...)
-	b = append(b, '"')
+	b = appendQuantityDisplay(b, o)
 	b = append(b, `,"PricingUnit":`...)
 	b = r.int(b, int64(o.model.unit))
 	b = append(b, `,"PricingUnitDisplay":`...)
@@ -83,13 +80,7 @@ func (r *renderer) order(b []byte, o *order, endless int64) []byte {
 	b = append(b, `,"DiscountPrice":`...)
 	b = appendPrice(b, o.disc8)
 	b = append(b, `,"OrderTotalPrice":`...)
-	if o.invalid >= 0 {
-		b = append(b, invalidAmounts[o.invalid].j...)
-	} else {
-		b = append(b, '"')
-		b = appendFixed8(b, o.total8, o.totalScale)
-		b = append(b, '"')
-	}
+	b = appendTotal(b, o)
 	b = append(b, `,"OriginalPrice":`...)
 	b = appendPrice(b, o.quantity*o.list8)
 	b = append(b, `,"Status":`...)
@@ -102,7 +93,7 @@ func (r *renderer) order(b []byte, o *order, endless int64) []byte {
 	b = strconv.AppendInt(b, o.createTime, 10)
 	b = append(b, '"')
 	b = append(b, `,"StartTime":`...)
-	b = r.int(b, o.createTime-o.usage)
+	b = r.int(b, usageStart(o))
 	b = append(b, `,"EndTime":`...)
 	b = r.int(b, o.createTime)
 	b = append(b, `,"PaidTime":`...)
@@ -116,4 +107,187 @@ func (r *renderer) order(b []byte, o *order, endless int64) []byte {
 	b = append(b, `,"ProductCodeDisplay":`...)
 	b = append(b, o.product.display.j...)
 	return append(b, '}')
+}
+
+func appendSource(b []byte, o *order) []byte {
+	b = append(b, '"', 'S', 'O')
+	for s := 60; s >= 0; s -= 4 {
+		b = append(b, hexDigits[o.src>>uint(s)&0xf])
+	}
+	return append(b, '"')
+}
+
+func appendQuantityDisplay(b []byte, o *order) []byte {
+	b = append(b, '"')
+	b = strconv.AppendInt(b, o.quantity, 10)
+	b = append(b, ' ')
+	b = append(b, unitDisplayJSON[o.model.unit].s...)
+	return append(b, '"')
+}
+
+func appendTotal(b []byte, o *order) []byte {
+	if o.invalid >= 0 {
+		return append(b, invalidAmounts[o.invalid].j...)
+	}
+	b = append(b, '"')
+	b = appendFixed8(b, o.total8, o.totalScale)
+	return append(b, '"')
+}
+
+// usageStart is the order's StartTime, clamped for absurd CreateTimes.
+func usageStart(o *order) int64 {
+	if o.createTime < -1<<62 {
+		return o.createTime
+	}
+	return o.createTime - o.usage
+}
+
+// style is the whitespace of one response. The plain dataset is compact.
+type style struct {
+	comma, colon, open, close, arrOpen, arrClose, orderSep string
+}
+
+var styles = [...]style{
+	{",", ":", "{", "}", "[", "]", ","},
+	{", ", ": ", "{ ", " }", "[ ", " ]", ", "},
+	{",\n\t\t", ": ", "{\n\t\t", "\n\t}", "[\r\n\t", "\r\n]", ",\r\n\t"},
+}
+
+var compact = &styles[0]
+
+// Varied orders: fields in one of several key orders, text raw or escaped,
+// some fields empty, CreateTime a string or a number.
+
+type field struct {
+	key string // JSON-encoded, quotes included
+	fn  func(r *renderer, b []byte, o *order) []byte
+}
+
+// text writes a text field as the order's variety says; emptiable fields
+// carry their bit in the empty mask.
+func appendText(b []byte, o *order, t *jsonText, bit int) []byte {
+	if bit >= 0 && o.vary.empty&(1<<uint(bit)) != 0 {
+		return append(b, `""`...)
+	}
+	if o.vary.escape {
+		return append(b, t.a...)
+	}
+	return append(b, t.r...)
+}
+
+func text(t *jsonText, bit int) func(r *renderer, b []byte, o *order) []byte {
+	return func(_ *renderer, b []byte, o *order) []byte { return appendText(b, o, t, bit) }
+}
+
+func textOf(get func(o *order) *jsonText, bit int) func(r *renderer, b []byte, o *order) []byte {
+	return func(_ *renderer, b []byte, o *order) []byte { return appendText(b, o, get(o), bit) }
+}
+
+func intOf(get func(o *order) int64) func(r *renderer, b []byte, o *order) []byte {
+	return func(r *renderer, b []byte, o *order) []byte { return r.int(b, get(o)) }
+}
+
+// fields are the 38 fields of an order, in the reference's order.
+var fields = []field{
+	{`"Region"`, textOf(func(o *order) *jsonText { return &o.region.code }, -1)},
+	{`"OrderNo"`, func(r *renderer, b []byte, o *order) []byte {
+		b = append(b, '"')
+		b = r.d.appendOrderNo(b, o.noTag, o.noNum)
+		return append(b, '"')
+	}},
+	{`"SourceOrderNo"`, func(_ *renderer, b []byte, o *order) []byte {
+		if o.vary.empty&(1<<0) != 0 {
+			return append(b, `""`...)
+		}
+		return appendSource(b, o)
+	}},
+	{`"CompanyID"`, intOf(func(o *order) int64 { return o.key.org.companyID })},
+	{`"OrganizationID"`, intOf(func(o *order) int64 { return o.key.org.orgID })},
+	{`"OrganizationName"`, textOf(func(o *order) *jsonText { return &o.key.org.name }, 1)},
+	{`"UserEmail"`, textOf(func(o *order) *jsonText { return &o.key.org.email }, 2)},
+	{`"ChargeType"`, intOf(func(*order) int64 { return 2 })},
+	{`"ChargeTypeDisplay"`, text(&chargeTypeDisplay, 3)},
+	{`"Channel"`, intOf(func(o *order) int64 { return o.channel })},
+	{`"Currency"`, textOf(func(o *order) *jsonText { return &o.cur.code }, -1)},
+	{`"CurrencyDisplay"`, textOf(func(o *order) *jsonText { return &o.cur.display }, 4)},
+	{`"ResourceID"`, textOf(func(o *order) *jsonText { return &o.key.id }, -1)},
+	{`"ResourceType"`, intOf(func(o *order) int64 { return int64(o.product.resType) })},
+	{`"ResourceTypeDisplay"`, textOf(func(o *order) *jsonText { return &o.product.resTypeDisplay }, 5)},
+	{`"ModelID"`, textOf(func(o *order) *jsonText { return &o.model.id }, -1)},
+	{`"ModelName"`, textOf(func(o *order) *jsonText { return &o.model.name }, 6)},
+	{`"OrderType"`, intOf(func(o *order) int64 { return int64(o.orderType) })},
+	{`"OrderTypeDisplay"`, textOf(func(o *order) *jsonText { return &orderTypeDisplay[o.orderType] }, 7)},
+	{`"PricingSKU"`, textOf(func(o *order) *jsonText { return &o.sku.name }, -1)},
+	{`"Quantity"`, intOf(func(o *order) int64 { return o.quantity })},
+	{`"QuantityDisplay"`, func(_ *renderer, b []byte, o *order) []byte {
+		if o.vary.empty&(1<<8) != 0 {
+			return append(b, `""`...)
+		}
+		return appendQuantityDisplay(b, o)
+	}},
+	{`"PricingUnit"`, intOf(func(o *order) int64 { return int64(o.model.unit) })},
+	{`"PricingUnitDisplay"`, textOf(func(o *order) *jsonText { return &unitDisplayJSON[o.model.unit] }, 9)},
+	{`"ListPrice"`, func(_ *renderer, b []byte, o *order) []byte { return appendPrice(b, o.list8) }},
+	{`"DiscountPrice"`, func(_ *renderer, b []byte, o *order) []byte { return appendPrice(b, o.disc8) }},
+	{`"OrderTotalPrice"`, func(_ *renderer, b []byte, o *order) []byte { return appendTotal(b, o) }},
+	{`"OriginalPrice"`, func(_ *renderer, b []byte, o *order) []byte { return appendPrice(b, o.quantity*o.list8) }},
+	{`"Status"`, intOf(func(*order) int64 { return 1 })},
+	{`"StatusDisplay"`, text(&statusDisplay, 10)},
+	{`"CreateTime"`, func(_ *renderer, b []byte, o *order) []byte {
+		if o.vary.ctNumber {
+			return strconv.AppendInt(b, o.createTime, 10)
+		}
+		b = append(b, '"')
+		b = strconv.AppendInt(b, o.createTime, 10)
+		return append(b, '"')
+	}},
+	{`"StartTime"`, intOf(usageStart)},
+	{`"EndTime"`, intOf(func(o *order) int64 { return o.createTime })},
+	{`"PaidTime"`, intOf(func(*order) int64 { return 0 })},
+	{`"RevocationTime"`, func(_ *renderer, b []byte, o *order) []byte {
+		if o.vary.empty&(1<<11) != 0 {
+			return append(b, `""`...)
+		}
+		return append(b, `"0"`...)
+	}},
+	{`"RegionDisplay"`, textOf(func(o *order) *jsonText { return &o.region.display }, 12)},
+	{`"ProductCode"`, textOf(func(o *order) *jsonText { return &o.product.code }, -1)},
+	{`"ProductCodeDisplay"`, textOf(func(o *order) *jsonText { return &o.product.display }, 13)},
+}
+
+// fieldOrders are the key orders of varied orders: the reference's, reversed,
+// alphabetical, and two fixed shuffles.
+var fieldOrders = func() [][]int {
+	n := len(fields)
+	ref, rev, alpha, sh1, sh2 := make([]int, n), make([]int, n), make([]int, n), make([]int, n), make([]int, n)
+	for i := range n {
+		ref[i], rev[i], alpha[i], sh1[i], sh2[i] = i, n-1-i, i, i, i
+	}
+	for i := 1; i < n; i++ {
+		for j := i; j > 0 && fields[alpha[j]].key < fields[alpha[j-1]].key; j-- {
+			alpha[j], alpha[j-1] = alpha[j-1], alpha[j]
+		}
+	}
+	for k, p := range [][]int{sh1, sh2} {
+		g := rng{uint64(k) + 0xfeed}
+		for i := n - 1; i > 0; i-- {
+			j := int(g.next() % uint64(i+1))
+			p[i], p[j] = p[j], p[i]
+		}
+	}
+	return [][]int{ref, rev, alpha, sh1, sh2}
+}()
+
+func (r *renderer) varied(b []byte, v order, st *style) []byte {
+	o := &v
+	b = append(b, st.open...)
+	for k, i := range fieldOrders[o.vary.perm] {
+		if k > 0 {
+			b = append(b, st.comma...)
+		}
+		b = append(b, fields[i].key...)
+		b = append(b, st.colon...)
+		b = fields[i].fn(r, b, o)
+	}
+	return append(b, st.close...)
 }

@@ -1,6 +1,7 @@
 package simapi
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,7 +38,7 @@ const LoggedRequests = 256
 // Config describes the dataset and the server's dialect. The zero value is a
 // valid server with no orders.
 type Config struct {
-	Seed   int64         // the dataset is a pure function of Seed and Orders
+	Seed   int64         // the dataset, postings and payments are pure functions of Seed and Orders
 	Orders int           // base orders (at most math.MaxInt32)
 	Now    time.Time     // newest CreateTime; zero means time.Now()
 	Span   time.Duration // CreateTimes fall in (Now-Span, Now]; zero means DefaultSpan
@@ -49,18 +49,34 @@ type Config struct {
 	// is an unknown project. Both mismatches answer RetCode 292.
 	ProjectID string
 
+	// Sort is the order of answers: SortDesc (zero: CreateTime descending,
+	// then OrderNo), SortAsc or Unsorted.
+	Sort int
+	// EndTimeExclusive makes the window [StartTime, EndTime); by default it
+	// is [StartTime, EndTime]. The reference does not say which the API
+	// does. Truth and UnpaidOrderNos follow the same rule.
+	EndTimeExclusive bool
+	// Varied writes orders the many ways a real API's answers come: text
+	// raw or \u-escaped (surrogate pairs included), quotes, backslashes and
+	// <>& in names and in a ModelID, a CJK ModelID, empty fields, amounts
+	// with 0 to 8 decimals and up to about 1e8, CreateTime as a string or a
+	// number, keys in several orders (all per order), compact or spaced
+	// JSON (per response). Off: the plain dataset, always written one way.
+	Varied bool
+
 	DataWrapped      bool // orders under "Data":{"Orders":[...]} instead of top-level "Orders"
 	NumbersAsStrings bool // int fields of orders, RetCode and TotalCount as JSON strings
 	SendTotalCount   bool // add a top-level "TotalCount" (not in the reference)
-	// InvalidAmountEvery > 0 makes every Nth order (indices N-1, 2N-1, ...)
+	// InvalidAmountEvery > 0 makes every Nth order (ids N-1, 2N-1, ...)
 	// carry an OrderTotalPrice that is not a plain decimal ("12,50", "1e3",
 	// "", "N/A", ...). Truth counts them in Invalid.
 	InvalidAmountEvery int
-	// CachePages keeps every rendered page body, keyed by the matching
-	// orders, page and page size, and serves it again from memory. Costs
-	// about 850 bytes per order served. Without it, bodies are rendered on
-	// each request (about 1.5 µs per order) into recycled buffers.
-	CachePages bool
+	// MemoResponses keeps every answer with data in memory, keyed by the
+	// full request and the state of the set, and serves it again from
+	// there: about 850 bytes per order served. Without it, bodies are
+	// rendered on each request (about 1.5 µs per order) into recycled
+	// buffers. Prerender fills the memo either way.
+	MemoResponses bool
 }
 
 // Server is a ListUnpaidOrders endpoint that is as strict as the provider.
@@ -68,19 +84,19 @@ type Config struct {
 // application/x-www-form-urlencoded body (and no query string) and to GET
 // with the parameters in the query.
 //
-// Checks, in order: injected HTTP fault; path (404) and method (405);
-// readable parameters (230); injected RetCode fault; Action (160), Signature
-// missing (170), PublicKey missing or unknown (172), signature wrong (171),
-// unknown, empty or repeated parameter or list index not 0..N-1 (230),
-// ProjectId (292), StartTime, EndTime, Page, PageSize (230).
+// Checks, in order: injected redirect; injected HTTP fault; path (404) and
+// method (405); readable parameters (230); injected RetCode fault; Action
+// (160), Signature missing (170), PublicKey missing or unknown (172),
+// signature wrong (171), unknown, empty or repeated parameter or list index
+// not 0..N-1 (230), ProjectId (292), StartTime, EndTime, Page, PageSize
+// (230); random throttle and rate limit (153, or HTTP 429).
 //
-// Pages follow the API's sort order: CreateTime descending, then OrderNo.
-// The window is inclusive at both ends: StartTime <= CreateTime <= EndTime.
-// A page past the end is empty; the last page holds fewer than PageSize
-// orders, or none.
+// Pages are offsets into the current set in Config.Sort order; the window
+// follows Config.EndTimeExclusive. A page past the end is empty; the last
+// page holds fewer than PageSize orders, or none.
 type Server struct {
-	// URL is the base URL, like httptest's ("http://127.0.0.1:port", no
-	// trailing slash); empty for NewHandler.
+	// URL is the base URL, like httptest's ("http://127.0.0.1:port" or
+	// "https://..." for NewTLS, no trailing slash); empty for NewHandler.
 	URL string
 
 	cfg    Config
@@ -90,30 +106,43 @@ type Server struct {
 	ln     net.Listener
 	closed chan struct{}
 	once   sync.Once
+	cert   *x509.Certificate
+	pool   *x509.CertPool
 
-	requests atomic.Int64
+	requests  atomic.Int64
+	throttled atomic.Int64
+	admitted  atomic.Int64
 
-	mu      sync.Mutex // guards f, shifted, log
+	mu      sync.Mutex // guards f, log
 	f       faults
-	shifted int64
 	log     []Request
 	logNext int
 
-	listMu sync.Mutex
-	lists  map[string]*matchList
+	serveMu sync.Mutex   // serialises data answers while churn is set
+	stateMu sync.RWMutex // guards live
+	live    live
 
-	pageMu sync.RWMutex
-	pages  map[string][]byte
+	viewMu       sync.Mutex
+	views        map[string]*cachedView
+	viewsVersion uint64
+
+	memoMu      sync.RWMutex
+	memo        map[string][]byte
+	memoVersion uint64
 }
 
 // New starts a server on 127.0.0.1 with a random port. Close it when done.
 // It panics on an invalid Config or a failed listen, as httptest does.
 func New(cfg Config) *Server {
+	return NewWithListener(cfg, listenLoopback())
+}
+
+func listenLoopback() net.Listener {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(fmt.Sprintf("simapi: cannot listen on loopback: %v", err))
 	}
-	return NewWithListener(cfg, ln)
+	return ln
 }
 
 // NewWithListener starts a server on ln, e.g. the demo mode's own loopback
@@ -121,19 +150,24 @@ func New(cfg Config) *Server {
 // that the demo mode does not link test code into the exporter.
 func NewWithListener(cfg Config, ln net.Listener) *Server {
 	s := NewHandler(cfg)
+	s.serve(ln, "http://")
+	return s
+}
+
+func (s *Server) serve(ln net.Listener, scheme string) {
 	s.ln = ln
 	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.hs.Serve(ln) }()
-	s.URL = "http://" + ln.Addr().String()
-	return s
+	s.URL = scheme + ln.Addr().String()
 }
 
 // NewHandler returns a server that does not listen: serve it with
 // Handler() on any listener. URL stays empty.
 func NewHandler(cfg Config) *Server {
-	if cfg.Orders < 0 || cfg.Orders > math.MaxInt32 || cfg.Span < 0 || cfg.InvalidAmountEvery < 0 {
-		panic(fmt.Sprintf("simapi: invalid Config: Orders=%d Span=%v InvalidAmountEvery=%d",
-			cfg.Orders, cfg.Span, cfg.InvalidAmountEvery))
+	if cfg.Orders < 0 || cfg.Orders > math.MaxInt32 || cfg.Span < 0 || cfg.InvalidAmountEvery < 0 ||
+		cfg.Sort < SortDesc || cfg.Sort > Unsorted {
+		panic(fmt.Sprintf("simapi: invalid Config: Orders=%d Span=%v InvalidAmountEvery=%d Sort=%d",
+			cfg.Orders, cfg.Span, cfg.InvalidAmountEvery, cfg.Sort))
 	}
 	if cfg.Now.IsZero() {
 		cfg.Now = time.Now()
@@ -142,6 +176,7 @@ func NewHandler(cfg Config) *Server {
 	if cfg.Span == 0 {
 		cfg.Span = DefaultSpan
 	}
+	cfg.Span = max(cfg.Span.Truncate(time.Second), time.Second)
 	if cfg.PublicKey == "" {
 		cfg.PublicKey = DemoPublicKey
 	}
@@ -149,13 +184,16 @@ func NewHandler(cfg Config) *Server {
 		cfg.PrivateKey = DemoPrivateKey
 	}
 	s := &Server{
-		cfg:    cfg,
-		data:   newDataset(cfg.Seed, cfg.Orders, cfg.Now.Unix(), int64(cfg.Span/time.Second), cfg.InvalidAmountEvery),
+		cfg: cfg,
+		data: newDataset(cfg.Seed, cfg.Orders, cfg.Now.Unix(), int64(cfg.Span/time.Second),
+			cfg.InvalidAmountEvery, cfg.Varied),
 		closed: make(chan struct{}),
 		log:    make([]Request, 0, LoggedRequests),
-		lists:  map[string]*matchList{},
-		pages:  map[string][]byte{},
+		views:  map[string]*cachedView{},
+		memo:   map[string][]byte{},
 	}
+	s.live.payRng = rng{mix(uint64(cfg.Seed) ^ 0x7061796d656e7473)}
+	s.live.postRng = rng{mix(uint64(cfg.Seed) ^ 0x706f7374696e6773)}
 	s.render = renderer{d: s.data, numbersAsStrings: cfg.NumbersAsStrings}
 	return s
 }
@@ -176,14 +214,19 @@ func (s *Server) Close() {
 
 // Query returns the query for the whole dataset: the window (Now-Span, Now]
 // widened by a second on each side, no filters.
-func (s *Server) Query() TruthQuery {
-	return TruthQuery{StartTime: s.data.now - int64(s.data.span) - 1, EndTime: s.data.now + 1}
+func (s *Server) Query() apiclient.Query {
+	return apiclient.Query{
+		Start: time.Unix(s.data.now-int64(s.data.span)-1, 0),
+		End:   time.Unix(s.data.now+1, 0),
+	}
 }
 
-// SignedForm returns the parameters a correct client sends for q, signed
-// with the server's keys (and ProjectId if configured).
-func (s *Server) SignedForm(q TruthQuery, page, pageSize int) url.Values {
-	p := q.Params()
+// SignedForm returns the parameters a correct client sends for q (Start and
+// End in Unix seconds), signed with the server's keys (and ProjectId if
+// configured).
+func (s *Server) SignedForm(q apiclient.Query, page, pageSize int) url.Values {
+	qq := s.queryOf(q)
+	p := qq.params()
 	p["Action"] = Action
 	p["PublicKey"] = s.cfg.PublicKey
 	p["Page"] = strconv.Itoa(page)
@@ -281,14 +324,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// bodyPool recycles uncached page bodies: fresh memory is what a sweep of a
-// million orders would otherwise spend most of its server time on.
+// bodyPool recycles page bodies that are not memoised: fresh memory is what
+// a sweep of a million orders would otherwise spend most of its server time
+// on.
 var bodyPool sync.Pool
 
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec *Request) (int, []byte, *[]byte) {
 	text := func(status int, msg string) (int, []byte, *[]byte) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		return status, []byte(msg + "\n"), nil
+	}
+	if status, loc, ok := s.takeRedirect(); ok {
+		w.Header().Set("Location", loc)
+		return text(status, fmt.Sprintf("%d %s: %s (injected by simapi)", status, http.StatusText(status), loc))
 	}
 	if status, ok := s.takeHTTPFault(); ok {
 		return text(status, fmt.Sprintf("%d %s (injected by simapi)", status, http.StatusText(status)))
@@ -317,33 +365,279 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, rec *Request) (i
 	if aerr != nil {
 		return fail(aerr)
 	}
-
-	s.mu.Lock()
-	shifted, endless := s.shifted, s.f.endless
-	s.mu.Unlock()
-	var pooled *[]byte
-	if !s.cfg.CachePages {
-		pooled, _ = bodyPool.Get().(*[]byte)
-		if pooled == nil {
-			pooled = new([]byte)
-		}
-	}
-	body, rendered := s.pageBody(req, shifted, endless, pooled)
-	if pooled != nil && rendered {
-		*pooled = body // keep the grown buffer; a cached body is never pooled
+	switch status, wait := s.throttle(); status {
+	case http.StatusTooManyRequests:
+		s.throttled.Add(1)
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		return text(status, "429 Too Many Requests (rate limit of simapi)")
+	case 153:
+		s.throttled.Add(1)
+		return fail(errf(153, "Request throttled: rate limit exceeded (simapi)"))
 	}
 
+	if s.churning() {
+		s.serveMu.Lock()
+		defer s.serveMu.Unlock()
+	}
+	body, pooled := s.dataBody(req)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.f.truncLeft != 0 && s.f.truncPage == req.page {
 		s.f.truncLeft = decrement(s.f.truncLeft)
 		body = body[:len(body)/2]
 	}
-	if s.f.shiftBy > 0 && s.f.shiftAfterPage == req.page {
-		s.shifted += int64(s.f.shiftBy)
-		s.f.shiftBy = 0
-	}
+	s.mu.Unlock()
+	s.admitted.Add(1)
+	s.afterAnswer(req.page)
 	return http.StatusOK, body, pooled
+}
+
+// dataBody is the body of a successful answer to req, with the content
+// faults applied. pooled, if not nil, is to be returned to bodyPool once the
+// body is written.
+func (s *Server) dataBody(req *request) (body []byte, pooled *[]byte) {
+	s.mu.Lock()
+	repeat, repeated := s.f.repeatLeft != 0, s.f.repeatBody
+	if repeat {
+		s.f.repeatLeft = decrement(s.f.repeatLeft)
+		if s.f.repeatLeft == 0 {
+			s.f.repeatBody = nil
+		}
+	}
+	s.mu.Unlock()
+	if repeated != nil {
+		return repeated, nil
+	}
+	if repeat {
+		first := *req
+		first.page = 1
+		b, _ := s.pageBody(&first, nil)
+		s.mu.Lock()
+		if s.f.repeatLeft != 0 && s.f.repeatBody == nil {
+			s.f.repeatBody = b
+		}
+		s.mu.Unlock()
+		return b, nil
+	}
+	pooled, _ = bodyPool.Get().(*[]byte)
+	if pooled == nil {
+		pooled = new([]byte)
+	}
+	b, inBuf := s.pageBody(req, pooled)
+	if !inBuf {
+		bodyPool.Put(pooled)
+		return b, nil
+	}
+	*pooled = b // keep the grown buffer
+	return b, pooled
+}
+
+// content is what a page holds besides its orders.
+type content struct {
+	endless    bool
+	duplicate  bool
+	outOfRange int64 // the CreateTime of the injected order, when hasOOR
+	oorNo      int64
+	hasOOR     bool
+}
+
+// pageBody renders (or finds in the memo) one successful page. buf, if not
+// nil, is a recycled buffer to render into; with MemoResponses (or nil buf)
+// the page is rendered into fresh memory and memoised. inBuf says whether
+// the body is in buf.
+func (s *Server) pageBody(req *request, buf *[]byte) (body []byte, inBuf bool) {
+	v, version := s.view(&req.q)
+	total := v.len()
+	off := int64(req.page-1) * int64(req.pageSize)
+	count := max(min(off+int64(req.pageSize), total)-off, 0)
+
+	var c content
+	s.mu.Lock()
+	c.endless = s.f.endless
+	if c.endless {
+		count = int64(req.pageSize)
+	}
+	if s.f.duplicateLeft != 0 && count > 0 {
+		s.f.duplicateLeft = decrement(s.f.duplicateLeft)
+		c.duplicate = true
+	}
+	if s.f.outOfRangeLeft != 0 {
+		s.f.outOfRangeLeft = decrement(s.f.outOfRangeLeft)
+		c.hasOOR, c.oorNo = true, s.f.outOfRangeNext
+		s.f.outOfRangeNext++
+		switch t := OutOfRangeTimes[c.oorNo%int64(len(OutOfRangeTimes))]; t {
+		case 0:
+			c.outOfRange = req.q.start - 1
+		case 1:
+			c.outOfRange = req.q.end + 1
+		default:
+			c.outOfRange = t
+		}
+	}
+	s.mu.Unlock()
+
+	plain := !c.endless && !c.duplicate && !c.hasOOR
+	memoise := plain && (buf == nil || s.cfg.MemoResponses)
+	key := ""
+	if plain {
+		s.memoMu.RLock()
+		empty := len(s.memo) == 0
+		s.memoMu.RUnlock()
+		if !empty || memoise {
+			key = strconv.FormatUint(version, 10) + "|" + req.key()
+		}
+		if !empty {
+			s.memoMu.RLock()
+			b, ok := s.memo[key]
+			s.memoMu.RUnlock()
+			if ok {
+				return b, false
+			}
+		}
+	}
+	var b []byte
+	if memoise || buf == nil {
+		b = make([]byte, 0, 256+count*1100)
+	} else {
+		b = (*buf)[:0]
+	}
+	b = s.renderPage(b, req, v, off, count, &c)
+	if memoise {
+		s.memoMu.Lock()
+		if s.memoVersion != version {
+			clear(s.memo)
+			s.memoVersion = version
+		}
+		s.memo[key] = b
+		s.memoMu.Unlock()
+		return b, false
+	}
+	return b, buf != nil
+}
+
+// styleFor picks the whitespace of a response: compact for the plain
+// dataset, one of three styles by a hash of the request for a varied one.
+func (s *Server) styleFor(req *request) *style {
+	if !s.cfg.Varied {
+		return compact
+	}
+	h := s.data.seed ^ 0x7374796c65
+	for _, c := range []byte(req.key()) {
+		h = (h ^ uint64(c)) * 0x100000001b3
+	}
+	return &styles[mix(h)%uint64(len(styles))]
+}
+
+func (s *Server) renderPage(b []byte, req *request, v view, off, count int64, c *content) []byte {
+	st := s.styleFor(req)
+	total := v.len()
+	b = s.header(b, "", 0, st)
+	if s.cfg.SendTotalCount && !c.endless {
+		// An endless sweep must not be cut short by a count.
+		b = append(b, st.comma...)
+		b = append(b, `"TotalCount"`...)
+		b = append(b, st.colon...)
+		b = s.render.int(b, total)
+	}
+	b = append(b, st.comma...)
+	if s.cfg.DataWrapped {
+		b = append(b, `"Data"`...)
+		b = append(b, st.colon...)
+		b = append(b, st.open...)
+	}
+	b = append(b, `"Orders"`...)
+	b = append(b, st.colon...)
+	b = append(b, st.arrOpen...)
+	served := count
+	extra := int64(0)
+	if c.duplicate {
+		extra++
+	}
+	if c.hasOOR {
+		extra++
+	}
+	served = min(served, int64(req.pageSize)-extra)
+	// No closures here: an order passed to one escapes, once per order.
+	n := 0
+	for p := off; p < off+served; p++ {
+		o := s.orderAt(v, p, total, c.endless)
+		b = s.appendOrder(b, &o, st, n)
+		n++
+	}
+	if c.duplicate && served > 0 {
+		o := s.orderAt(v, off, total, c.endless)
+		b = s.appendOrder(b, &o, st, n)
+		n++
+	}
+	if c.hasOOR {
+		var o order
+		if total > 0 {
+			o = v.at(min(off, total-1))
+		} else {
+			o = s.data.genAt(0, c.outOfRange)
+		}
+		o.createTime = c.outOfRange
+		o.noTag, o.noNum = 'X', c.oorNo
+		b = s.appendOrder(b, &o, st, n)
+	}
+	b = append(b, st.arrClose...)
+	if s.cfg.DataWrapped {
+		b = append(b, st.close...)
+	}
+	return append(b, st.close...)
+}
+
+func (s *Server) appendOrder(b []byte, o *order, st *style, n int) []byte {
+	if n > 0 {
+		b = append(b, st.orderSep...)
+	}
+	return s.render.order(b, o, st)
+}
+
+// orderAt is the order at position p of v; on endless pages, the orders
+// cycle with fresh OrderNos.
+func (s *Server) orderAt(v view, p, total int64, endless bool) order {
+	if !endless {
+		return v.at(p)
+	}
+	var o order
+	if total > 0 {
+		o = v.at(p % total)
+	} else {
+		o = s.data.genAt(p, s.data.now)
+	}
+	o.noTag, o.noNum = 'E', p
+	return o
+}
+
+// Prerender renders every page of q at pageSize (including the empty or
+// short last page) into the response memo, in parallel, so that a
+// benchmark sweep then costs the server almost nothing. It works whether or
+// not Config.MemoResponses is set, holds about 850 bytes per order
+// (first-touch memory can be slow on small VMs: call it before the timer
+// starts), and returns the number of pages. A change to the set (payments,
+// postings) drops the memo. It panics on a pageSize outside 10..100.
+func (s *Server) Prerender(q apiclient.Query, pageSize int) int {
+	if pageSize < 10 || pageSize > 100 {
+		panic("simapi: Prerender: pageSize must be 10..100")
+	}
+	qq := s.queryOf(q)
+	v, _ := s.view(&qq)
+	pages := int(v.len()/int64(pageSize)) + 1
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				p := int(next.Add(1))
+				if p > pages {
+					return
+				}
+				s.pageBody(&request{q: qq, page: p, pageSize: pageSize}, nil)
+			}
+		})
+	}
+	wg.Wait()
+	return pages
 }
 
 func readParams(r *http.Request) (url.Values, error) {
@@ -367,208 +661,23 @@ func readParams(r *http.Request) (url.Values, error) {
 	return url.ParseQuery(string(b))
 }
 
-func (s *Server) header(b []byte, action string, code int) []byte {
+func (s *Server) header(b []byte, action string, code int, st *style) []byte {
 	if action == "" {
 		action = Action
 	}
-	b = append(b, `{"Action":`...)
+	b = append(b, st.open...)
+	b = append(b, `"Action"`...)
+	b = append(b, st.colon...)
 	b = appendJSONString(b, action+"Response", false)
-	b = append(b, `,"RetCode":`...)
+	b = append(b, st.comma...)
+	b = append(b, `"RetCode"`...)
+	b = append(b, st.colon...)
 	return s.render.int(b, int64(code))
 }
 
 func (s *Server) errorBody(action string, e *apiError) []byte {
-	b := s.header(nil, action, e.code)
+	b := s.header(nil, action, e.code, compact)
 	b = append(b, `,"Message":`...)
 	b = appendJSONString(b, e.msg, false)
 	return append(b, '}')
-}
-
-// matchList is the base orders matching a query, in sort order: the index
-// range [lo, hi) of the window, narrowed by idx when there are filters.
-type matchList struct {
-	once   sync.Once
-	lo, hi int64
-	idx    []int32
-	key    string
-}
-
-func (m *matchList) len() int64 {
-	if m.idx != nil {
-		return int64(len(m.idx))
-	}
-	return m.hi - m.lo
-}
-
-func (m *matchList) at(j int64) int64 {
-	if m.idx != nil {
-		return int64(m.idx[j])
-	}
-	return m.lo + j
-}
-
-const maxCachedLists = 64
-
-// list returns the base orders matching q. The window becomes an index range
-// by binary search; filtered lists are computed once per distinct query.
-func (s *Server) list(q *TruthQuery) *matchList {
-	n := int(s.data.n)
-	lo := int64(sort.Search(n, func(i int) bool { return s.data.createTime(int64(i)) <= q.EndTime }))
-	hi := int64(sort.Search(n, func(i int) bool { return s.data.createTime(int64(i)) < q.StartTime }))
-	hi = max(hi, lo)
-	key := fmt.Sprintf("%d-%d/%s", lo, hi, q.filterKey())
-	if !q.filtered() {
-		return &matchList{lo: lo, hi: hi, key: key}
-	}
-	s.listMu.Lock()
-	m, ok := s.lists[key]
-	if !ok {
-		if len(s.lists) >= maxCachedLists {
-			clear(s.lists)
-		}
-		m = &matchList{lo: lo, hi: hi, key: key}
-		s.lists[key] = m
-	}
-	s.listMu.Unlock()
-	m.once.Do(func() {
-		idx := make([]int32, 0, 64)
-		for i := lo; i < hi; i++ {
-			o := s.data.gen(i)
-			if q.matches(&o) {
-				idx = append(idx, int32(i))
-			}
-		}
-		m.idx = idx
-	})
-	return m
-}
-
-// view is the full result of a query at one moment: shifted orders (newest
-// first) followed by the matching base orders.
-type view struct {
-	shifted []int64
-	base    *matchList
-}
-
-func (s *Server) view(q *TruthQuery, shifted int64) view {
-	v := view{base: s.list(q)}
-	for k := shifted - 1; k >= 0; k-- {
-		o := s.data.gen(s.data.n + k)
-		if q.matches(&o) {
-			v.shifted = append(v.shifted, o.v)
-		}
-	}
-	return v
-}
-
-func (v view) len() int64 { return int64(len(v.shifted)) + v.base.len() }
-
-func (v view) at(p int64) int64 {
-	if p < int64(len(v.shifted)) {
-		return v.shifted[p]
-	}
-	return v.base.at(p - int64(len(v.shifted)))
-}
-
-// pageBody renders (or fetches from the cache) one successful page. With a
-// buffer from the pool it renders into it and caches nothing; without one it
-// renders into fresh memory and keeps the result in the page cache.
-func (s *Server) pageBody(req *request, shifted int64, endless bool, buf *[]byte) (body []byte, rendered bool) {
-	v := s.view(&req.q, shifted)
-	key := ""
-	if !endless {
-		key = fmt.Sprintf("%s|%d|%d|%d", v.base.key, shifted, req.page, req.pageSize)
-		s.pageMu.RLock()
-		b, ok := s.pages[key]
-		s.pageMu.RUnlock()
-		if ok {
-			return b, false
-		}
-	}
-	total := v.len()
-	off := int64(req.page-1) * int64(req.pageSize)
-	end := min(off+int64(req.pageSize), total)
-	if endless {
-		end = off + int64(req.pageSize)
-	}
-	var b []byte
-	if buf != nil {
-		b = (*buf)[:0]
-	} else {
-		b = make([]byte, 0, 256+max(end-off, 0)*1100)
-	}
-	b = s.header(b, "", 0)
-	if s.cfg.SendTotalCount && !endless {
-		// An endless sweep must not be cut short by a count.
-		b = append(b, `,"TotalCount":`...)
-		b = s.render.int(b, total)
-	}
-	if s.cfg.DataWrapped {
-		b = append(b, `,"Data":{"Orders":[`...)
-	} else {
-		b = append(b, `,"Orders":[`...)
-	}
-	for p := off; p < end; p++ {
-		if p > off {
-			b = append(b, ',')
-		}
-		if !endless {
-			o := s.data.gen(v.at(p))
-			b = s.render.order(b, &o, -1)
-			continue
-		}
-		src := p
-		if total > 0 {
-			src = v.at(p % total)
-		}
-		o := s.data.gen(src)
-		b = s.render.order(b, &o, p)
-	}
-	b = append(b, ']')
-	if s.cfg.DataWrapped {
-		b = append(b, '}')
-	}
-	b = append(b, '}')
-	if buf == nil && key != "" {
-		s.pageMu.Lock()
-		s.pages[key] = b
-		s.pageMu.Unlock()
-	}
-	return b, true
-}
-
-// Prerender renders every page of q at pageSize (including the empty or
-// short last page) into the page cache, in parallel, so that a benchmark
-// sweep then costs the server almost nothing. It works whether or not
-// Config.CachePages is set, holds about 850 bytes per order (first-touch
-// memory can be slow on small VMs: call it before the timer starts), and
-// returns the number of pages. It panics on a pageSize outside 10..100.
-func (s *Server) Prerender(q TruthQuery, pageSize int) int {
-	if pageSize < 10 || pageSize > 100 {
-		panic("simapi: Prerender: pageSize must be 10..100")
-	}
-	shifted := s.Shifted()
-	pages := int(s.view(&q, shifted).len()/int64(pageSize)) + 1
-	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for {
-				p := int(next.Add(1))
-				if p > pages {
-					return
-				}
-				s.pageBody(&request{q: q, page: p, pageSize: pageSize}, shifted, false, nil)
-			}
-		})
-	}
-	wg.Wait()
-	return pages
-}
-
-// DropPageCache frees the page cache.
-func (s *Server) DropPageCache() {
-	s.pageMu.Lock()
-	clear(s.pages)
-	s.pageMu.Unlock()
 }

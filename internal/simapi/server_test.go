@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/debt-exporter/debt_exporter/apiclient"
 	"github.com/stretchr/testify/assert"
@@ -138,7 +139,6 @@ func TestTransport(t *testing.T) {
 	form := srv.SignedForm(srv.Query(), 1, 100)
 
 	t.Run("POST", func(t *testing.T) {
-		srv.Reset()
 		r := call(t, srv, form)
 		require.Equal(t, 0, r.code(t), r.Message)
 		assert.Len(t, r.orders(), 30)
@@ -198,7 +198,7 @@ func TestTransport(t *testing.T) {
 
 func TestSignedFormMatchesSigner(t *testing.T) {
 	srv := NewHandler(Config{ProjectID: "p"})
-	f := srv.SignedForm(TruthQuery{StartTime: 1, EndTime: 2, Regions: []string{"hk", "us-ca"}}, 3, 50)
+	f := srv.SignedForm(apiclient.Query{Start: time.Unix(1, 0), End: time.Unix(2, 0), Regions: []string{"hk", "us-ca"}}, 3, 50)
 	p := map[string]string{}
 	for k := range f {
 		p[k] = f.Get(k)

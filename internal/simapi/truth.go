@@ -1,6 +1,7 @@
 package simapi
 
 import (
+	"github.com/debt-exporter/debt_exporter/apiclient"
 	"github.com/debt-exporter/debt_exporter/money"
 )
 
@@ -17,7 +18,7 @@ type Series struct {
 	Oldest int64         // earliest CreateTime, Unix seconds
 }
 
-// Truth is the exact answer to a TruthQuery.
+// Truth is the exact answer to a query.
 type Truth struct {
 	Series  map[Key]Series
 	Invalid int // matched orders whose OrderTotalPrice is not a plain decimal: not in Series
@@ -35,31 +36,23 @@ func (t Truth) Total(currency string) money.Decimal {
 	return sum
 }
 
-// Truth computes the expected result of q by scanning the dataset as it is
-// now (base orders plus any shifted in), without going through HTTP.
-// Amounts are parsed from their text with money.Parse, exactly as a client
-// must. Truth ignores the endless fault: it describes the real data.
-func (s *Server) Truth(q TruthQuery) Truth {
+// Truth computes the expected result of q over the current set (base
+// orders minus paid plus posted), without going through HTTP: what a full
+// sweep of q at this moment must report. The window follows the server's
+// EndTime semantics (Config.EndTimeExclusive) in the whole seconds a client
+// sends. Amounts are parsed from their text with money.Parse, exactly as a
+// client must. Truth ignores the faults: it describes the real data.
+func (s *Server) Truth(q apiclient.Query) Truth {
+	qq := s.queryOf(q)
 	t := Truth{Series: map[Key]Series{}}
-	total := s.data.n + s.Shifted()
 	var buf []byte
-	for v := int64(0); v < total; v++ {
-		if v < s.data.n && s.data.createTime(v) < q.StartTime {
-			// Base CreateTimes only decrease: the rest of them is outside
-			// the window; go on with the shifted orders.
-			v = s.data.n - 1
-			continue
-		}
-		o := s.data.gen(v)
-		if !q.matches(&o) {
-			continue
-		}
+	s.scan(&qq, func(o order) {
 		t.Matched++
 		buf = appendAmountText(buf[:0], &o)
 		amount, err := money.Parse(buf)
 		if err != nil {
 			t.Invalid++
-			continue
+			return
 		}
 		k := Key{o.region.code.s, o.model.id.s, o.product.code.s, o.cur.code.s}
 		ser, ok := t.Series[k]
@@ -69,6 +62,6 @@ func (s *Server) Truth(q TruthQuery) Truth {
 		ser.Amount = ser.Amount.Add(amount)
 		ser.Orders++
 		t.Series[k] = ser
-	}
+	})
 	return t
 }
