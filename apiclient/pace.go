@@ -112,14 +112,12 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 	defer p.mu.Unlock()
 	p.inflight--
 	now := p.now()
-	if retryAfter > 0 {
-		p.pausedTo = maxTime(p.pausedTo, now.Add(retryAfter))
-	}
+	_ = retryAfter // honoured by the request that got it (see fetch)
 	if !throttled {
 		p.window = min(p.maxWindow, p.window+1/p.window)
 		p.admitted = appendRecent(p.admitted, t.sent)
 		if p.rate > 0 {
-			// Gentle growth near the limit (about 8% of requests throttled
+			// Gentle growth near the limit (a few % of requests throttled
 			// against a token bucket); fast growth after a second without a
 			// throttle, so that random throttles (the gateway's own load)
 			// cannot keep the rate down once they stop. Above twice what
@@ -127,7 +125,7 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 			if now.Sub(p.lastCut) > time.Second {
 				p.rate *= 1.1
 			} else {
-				p.rate *= 1.015
+				p.rate *= 1.008
 			}
 			if p.rate > 2*recentRate(p.admitted, now)+10 {
 				p.rate = 0
@@ -152,7 +150,7 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 		}
 		p.rate = max(0.5, 0.9*measured)
 	} else {
-		p.rate = max(0.5, p.rate*0.85)
+		p.rate = max(0.5, p.rate*0.75)
 	}
 	// Send the next request no sooner than one interval from now.
 	p.nextSend = maxTime(p.nextSend, now.Add(time.Duration(float64(time.Second)/p.rate)))

@@ -125,6 +125,20 @@ func (c *Client) fetch(ctx context.Context, base map[string]string, start, end i
 			if throttles++; throttles >= max(2*c.cfg.Retry.MaxAttempts, 10) {
 				return fmt.Errorf("giving up after %d throttled attempts: %w", throttles, err)
 			}
+			if retryAfter > 0 {
+				// Retry-After is honoured by this request, not by every
+				// worker: the pacer has already slowed the others down.
+				if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < retryAfter {
+					return fmt.Errorf("giving up: Retry-After %v would pass the deadline: %w", retryAfter, err)
+				}
+				timer := time.NewTimer(retryAfter)
+				select {
+				case <-ctx.Done():
+					timer.Stop()
+					return fmt.Errorf("%s: %w (last error: %w)", where, context.Cause(ctx), err)
+				case <-timer.C:
+				}
+			}
 			continue // the pacer has slowed down: wait behind it
 		}
 		if attempts++; attempts >= c.cfg.Retry.MaxAttempts {

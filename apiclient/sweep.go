@@ -393,15 +393,23 @@ func (r *reader) check(orders []Order, sl slice) (lo, hi int64, err error) {
 	if outside > 0 && outside*2 > len(orders) {
 		return 0, 0, fmt.Errorf("%w (%d of %d, e.g. %s): it ignores StartTime/EndTime", ErrIgnoresRange, outside, len(orders), example)
 	}
+	if outside > 0 {
+		// Each answer is checked once: counted here, left out by deliver.
+		r.count(func(st *Stats) {
+			st.OutOfRange += outside
+			if st.OutOfRangeExample == "" {
+				st.OutOfRangeExample = example
+			}
+		})
+	}
 	return lo, hi, nil
 }
 
-// deliver passes on the orders of an answer that lie in part, and counts
-// the ones outside the answer's slice.
+// deliver passes on the orders of an answer that lie in part (check has
+// counted those outside the slice asked for).
 func (r *reader) deliver(orders []Order, part slice) error {
 	r.take = r.take[:0]
-	outside, badTime := 0, 0
-	example := ""
+	badTime := 0
 	for i := range orders {
 		o := &orders[i]
 		switch {
@@ -411,20 +419,11 @@ func (r *reader) deliver(orders []Order, part slice) error {
 		case o.CreateTime >= part.start && o.CreateTime < part.end:
 			r.take = append(r.take, *o)
 			r.density.add(o.CreateTime)
-		case o.CreateTime < r.s.window.start || o.CreateTime >= r.s.window.end:
-			outside++
-			if example == "" {
-				example = fmt.Sprintf("OrderNo %q CreateTime %d", cutText(o.OrderNo, 64), o.CreateTime)
-			}
 		}
 	}
 	r.count(func(st *Stats) {
 		st.Orders += len(r.take)
-		st.OutOfRange += outside
 		st.InvalidTime += badTime
-		if st.OutOfRangeExample == "" {
-			st.OutOfRangeExample = example
-		}
 	})
 	if len(r.take) == 0 {
 		return nil

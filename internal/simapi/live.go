@@ -264,7 +264,6 @@ type view interface {
 // nothing was paid or posted: the id range [lo, hi) of the window, narrowed
 // by idx when there are filters. It is the fast path of the benchmark.
 type matchList struct {
-	once   sync.Once
 	d      *dataset
 	lo, hi int64
 	idx    []int32

@@ -98,11 +98,6 @@ func (q *query) params() map[string]string {
 	return p
 }
 
-// matches reports whether o passes the query's filters and window.
-func (q *query) matches(o *order) bool {
-	return q.inWindow(o.createTime) && q.matchesFilters(o)
-}
-
 func (q *query) inWindow(ct int64) bool { return ct >= q.start && ct <= q.last }
 
 // matchesFilters reports whether o passes the query's filters.

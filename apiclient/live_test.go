@@ -1,0 +1,247 @@
+package apiclient_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/debt-exporter/debt_exporter/apiclient"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
+)
+
+// collect sweeps q and returns how often each OrderNo was delivered.
+func collect(t *testing.T, c *apiclient.Client, q apiclient.Query) (map[string]int, apiclient.Stats) {
+	t.Helper()
+	var mu sync.Mutex
+	got := map[string]int{}
+	stats, err := c.Sweep(context.Background(), q, func(_ int, orders []apiclient.Order) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, o := range orders {
+			got[o.OrderNo]++
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return got, stats
+}
+
+// TestLiveAccountInvariant is the sweep's promise, on an account that
+// changes while it is read: every order unpaid for the whole sweep is
+// counted exactly once, an order paid or posted during it at most once, and
+// no order twice; the next sweep is exact. Thousands of orders change
+// during each sweep of about 200 pages, at several concurrencies, for each
+// sort order of the API and both readings of EndTime.
+func TestLiveAccountInvariant(t *testing.T) {
+	type churn struct {
+		name      string
+		pay, post int // per request
+	}
+	for _, sort := range []struct {
+		name string
+		v    int
+	}{{"descending", simapi.SortDesc}, {"ascending", simapi.SortAsc}, {"unsorted", simapi.Unsorted}} {
+		for _, exclusive := range []bool{false, true} {
+			for _, ch := range []churn{{"payments", 12, 0}, {"late postings", 0, 12}, {"both", 6, 6}} {
+				for _, conc := range []int{1, 4, 8} {
+					name := fmt.Sprintf("%s/exclusive=%v/%s/concurrency=%d", sort.name, exclusive, ch.name, conc)
+					t.Run(name, func(t *testing.T) {
+						t.Parallel()
+						srv := simapi.New(simapi.Config{Seed: int64(conc*7 + sort.v), Orders: 20000, Now: now,
+							Sort: sort.v, EndTimeExclusive: exclusive, Varied: true})
+						defer srv.Close()
+						c, _ := newClient(t, srv, func(c *apiclient.Config) { c.Concurrency = conc })
+						q := window(srv)
+						// The first sweep (no plan yet), then one on the plan
+						// it learned, as in steady state.
+						before := srv.UnpaidOrderNos(q)
+						srv.SetChurn(ch.pay, ch.post)
+						got, stats := collect(t, c, q)
+						srv.SetChurn(0, 0)
+						after := srv.UnpaidOrderNos(q)
+						changed := int(srv.Paid() + srv.Posted())
+						require.Greater(t, changed, 1000, "thousands of orders changed during the sweep (%d requests)", stats.Requests)
+						checkInvariant(t, before, after, got, srv)
+
+						// Again with churn, now on the learned plan.
+						before = after
+						srv.SetChurn(ch.pay, ch.post)
+						got, _ = collect(t, c, q)
+						srv.SetChurn(0, 0)
+						after = srv.UnpaidOrderNos(q)
+						checkInvariant(t, before, after, got, srv)
+
+						// Nothing changes: the next sweep is exact.
+						got, _ = collect(t, c, q)
+						want := srv.UnpaidOrderNos(q)
+						assert.Len(t, got, len(want))
+						for no := range want {
+							assert.Equal(t, 1, got[no], "order %s", no)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+func checkInvariant(t *testing.T, before, after map[string]int64, got map[string]int, srv *simapi.Server) {
+	t.Helper()
+	missed, twice, unknown := 0, 0, 0
+	for no := range before {
+		if _, still := after[no]; still && got[no] != 1 {
+			missed++ // unpaid throughout, yet not counted exactly once
+		}
+	}
+	for no, n := range got {
+		if n > 1 {
+			twice++
+		}
+		if !srv.Known(no) {
+			unknown++
+		}
+	}
+	assert.Zero(t, missed, "orders unpaid throughout and not counted exactly once")
+	assert.Zero(t, twice, "orders counted twice")
+	assert.Zero(t, unknown, "orders the API never had")
+}
+
+// TestThrottledGateway: against a gateway that admits R requests a second,
+// a sweep of P pages takes at most 1.3 x P/R, and at most 10% of its
+// requests are throttled.
+func TestThrottledGateway(t *testing.T) {
+	const rate, orders = 100.0, 30000 // P = 300 pages
+	for _, http429 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("429=%v", http429), func(t *testing.T) {
+			srv := simapi.New(simapi.Config{Seed: 5, Orders: orders, Now: now})
+			defer srv.Close()
+			c, obs := newClient(t, srv, nil)
+			q := window(srv)
+			_, _ = collect(t, c, q) // learn the spread (unthrottled)
+			srv.SetRateLimit(rate, 10)
+			srv.SetRateLimit429(http429)
+			before := srv.Requests()
+			throttledBefore := obs.get(apiclient.OutcomeThrottled)
+			start := time.Now()
+			got, stats := collect(t, c, q)
+			elapsed := time.Since(start)
+			require.Len(t, got, orders)
+			requests := float64(srv.Requests() - before)
+			throttled := float64(obs.get(apiclient.OutcomeThrottled) - throttledBefore)
+			limit := float64(stats.Pages) / rate
+			t.Logf("%d pages in %v (limit allows %.2fs): %.2fx; %.0f of %.0f requests throttled (%.1f%%)",
+				stats.Pages, elapsed, limit, elapsed.Seconds()/limit, throttled, requests, 100*throttled/requests)
+			slack := 0.2
+			if http429 {
+				// Retry-After is whole seconds (here 1), honoured by the
+				// request that got it: those waits are spread over the
+				// workers, and not the pacer's doing.
+				slack += throttled * 1.0 / float64(apiclient.DefaultConcurrency)
+			}
+			assert.LessOrEqual(t, elapsed.Seconds(), 1.3*limit+slack, "sweep time against the rate limit")
+			assert.LessOrEqual(t, throttled/requests, 0.10, "share of requests throttled")
+		})
+	}
+}
+
+// TestRandomThrottlesDoNotCollapseThePace: a gateway that throttles 10% of
+// requests at random (its own load, not a limit) slows the sweep, but once
+// the throttles stop, the pace is back within seconds.
+func TestRandomThrottlesDoNotCollapseThePace(t *testing.T) {
+	srv := simapi.New(simapi.Config{Seed: 6, Orders: 20000, Now: now})
+	defer srv.Close()
+	c, _ := newClient(t, srv, nil)
+	q := window(srv)
+	_, _ = collect(t, c, q) // plan
+	srv.SetRandomThrottle(0.1, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	_, _ = c.Sweep(ctx, q, func(int, []apiclient.Order) error { return nil }) // complete or not: it learns
+	cancel()
+	_, throttledRate := c.Pace()
+	srv.SetRandomThrottle(0, 1)
+	start := time.Now()
+	_, _ = collect(t, c, q)
+	_, _ = collect(t, c, q)
+	inflight, rateAfter := c.Pace()
+	t.Logf("rate under random throttles %.1f/s; after two clean sweeps (%v): %.1f/s, %.1f in flight",
+		throttledRate, time.Since(start), rateAfter, inflight)
+	assert.Less(t, time.Since(start), 5*time.Second, "two clean sweeps of 200 pages")
+	assert.True(t, rateAfter == 0 || rateAfter > 200, "the learned limit is gone or far above the collapse: %.1f/s", rateAfter)
+}
+
+// TestRedirectsAreRefused: no 3xx is followed, whatever its kind or target;
+// the error names the status and the target host, not its query.
+func TestRedirectsAreRefused(t *testing.T) {
+	for _, status := range []int{301, 302, 303, 307, 308} {
+		for _, target := range []string{"http://evil.example:8080/steal?PublicKey=x", "https://api.other.example/"} {
+			t.Run(fmt.Sprintf("%d to %s", status, target), func(t *testing.T) {
+				srv := simapi.NewTLS(simapi.Config{Seed: 1, Orders: 300, Now: now})
+				defer srv.Close()
+				srv.SetRedirect(status, target, -1)
+				c, obs := newClient(t, srv, func(c *apiclient.Config) { c.HTTPClient = &http.Client{Transport: srv.Client().Transport} })
+				_, err := c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
+				var redirect *apiclient.RedirectError
+				require.ErrorAs(t, err, &redirect)
+				assert.Equal(t, status, redirect.StatusCode)
+				assert.Contains(t, err.Error(), fmt.Sprintf("HTTP status %d redirects to", status))
+				assert.NotContains(t, err.Error(), "steal")
+				assert.NotContains(t, err.Error(), "PublicKey")
+				assert.EqualValues(t, 1, srv.Requests(), "not retried, not followed")
+				assert.Equal(t, 1, obs.get(apiclient.OutcomeHTTPError))
+			})
+		}
+	}
+}
+
+// TestUntrustedCertificateIsNotRetried: a certificate the client does not
+// trust fails the sweep at once; it would never succeed.
+func TestUntrustedCertificateIsNotRetried(t *testing.T) {
+	srv := simapi.NewTLS(simapi.Config{Seed: 1, Orders: 300, Now: now})
+	defer srv.Close()
+	c, obs := newClient(t, srv, nil) // the system's roots, not the test CA
+	start := time.Now()
+	_, err := c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "certificate")
+	assert.Equal(t, 1, obs.get(apiclient.OutcomeNetworkError), "one attempt, no retry")
+	assert.Less(t, time.Since(start), 2*time.Second)
+}
+
+// TestRepeatingServerIsStopped: a server that serves the same page again
+// whatever is asked fails the sweep within a few requests and never
+// inflates a total.
+func TestRepeatingServerIsStopped(t *testing.T) {
+	srv := simapi.New(simapi.Config{Seed: 1, Orders: 3000, Now: now})
+	defer srv.Close()
+	c, _ := newClient(t, srv, nil)
+	srv.SetRepeatPage(-1)
+	_, err := c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, apiclient.ErrRepeats) || errors.Is(err, apiclient.ErrIgnoresRange), "%v", err)
+	assert.LessOrEqual(t, srv.Requests(), int64(20), "stopped within a few requests")
+}
+
+// TestOutOfRangeOrdersAreLeftOut: an order outside the slice asked for is
+// not delivered, and counted.
+func TestOutOfRangeOrdersAreLeftOut(t *testing.T) {
+	srv := simapi.New(simapi.Config{Seed: 1, Orders: 3000, Now: now})
+	defer srv.Close()
+	c, _ := newClient(t, srv, nil)
+	q := window(srv)
+	want := srv.UnpaidOrderNos(q)
+	srv.SetOutOfRange(3)
+	got, stats := collect(t, c, q)
+	for no := range got {
+		_, ok := want[no]
+		assert.True(t, ok, "delivered %s, which is outside the window", no)
+	}
+	assert.Equal(t, 3, stats.OutOfRange)
+	assert.NotEmpty(t, stats.OutOfRangeExample)
+}
