@@ -18,6 +18,8 @@ var ExporterMetrics = []string{
 	"debt_unpaid_amount",
 	"debt_unpaid_orders",
 	"debt_unpaid_oldest_order_timestamp_seconds",
+	"debt_unpaid_amount_by_age",
+	"debt_unpaid_orders_by_age",
 	"debt_up",
 	"debt_window_seconds",
 	"debt_sweep_duration_seconds",
