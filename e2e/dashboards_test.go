@@ -44,7 +44,14 @@ func variable(d monitoringtest.Dashboard, name string) map[string]any {
 }
 
 func TestDashboardsAreImportable(t *testing.T) {
-	dashboards := loadDashboards(t)
+	got := checkImportable(t, loadDashboards(t), "debt_exporter")
+	assert.Equal(t, wantDashboards, got, "dashboard files and uids")
+}
+
+// checkImportable checks what Grafana needs to import the dashboards, and
+// returns their uids by file.
+func checkImportable(t *testing.T, dashboards []monitoringtest.Dashboard, tag string) map[string]string {
+	t.Helper()
 	got := map[string]string{}
 	titles := map[string]bool{}
 	for _, d := range dashboards {
@@ -58,7 +65,7 @@ func TestDashboardsAreImportable(t *testing.T) {
 			titles[title] = true
 			assert.NotEmpty(t, d.JSON["description"])
 			assert.EqualValues(t, 39, d.JSON["schemaVersion"])
-			assert.Contains(t, d.JSON["tags"], "debt_exporter")
+			assert.Contains(t, d.JSON["tags"], tag)
 			assert.NotContains(t, d.JSON, "id", "an id would clash on import; Grafana assigns one")
 
 			ds := variable(d, "datasource")
@@ -79,7 +86,7 @@ func TestDashboardsAreImportable(t *testing.T) {
 			assertDatasourceRefs(t, d.JSON, "")
 		})
 	}
-	assert.Equal(t, wantDashboards, got, "dashboard files and uids")
+	return got
 }
 
 // assertDatasourceRefs walks the JSON: every datasource is the variable,
@@ -128,7 +135,12 @@ func TestOutstandingDashboardFilters(t *testing.T) {
 }
 
 func TestPanelsHaveUnitsAndDescriptions(t *testing.T) {
-	for _, d := range loadDashboards(t) {
+	checkPanels(t, loadDashboards(t))
+}
+
+func checkPanels(t *testing.T, dashboards []monitoringtest.Dashboard) {
+	t.Helper()
+	for _, d := range dashboards {
 		ids := map[float64]bool{}
 		for _, p := range d.Panels() {
 			title, _ := p["title"].(string)
@@ -192,8 +204,13 @@ func TestMoneyIsNeverSummedAcrossCurrencies(t *testing.T) {
 // variables replaced as Grafana would at their defaults.
 func substituted(t *testing.T) (queries []monitoringtest.Query, names []string) {
 	t.Helper()
+	return substitutedQueries(t, loadDashboards(t))
+}
+
+func substitutedQueries(t *testing.T, dashboards []monitoringtest.Dashboard) (queries []monitoringtest.Query, names []string) {
+	t.Helper()
 	vals := monitoringtest.DefaultValues("debt")
-	for _, d := range loadDashboards(t) {
+	for _, d := range dashboards {
 		for _, q := range d.Queries() {
 			expr, err := monitoringtest.Substitute(q.Expr, vals)
 			require.NoError(t, err, "%s", q)
@@ -217,8 +234,13 @@ func substituted(t *testing.T) (queries []monitoringtest.Query, names []string) 
 // Every dashboard query parses as PromQL once the variables are filled in:
 // each becomes a recording rule that promtool checks.
 func TestDashboardQueriesParse(t *testing.T) {
+	checkQueriesParse(t, loadDashboards(t))
+}
+
+func checkQueriesParse(t *testing.T, dashboards []monitoringtest.Dashboard) {
+	t.Helper()
 	promtool := exportertest.Tool(t, "promtool")
-	queries, names := substituted(t)
+	queries, names := substitutedQueries(t, dashboards)
 	type rec struct {
 		Record string `yaml:"record"`
 		Expr   string `yaml:"expr"`

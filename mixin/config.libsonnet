@@ -40,7 +40,7 @@ local shipped = import 'shipped.libsonnet';
     // DebtUnpaidAmountForecastHigh, the recorded rate of change
     // (job_instance_currency:debt_unpaid_amount:deriv) and the forecast
     // panel. The horizon is the threshold
-    // debt:threshold_unpaid_amount_forecast_horizon_seconds.
+    // debt:threshold_forecast_horizon_seconds.
     forecastLookback: shipped.forecastLookback,
 
     // The age buckets DebtUnpaidAmountOld sums (a regex on the age label):
