@@ -1,20 +1,20 @@
 // debt_exporter monitoring mixin.
 //
 // The rules and dashboards are the plain YAML and JSON files shipped in
-// alerts/ and dashboards/; this file only wraps them, so there is one copy.
-// Thresholds are series recorded by alerts/thresholds.yaml, part of
+// alerts/ and dashboards/, written and tested as they are; mixin/ reads them
+// and puts in a _config (mixin/config.libsonnet: selectors, thresholds,
+// durations, dashboard titles, uids and tags). The default _config renders
+// them unchanged (e2e/mixin_test.go). Thresholds are series recorded by
 // prometheusRules: load prometheusRules together with prometheusAlerts.
-{
-  prometheusAlerts+:: std.parseYaml(importstr 'alerts/alerts.yaml'),
-
-  prometheusRules+:: {
-    groups+:
-      std.parseYaml(importstr 'alerts/thresholds.yaml').groups
-      + std.parseYaml(importstr 'alerts/rules.yaml').groups,
-  },
-
-  grafanaDashboards+:: {
-    'debt-outstanding.json': std.parseJson(importstr 'dashboards/debt-outstanding.json'),
-    'debt-exporter-health.json': std.parseJson(importstr 'dashboards/debt-exporter-health.json'),
-  },
-}
+//
+//   local debt = (import 'mixin.libsonnet') + {
+//     _config+:: {
+//       debtSelector: 'job="billing",cluster="eu"',
+//       debtSeriesSelector: self.debtSelector,
+//       thresholds+: { 'debt:threshold_unpaid_amount'+: { CNY: 250000 } },
+//     },
+//   };
+//   { 'debt.rules.yaml': std.manifestYamlDoc(debt.prometheusRules + debt.prometheusAlerts) }
+(import 'mixin/config.libsonnet')
++ (import 'mixin/rules.libsonnet')
++ (import 'mixin/dashboards.libsonnet')

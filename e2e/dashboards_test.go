@@ -44,7 +44,14 @@ func variable(d monitoringtest.Dashboard, name string) map[string]any {
 }
 
 func TestDashboardsAreImportable(t *testing.T) {
-	dashboards := loadDashboards(t)
+	got := checkImportable(t, loadDashboards(t), "debt_exporter")
+	assert.Equal(t, wantDashboards, got, "dashboard files and uids")
+}
+
+// checkImportable checks what Grafana needs to import the dashboards, and
+// returns their uids by file.
+func checkImportable(t *testing.T, dashboards []monitoringtest.Dashboard, tag string) map[string]string {
+	t.Helper()
 	got := map[string]string{}
 	titles := map[string]bool{}
 	for _, d := range dashboards {
@@ -58,7 +65,7 @@ func TestDashboardsAreImportable(t *testing.T) {
 			titles[title] = true
 			assert.NotEmpty(t, d.JSON["description"])
 			assert.EqualValues(t, 39, d.JSON["schemaVersion"])
-			assert.Contains(t, d.JSON["tags"], "debt_exporter")
+			assert.Contains(t, d.JSON["tags"], tag)
 			assert.NotContains(t, d.JSON, "id", "an id would clash on import; Grafana assigns one")
 
 			ds := variable(d, "datasource")
@@ -79,7 +86,7 @@ func TestDashboardsAreImportable(t *testing.T) {
 			assertDatasourceRefs(t, d.JSON, "")
 		})
 	}
-	assert.Equal(t, wantDashboards, got, "dashboard files and uids")
+	return got
 }
 
 // assertDatasourceRefs walks the JSON: every datasource is the variable,
@@ -128,7 +135,12 @@ func TestOutstandingDashboardFilters(t *testing.T) {
 }
 
 func TestPanelsHaveUnitsAndDescriptions(t *testing.T) {
-	for _, d := range loadDashboards(t) {
+	checkPanels(t, loadDashboards(t))
+}
+
+func checkPanels(t *testing.T, dashboards []monitoringtest.Dashboard) {
+	t.Helper()
+	for _, d := range dashboards {
 		ids := map[float64]bool{}
 		for _, p := range d.Panels() {
 			title, _ := p["title"].(string)
@@ -149,7 +161,8 @@ func TestPanelsHaveUnitsAndDescriptions(t *testing.T) {
 	}
 }
 
-var sumRE = regexp.MustCompile(`\bsum\b\s*(?:by\s*\(([^)]*)\))?`)
+// sumRE is the sum aggregation, not the ":sum" of a recorded series' name.
+var sumRE = regexp.MustCompile(`(?:^|[^\w:])sum\s*(?:by\s*\(([^)]*)\))?\s*\(`)
 
 // Amounts in different currencies are never added: every sum of money keeps
 // currency, and the amount stat panels repeat per currency.
@@ -191,8 +204,13 @@ func TestMoneyIsNeverSummedAcrossCurrencies(t *testing.T) {
 // variables replaced as Grafana would at their defaults.
 func substituted(t *testing.T) (queries []monitoringtest.Query, names []string) {
 	t.Helper()
+	return substitutedQueries(t, loadDashboards(t))
+}
+
+func substitutedQueries(t *testing.T, dashboards []monitoringtest.Dashboard) (queries []monitoringtest.Query, names []string) {
+	t.Helper()
 	vals := monitoringtest.DefaultValues("debt")
-	for _, d := range loadDashboards(t) {
+	for _, d := range dashboards {
 		for _, q := range d.Queries() {
 			expr, err := monitoringtest.Substitute(q.Expr, vals)
 			require.NoError(t, err, "%s", q)
@@ -216,8 +234,13 @@ func substituted(t *testing.T) (queries []monitoringtest.Query, names []string) 
 // Every dashboard query parses as PromQL once the variables are filled in:
 // each becomes a recording rule that promtool checks.
 func TestDashboardQueriesParse(t *testing.T) {
+	checkQueriesParse(t, loadDashboards(t))
+}
+
+func checkQueriesParse(t *testing.T, dashboards []monitoringtest.Dashboard) {
+	t.Helper()
 	promtool := exportertest.Tool(t, "promtool")
-	queries, names := substituted(t)
+	queries, names := substitutedQueries(t, dashboards)
 	type rec struct {
 		Record string `yaml:"record"`
 		Expr   string `yaml:"expr"`
@@ -249,10 +272,18 @@ func TestDashboardQueryCheckRejectsBadPromQL(t *testing.T) {
 	require.Error(t, err, "promtool accepted broken PromQL:\n%s", out)
 }
 
+// Dashboards query the exporter's metrics, Prometheus' own, and the series
+// the shipped rules record (the forecast panel draws the recorded total and
+// the thresholds; its description says the rules must be loaded).
 func TestDashboardsUseOnlyExposedMetrics(t *testing.T) {
 	allowed := map[string]bool{}
 	for _, m := range slices.Concat(monitoringtest.ExporterMetrics, monitoringtest.PrometheusMetrics) {
 		allowed[m] = true
+	}
+	for _, f := range []string{"thresholds.yaml", "rules.yaml"} {
+		for _, r := range loadRules(t, f) {
+			allowed[r.Record] = true
+		}
 	}
 	shown := map[string]bool{}
 	queries, names := substituted(t)
@@ -305,7 +336,7 @@ func TestREADMEDescribesEveryPanel(t *testing.T) {
 			}
 			title = strings.TrimSuffix(title, " ($currency)")
 			// The guide writes "Unpaid amount by product, by model, by region".
-			if rest, ok := strings.CutPrefix(title, "Unpaid amount by "); ok && rest != "product" {
+			if rest, ok := strings.CutPrefix(title, "Unpaid amount by "); ok && (rest == "model" || rest == "region") {
 				title = "by " + rest
 			}
 			assert.Contains(t, string(readme), "**"+title+"**", "%s: panel %q is not in the README's panel guide", d.File, title)

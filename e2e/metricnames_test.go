@@ -38,3 +38,13 @@ func TestSubstitute(t *testing.T) {
 	_, err = monitoringtest.Substitute(`x{job=~"$jobb"}`, vals)
 	assert.ErrorContains(t, err, "jobb")
 }
+
+func TestSelections(t *testing.T) {
+	names := []string{"up", "debt_up", "debt_unpaid_amount"}
+	got := monitoringtest.Selections(`sum by (up) (debt_up{a="}", b=~"debt_up"}) / up > on (job) x:debt_up:sum + label_values(debt_unpaid_amount{c="1"}[5m], job)`, names)
+	assert.Equal(t, []monitoringtest.Selection{
+		{Name: "debt_up", Matchers: `a="}", b=~"debt_up"`},
+		{Name: "up"},
+		{Name: "debt_unpaid_amount", Matchers: `c="1"`},
+	}, got)
+}

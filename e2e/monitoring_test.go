@@ -91,12 +91,15 @@ receivers:
 	})
 
 	// Prometheus with the bundled alerts and recording rules, and the
-	// bundled thresholds except for a test-only amount threshold: 0 CNY, so
-	// DebtUnpaidAmountHigh fires for CNY at once, and an unreachable USD one,
-	// so that it must not fire for USD.
+	// bundled thresholds except for test-only amount thresholds: 0 CNY, so
+	// DebtUnpaidAmountHigh and DebtUnpaidAmountOld fire for CNY at once, and
+	// unreachable USD ones, so that they must not fire for USD.
 	alerts := filepath.Join(root, "alerts")
-	thresholds := testThresholds(t, filepath.Join(alerts, "thresholds.yaml"), tmp,
-		map[string]string{"CNY": "vector(0)", "USD": "vector(1e15)"})
+	perCurrency := map[string]string{"CNY": "vector(0)", "USD": "vector(1e15)"}
+	thresholds := testThresholds(t, filepath.Join(alerts, "thresholds.yaml"), tmp, map[string]map[string]string{
+		"debt:threshold_unpaid_amount":     perCurrency,
+		"debt:threshold_unpaid_amount_old": perCurrency,
+	})
 	promAddr := exportertest.FreeAddr(t)
 	promConfig := writeFile(t, tmp, "prometheus.yml", fmt.Sprintf(`
 global:
@@ -219,12 +222,95 @@ scrape_configs:
 			}
 		}
 	})
+
+	// The demo's debt is flat, so the forecast cannot cross a threshold the
+	// total is under (the promtool tests cover the firing case): here it is
+	// evaluated without error on the real series, forecasts every demo
+	// currency, and stays silent, for CNY because the total is already over
+	// its 0 threshold (DebtUnpaidAmountHigh's turn), for USD because the
+	// forecast is far under its threshold.
+	t.Run("DebtUnpaidAmountForecastHigh is evaluated and silent", func(t *testing.T) {
+		want := alertRule(t, filepath.Join(alerts, "alerts.yaml"), "DebtUnpaidAmountForecastHigh")
+		forecast, _, ok := strings.Cut(want.Expr, "\n>")
+		require.True(t, ok, "the alert's expression starts with the forecast: %s", want.Expr)
+		waitFor(ctx, t, "a forecast for CNY and USD", procs, func() error {
+			res, err := query(ctx, promURL, forecast)
+			if err == nil && len(res) < 2 {
+				err = fmt.Errorf("forecasts: %v", res)
+			}
+			return err
+		})
+		body, err := get(ctx, promURL+"/api/v1/rules")
+		require.NoError(t, err)
+		var rules struct {
+			Data struct {
+				Groups []struct {
+					Rules []struct {
+						Name      string `json:"name"`
+						Health    string `json:"health"`
+						LastError string `json:"lastError"`
+						State     string `json:"state"`
+					} `json:"rules"`
+				} `json:"groups"`
+			} `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &rules))
+		seen := map[string]bool{}
+		for _, g := range rules.Data.Groups {
+			for _, r := range g.Rules {
+				seen[r.Name] = true
+				assert.Equal(t, "ok", r.Health, "%s: %s", r.Name, r.LastError)
+				if r.Name == "DebtUnpaidAmountForecastHigh" {
+					assert.Equal(t, "inactive", r.State)
+				}
+			}
+		}
+		for _, name := range []string{"DebtUnpaidAmountForecastHigh", "DebtUnpaidAmountOld", "job_instance_currency:debt_unpaid_amount:deriv"} {
+			assert.True(t, seen[name], "Prometheus did not load %s", name)
+		}
+		res, err := query(ctx, promURL, `ALERTS{alertname="DebtUnpaidAmountForecastHigh"}`)
+		require.NoError(t, err)
+		assert.Empty(t, res)
+	})
+
+	// Needs debt_unpaid_amount_by_age from the exporter: the demo's orders
+	// span the window, so CNY has debt older than 7 days.
+	t.Run("DebtUnpaidAmountOld reaches the webhook", func(t *testing.T) {
+		want := alertRule(t, filepath.Join(alerts, "alerts.yaml"), "DebtUnpaidAmountOld")
+		var got webhookAlert
+		waitFor(ctx, t, "DebtUnpaidAmountOld at the webhook", procs, func() error {
+			for _, a := range hook.alerts() {
+				if a.Labels["alertname"] == "DebtUnpaidAmountOld" {
+					got = a
+					return nil
+				}
+			}
+			return fmt.Errorf("not received; webhook has %d alerts", len(hook.alerts()))
+		})
+		assert.Equal(t, "firing", got.Status)
+		assert.Equal(t, map[string]string{
+			"alertname": "DebtUnpaidAmountOld",
+			"currency":  "CNY",
+			"job":       "debt",
+			"instance":  exporterAddr,
+			"severity":  want.Labels["severity"],
+		}, got.Labels)
+		assert.Equal(t, want.Annotations["summary"], got.Annotations["summary"])
+		assert.Equal(t, want.Annotations["runbook_url"], got.Annotations["runbook_url"])
+		assert.Contains(t, got.Annotations["description"], exporterAddr+" (job debt) reports ")
+		assert.Contains(t, got.Annotations["description"], "unpaid for 7 days or more, above the threshold of 0.00 CNY.")
+		assert.NotContains(t, got.Annotations["description"], "{{")
+		res, err := query(ctx, promURL, `ALERTS{alertname="DebtUnpaidAmountOld"}`)
+		require.NoError(t, err)
+		require.Len(t, res, 1, "DebtUnpaidAmountOld must fire for CNY only: %v", res)
+		assert.Equal(t, "CNY", res[0].Metric["currency"])
+	})
 }
 
 // testThresholds writes a copy of the bundled thresholds file in dir with
-// the debt:threshold_unpaid_amount expression of each given currency
-// replaced, and returns its path.
-func testThresholds(t *testing.T, bundled, dir string, amounts map[string]string) string {
+// the expression of each given record and currency replaced, and returns
+// its path.
+func testThresholds(t *testing.T, bundled, dir string, amounts map[string]map[string]string) string {
 	t.Helper()
 	b, err := os.ReadFile(bundled)
 	require.NoError(t, err)
@@ -235,18 +321,22 @@ func testThresholds(t *testing.T, bundled, dir string, amounts map[string]string
 		} `yaml:"groups"`
 	}
 	require.NoError(t, yaml.Unmarshal(b, &f))
-	replaced := 0
+	want, replaced := 0, 0
+	for _, m := range amounts {
+		want += len(m)
+	}
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
 			labels, _ := r["labels"].(map[string]any)
 			cur, _ := labels["currency"].(string)
-			if expr, ok := amounts[cur]; ok && r["record"] == "debt:threshold_unpaid_amount" {
+			record, _ := r["record"].(string)
+			if expr, ok := amounts[record][cur]; ok {
 				r["expr"] = expr
 				replaced++
 			}
 		}
 	}
-	require.Equal(t, len(amounts), replaced, "bundled thresholds.yaml lacks a debt:threshold_unpaid_amount for one of %v", amounts)
+	require.Equal(t, want, replaced, "bundled thresholds.yaml lacks one of %v", amounts)
 	out, err := yaml.Marshal(f)
 	require.NoError(t, err)
 	return writeFile(t, dir, "thresholds.yaml", string(out))

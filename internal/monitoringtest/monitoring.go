@@ -18,6 +18,8 @@ var ExporterMetrics = []string{
 	"debt_unpaid_amount",
 	"debt_unpaid_orders",
 	"debt_unpaid_oldest_order_timestamp_seconds",
+	"debt_unpaid_amount_by_age",
+	"debt_unpaid_orders_by_age",
 	"debt_up",
 	"debt_window_seconds",
 	"debt_sweep_duration_seconds",
@@ -289,5 +291,84 @@ func MetricNames(expr string) []string {
 		out = append(out, n)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// Selection is one selection of a metric in an expression: its name and
+// the text between its braces ("" when it has none).
+type Selection struct {
+	Name     string
+	Matchers string
+}
+
+// Selections returns every selection of the metrics in names in expr, in
+// order. Like MetricNames it is a lexer, for expressions that parse.
+func Selections(expr string, names []string) []Selection {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	isIdent := func(c byte) bool {
+		return c == '_' || c == ':' || (c|0x20 >= 'a' && c|0x20 <= 'z') || (c >= '0' && c <= '9')
+	}
+	// skipString returns the index just past the string opening at i.
+	skipString := func(i int) int {
+		q := expr[i]
+		for i++; i < len(expr) && expr[i] != q; i++ {
+			if expr[i] == '\\' && q != '`' {
+				i++
+			}
+		}
+		return i + 1
+	}
+	// closing returns the index of the byte that closes the bracket at i.
+	closing := func(i int, c byte) int {
+		for i++; i < len(expr) && expr[i] != c; {
+			if q := expr[i]; q == '"' || q == '\'' || q == '`' {
+				i = skipString(i)
+				continue
+			}
+			i++
+		}
+		return i
+	}
+	var out []Selection
+	for i := 0; i < len(expr); {
+		c := expr[i]
+		switch {
+		case c == '"' || c == '\'' || c == '`':
+			i = skipString(i)
+		case c == '{':
+			i = closing(i, '}') + 1
+		case c == '[':
+			i = closing(i, ']') + 1
+		case isIdent(c):
+			j := i
+			for j < len(expr) && isIdent(expr[j]) {
+				j++
+			}
+			word := expr[i:j]
+			k := j
+			for k < len(expr) && strings.IndexByte(" \t\r\n", expr[k]) >= 0 {
+				k++
+			}
+			if labelListKeywords[word] && k < len(expr) && expr[k] == '(' {
+				i = closing(k, ')') + 1
+				continue
+			}
+			if want[word] && (k >= len(expr) || expr[k] != '(') {
+				s := Selection{Name: word}
+				if k < len(expr) && expr[k] == '{' {
+					end := min(closing(k, '}'), len(expr))
+					s.Matchers = expr[k+1 : end]
+					j = end + 1
+				}
+				out = append(out, s)
+			}
+			i = j
+		default:
+			i++
+		}
+	}
 	return out
 }
