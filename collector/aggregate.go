@@ -38,6 +38,16 @@ type Sum struct {
 	Amount                               money.Decimal
 	Orders                               int
 	Oldest                               int64 // earliest CreateTime, Unix seconds
+}
+
+// series is a Sum being added to: money.Sum adds in place, without
+// allocating once past int64 (amounts of 1e8 at 8 decimals get there
+// after about a thousand orders).
+type series struct {
+	region, model, productCode, currency string
+	amount                               money.Sum
+	orders                               int
+	oldest                               int64
 	ages                                 []ageSum
 }
 
@@ -50,7 +60,7 @@ type AgeSum struct {
 }
 
 type ageSum struct {
-	amount money.Decimal
+	amount money.Sum
 	orders int
 }
 
@@ -81,14 +91,14 @@ func NewAgeBuckets(bounds []time.Duration, spelled []string) AgeBuckets {
 
 // aggregator folds one worker's share of a sweep into exact sums.
 type aggregator struct {
-	sums    map[seriesKey]*Sum
+	sums    map[seriesKey]*series
 	invalid map[string]*invalidSample
 	ages    AgeBuckets
 	now     int64 // the sweep's time, for ages
 }
 
 func newAggregator(ages AgeBuckets, now time.Time) *aggregator {
-	return &aggregator{sums: make(map[seriesKey]*Sum), invalid: make(map[string]*invalidSample), ages: ages, now: now.Unix()}
+	return &aggregator{sums: make(map[seriesKey]*series), invalid: make(map[string]*invalidSample), ages: ages, now: now.Unix()}
 }
 
 // add is the apiclient.Client.Sweep callback of one worker.
@@ -102,15 +112,15 @@ func (a *aggregator) add(orders []apiclient.Order) {
 		k := seriesKey{o.Region, o.ModelID, o.ProductCode, o.Currency}
 		v, ok := a.sums[k]
 		if !ok {
-			v = &Sum{Region: o.Region, Model: o.ModelID, ProductCode: o.ProductCode, Currency: o.Currency,
-				Oldest: o.CreateTime, ages: make([]ageSum, len(a.ages.Labels))}
+			v = &series{region: o.Region, model: o.ModelID, productCode: o.ProductCode, currency: o.Currency,
+				oldest: o.CreateTime, ages: make([]ageSum, len(a.ages.Labels))}
 			a.sums[k] = v
 		}
-		v.Amount = v.Amount.Add(o.Amount)
-		v.Orders++
-		v.Oldest = min(v.Oldest, o.CreateTime)
+		v.amount.Add(o.Amount)
+		v.orders++
+		v.oldest = min(v.oldest, o.CreateTime)
 		b := a.bucket(o.CreateTime)
-		v.ages[b].amount = v.ages[b].amount.Add(o.Amount)
+		v.ages[b].amount.Add(o.Amount)
 		v.ages[b].orders++
 	}
 }
@@ -152,12 +162,12 @@ func (a *aggregator) merge(o *aggregator) {
 	}
 }
 
-func (v *Sum) add(s *Sum) {
-	v.Amount = v.Amount.Add(s.Amount)
-	v.Orders += s.Orders
-	v.Oldest = min(v.Oldest, s.Oldest)
+func (v *series) add(s *series) {
+	v.amount.Merge(&s.amount)
+	v.orders += s.orders
+	v.oldest = min(v.oldest, s.oldest)
 	for i := range v.ages {
-		v.ages[i].amount = v.ages[i].amount.Add(s.ages[i].amount)
+		v.ages[i].amount.Merge(&s.ages[i].amount)
 		v.ages[i].orders += s.ages[i].orders
 	}
 }
@@ -174,17 +184,17 @@ type totals struct {
 // finish makes label values safe, caps the series at maxSeries (0: no cap)
 // by folding the smallest, and sorts them.
 func (a *aggregator) finish(maxSeries int) totals {
-	clean := make(map[seriesKey]*Sum, len(a.sums))
+	clean := make(map[seriesKey]*series, len(a.sums))
 	for _, s := range a.sums {
-		k := seriesKey{labelValue(s.Region), labelValue(s.Model), labelValue(s.ProductCode), labelValue(s.Currency)}
-		s.Region, s.Model, s.ProductCode, s.Currency = k.region, k.model, k.productCode, k.currency
+		k := seriesKey{labelValue(s.region), labelValue(s.model), labelValue(s.productCode), labelValue(s.currency)}
+		s.region, s.model, s.productCode, s.currency = k.region, k.model, k.productCode, k.currency
 		if v, ok := clean[k]; ok {
 			v.add(s) // two raw values that clean to one label set
 		} else {
 			clean[k] = s
 		}
 	}
-	sums := make([]*Sum, 0, len(clean))
+	sums := make([]*series, 0, len(clean))
 	for _, s := range clean {
 		sums = append(sums, s)
 	}
@@ -195,16 +205,17 @@ func (a *aggregator) finish(maxSeries int) totals {
 	t.sums = make([]Sum, 0, len(sums))
 	groups := map[groupKey][]ageSum{}
 	for _, s := range sums {
-		t.sums = append(t.sums, *s)
-		g := groupKey{s.Region, s.ProductCode, s.Currency}
+		t.sums = append(t.sums, Sum{Region: s.region, Model: s.model, ProductCode: s.productCode, Currency: s.currency,
+			Amount: s.amount.Decimal(), Orders: s.orders, Oldest: s.oldest})
+		g := groupKey{s.region, s.productCode, s.currency}
 		ages, ok := groups[g]
 		if !ok {
 			ages = make([]ageSum, len(s.ages))
 			groups[g] = ages
 		}
-		for i, x := range s.ages {
-			ages[i].amount = ages[i].amount.Add(x.amount)
-			ages[i].orders += x.orders
+		for i := range s.ages {
+			ages[i].amount.Merge(&s.ages[i].amount)
+			ages[i].orders += s.ages[i].orders
 		}
 	}
 	slices.SortFunc(t.sums, func(x, y Sum) int {
@@ -212,10 +223,10 @@ func (a *aggregator) finish(maxSeries int) totals {
 			cmp.Compare(x.Model, y.Model), cmp.Compare(x.ProductCode, y.ProductCode))
 	})
 	for g, ages := range groups {
-		for i, x := range ages {
-			if x.orders > 0 { // empty buckets are not exposed
+		for i := range ages {
+			if ages[i].orders > 0 { // empty buckets are not exposed
 				t.byAge = append(t.byAge, AgeSum{Region: g.region, ProductCode: g.productCode, Currency: g.currency,
-					Age: a.ages.Labels[i], Amount: x.amount, Orders: x.orders})
+					Age: a.ages.Labels[i], Amount: ages[i].amount.Decimal(), Orders: ages[i].orders})
 			}
 		}
 	}
@@ -234,30 +245,31 @@ func (a *aggregator) finish(maxSeries int) totals {
 // product_code, currency) into one OtherModel series, so that at most
 // maxSeries remain and every total stays exact. Size is the number of
 // orders, then the amount: comparable across currencies, unlike money.
-func fold(sums []*Sum, maxSeries int) ([]*Sum, int) {
-	slices.SortFunc(sums, func(x, y *Sum) int {
-		return cmp.Or(cmp.Compare(y.Orders, x.Orders), y.Amount.Cmp(x.Amount),
-			cmp.Compare(x.Region+x.Model+x.ProductCode+x.Currency, y.Region+y.Model+y.ProductCode+y.Currency))
+func fold(sums []*series, maxSeries int) ([]*series, int) {
+	slices.SortFunc(sums, func(x, y *series) int {
+		return cmp.Or(cmp.Compare(y.orders, x.orders), cmp.Compare(y.amount.Float64(), x.amount.Float64()),
+			cmp.Compare(x.region, y.region), cmp.Compare(x.model, y.model),
+			cmp.Compare(x.productCode, y.productCode), cmp.Compare(x.currency, y.currency))
 	})
 	// Keep k series so that k plus one (other) per group folded fits.
 	keep := maxSeries
 	groups := map[groupKey]bool{}
 	for _, s := range sums[keep:] {
-		groups[groupKey{s.Region, s.ProductCode, s.Currency}] = true
+		groups[groupKey{s.region, s.productCode, s.currency}] = true
 	}
 	for keep > 0 && keep+len(groups) > maxSeries {
 		keep--
 		s := sums[keep]
-		groups[groupKey{s.Region, s.ProductCode, s.Currency}] = true
+		groups[groupKey{s.region, s.productCode, s.currency}] = true
 	}
 	out := slices.Clone(sums[:keep])
-	others := map[groupKey]*Sum{}
+	others := map[groupKey]*series{}
 	for _, s := range sums[keep:] {
-		g := groupKey{s.Region, s.ProductCode, s.Currency}
+		g := groupKey{s.region, s.productCode, s.currency}
 		o, ok := others[g]
 		if !ok {
-			o = &Sum{Region: s.Region, Model: OtherModel, ProductCode: s.ProductCode, Currency: s.Currency,
-				Oldest: s.Oldest, ages: make([]ageSum, len(s.ages))}
+			o = &series{region: s.region, model: OtherModel, productCode: s.productCode, currency: s.currency,
+				oldest: s.oldest, ages: make([]ageSum, len(s.ages))}
 			others[g] = o
 			out = append(out, o)
 		}

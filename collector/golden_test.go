@@ -1,0 +1,211 @@
+package collector
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/debt-exporter/debt_exporter/apiclient"
+	"github.com/debt-exporter/debt_exporter/money"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.prom from the collector's output")
+
+// literalAPI answers ListUnpaidOrders from literal orders: each order's
+// bytes exactly as written in a testdata file, served for whatever time
+// slice is asked (StartTime <= CreateTime <= EndTime), in file order, paged
+// by Page and PageSize. It checks nothing else: the strict server is simapi.
+type literalAPI struct {
+	orders []literalOrder
+	mu     sync.Mutex
+	asked  int
+}
+
+type literalOrder struct {
+	raw        json.RawMessage
+	createTime int64 // unparsable: served for every slice
+	timeOK     bool
+}
+
+func newLiteralAPI(t *testing.T, files ...string) *literalAPI {
+	t.Helper()
+	api := &literalAPI{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var page struct {
+			Orders []json.RawMessage
+			Data   struct{ Orders []json.RawMessage }
+		}
+		require.NoError(t, json.Unmarshal(b, &page), f)
+		for _, raw := range append(page.Orders, page.Data.Orders...) {
+			api.add(t, raw)
+		}
+	}
+	return api
+}
+
+func (a *literalAPI) add(t testing.TB, raw json.RawMessage) {
+	var o struct{ CreateTime json.RawMessage }
+	require.NoError(t, json.Unmarshal(raw, &o))
+	ct, err := strconv.ParseInt(strings.Trim(string(o.CreateTime), `"`), 10, 64)
+	a.orders = append(a.orders, literalOrder{raw: raw, createTime: ct, timeOK: err == nil})
+}
+
+func (a *literalAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	a.asked++
+	a.mu.Unlock()
+	_ = r.ParseForm()
+	num := func(k string) int64 { n, _ := strconv.ParseInt(r.PostForm.Get(k), 10, 64); return n }
+	start, end, page, size := num("StartTime"), num("EndTime"), num("Page"), num("PageSize")
+	var match []json.RawMessage
+	for _, o := range a.orders {
+		if !o.timeOK || (o.createTime >= start && o.createTime <= end) {
+			match = append(match, o.raw)
+		}
+	}
+	from := min(int64(len(match)), (page-1)*size)
+	to := min(int64(len(match)), from+size)
+	body := bytes.NewBufferString(`{"Action":"ListUnpaidOrdersResponse","RetCode":0,"Orders":[`)
+	for i, o := range match[from:to] {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		body.Write(o)
+	}
+	body.WriteString("]}")
+	_, _ = w.Write(body.Bytes())
+}
+
+func literalCollector(t *testing.T, api http.Handler, mod func(*Config)) (*Collector, *logBuffer) {
+	t.Helper()
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	client, err := apiclient.New(apiclient.Config{Endpoint: srv.URL, PublicKey: "pub", PrivateKey: privateKey})
+	require.NoError(t, err)
+	logs := &logBuffer{}
+	cfg := Config{Client: client, Window: window, Now: func() time.Time { return now }, MaxTimeout: 10 * time.Second,
+		AgeBuckets: NewAgeBuckets([]time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}, []string{"1d", "7d", "30d"}),
+		Logger:     log.NewLogfmtLogger(logs)}
+	if mod != nil {
+		mod(&cfg)
+	}
+	return New(cfg), logs
+}
+
+// goldenMetrics are the series whose values depend only on the orders.
+var goldenMetrics = []string{"debt_unpaid_amount", "debt_unpaid_orders", "debt_unpaid_oldest_order_timestamp_seconds",
+	"debt_unpaid_amount_by_age", "debt_unpaid_orders_by_age", "debt_invalid_orders", "debt_up", "debt_window_seconds",
+	"debt_series_folded"}
+
+// TestGoldenExposition: three literal API answers (testdata/orders-*.json:
+// escapes, raw UTF-8, strings and numbers for CreateTime, a credit, eight
+// decimals, a 43-digit amount, a NUL in a ModelID, invalid fields) give
+// exactly testdata/golden.prom. Run with -update to rewrite it, and read
+// the diff.
+func TestGoldenExposition(t *testing.T) {
+	files, err := filepath.Glob("testdata/orders-*.json")
+	require.NoError(t, err)
+	require.Len(t, files, 3)
+	coll, _ := literalCollector(t, newLiteralAPI(t, files...), nil)
+	got, err := testutil.CollectAndFormat(coll, expfmt.TypeTextPlain, goldenMetrics...)
+	require.NoError(t, err)
+	golden := filepath.Join("testdata", "golden.prom")
+	if *update {
+		require.NoError(t, os.WriteFile(golden, got, 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got), "run go test ./collector -run TestGoldenExposition -update, and read the diff")
+	// The golden file itself must be valid exposition, lint clean.
+	problems, err := testutil.CollectAndLint(coll, goldenMetrics...)
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+}
+
+// TestGoldenCatchesOneCharacter: the comparison above is exact: one
+// character changed in the golden output is a failure.
+func TestGoldenCatchesOneCharacter(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join("testdata", "golden.prom"))
+	require.NoError(t, err)
+	files, _ := filepath.Glob("testdata/orders-*.json")
+	coll, _ := literalCollector(t, newLiteralAPI(t, files...), nil)
+	got, err := testutil.CollectAndFormat(coll, expfmt.TypeTextPlain, goldenMetrics...)
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(got))
+	i := bytes.LastIndexByte(want, '5') // a digit of a value
+	require.Positive(t, i)
+	changed := bytes.Clone(want)
+	changed[i] = '6'
+	assert.NotEqual(t, string(changed), string(got))
+}
+
+// TestCardinalityIsCapped: 5,000 distinct models in one region, product
+// and currency, with --metrics.max-series 100: at most 100 series, the
+// smallest folded into model="(other)", the totals exact, one warning.
+func TestCardinalityIsCapped(t *testing.T) {
+	api := &literalAPI{}
+	var total money.Decimal
+	for i := range 5000 {
+		amount := fmt.Sprintf("%d.%02d", i%7+1, i%100)
+		d, err := money.ParseString(amount)
+		require.NoError(t, err)
+		total = total.Add(d)
+		n := 1 + i%3 // some models have more orders than others
+		for k := range n {
+			raw := fmt.Sprintf(`{"OrderNo":"O-%d-%d","Region":"cn-wlcb","ModelID":"model-%05d","ProductCode":"modelverse","Currency":"CNY","OrderTotalPrice":%q,"CreateTime":%d}`,
+				i, k, i, amount, now.Unix()-int64(i*100+k))
+			api.add(t, json.RawMessage(raw))
+			if k > 0 {
+				total = total.Add(d)
+			}
+		}
+	}
+	coll, logs := literalCollector(t, api, func(c *Config) { c.MaxSeries = 100 })
+	sums, _, _, err := coll.SweepOnce(t.Context())
+	require.NoError(t, err)
+	assert.Len(t, sums, 100)
+	var got money.Decimal
+	other := 0
+	for _, s := range sums {
+		got = got.Add(s.Amount)
+		if s.Model == OtherModel {
+			other++
+		}
+	}
+	assert.Equal(t, 1, other)
+	assert.Zero(t, got.Cmp(total), "total %s, want %s", got, total)
+	assert.Equal(t, 1, logs.count("too many series"))
+	m := gather(t, coll)
+	assert.Equal(t, []float64{4901}, m["debt_series_folded"])
+}
+
+// TestLabelValuesAreMadeSafe: a NUL and invalid UTF-8 become U+FFFD, a
+// 5 MiB ModelID is cut to 128 bytes, and two long values that share their
+// first 128 bytes stay two series.
+func TestLabelValuesAreMadeSafe(t *testing.T) {
+	long := strings.Repeat("m", 5<<20)
+	assert.Equal(t, "a\uFFFDb", labelValue("a\x00b"))
+	assert.Equal(t, "a\uFFFDb", labelValue("a\xffb"))
+	cut1, cut2 := labelValue(long+"1"), labelValue(long+"2")
+	assert.LessOrEqual(t, len(cut1), MaxLabelLength)
+	assert.NotEqual(t, cut1, cut2)
+	assert.Equal(t, "plain-model", labelValue("plain-model"))
+}
