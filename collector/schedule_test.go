@@ -1,0 +1,223 @@
+package collector
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/debt-exporter/debt_exporter/apiclient"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
+	"github.com/debt-exporter/debt_exporter/money"
+)
+
+// scrapeWith runs one scrape through the handler with Prometheus' timeout
+// header, and returns the body.
+func scrapeWith(f *fixture, timeout string) string {
+	r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", timeout)
+	rec := httptest.NewRecorder()
+	f.coll.Handler(prometheus.NewRegistry(), 100*time.Millisecond, time.Minute, f.coll.logger).ServeHTTP(rec, r)
+	return rec.Body.String()
+}
+
+// TestAShorterDeadlineDoesNotFailAnotherScrape: scrape A (timeout 0.5 s)
+// starts a sweep of about 1.5 s, scrape B (timeout 10 s) joins it: A fails
+// by its own deadline, B gets the complete sweep.
+func TestAShorterDeadlineDoesNotFailAnotherScrape(t *testing.T) {
+	f := newFixture(t, simapi.Config{Seed: 8, Orders: 300}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
+	f.srv.SetLatency(300 * time.Millisecond)
+	var a, b string
+	var wg sync.WaitGroup
+	wg.Go(func() { a = scrapeWith(f, "0.6") })
+	time.Sleep(50 * time.Millisecond)
+	wg.Go(func() { b = scrapeWith(f, "10") })
+	wg.Wait()
+	assert.Contains(t, a, "debt_up 0")
+	assert.Contains(t, b, "debt_up 1", "the joiner's own deadline was later")
+	assert.Contains(t, b, "debt_unpaid_amount{")
+	assert.Equal(t, 1, f.logs.count(`msg="scrape abandoned"`), f.logs.String())
+	assert.Zero(t, f.logs.count(`msg="sweep failed"`), f.logs.String())
+}
+
+// TestShutdownEndsSweepsInFlight: when the exporter's context ends
+// (SIGTERM), a sweep in flight stops at once and its scrape is answered
+// with debt_up 0, long before the sweep would have ended.
+func TestShutdownEndsSweepsInFlight(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := newFixture(t, simapi.Config{Seed: 8, Orders: 3000}, func(c *apiclient.Config, cc *Config) {
+		c.Concurrency = 1
+		cc.Context = ctx
+	})
+	f.srv.SetLatency(time.Second) // a sweep of 30+ s
+	done := make(chan string)
+	go func() { done <- scrapeWith(f, "60") }()
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	cancel()
+	select {
+	case body := <-done:
+		assert.Contains(t, body, "debt_up 0")
+		assert.Less(t, time.Since(start), 2*time.Second)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the scrape was not answered after shutdown")
+	}
+	assert.Eventually(t, func() bool { return strings.Contains(f.logs.String(), "shutting down") }, 2*time.Second, 10*time.Millisecond)
+}
+
+// TestDeadAPIHint tells a dead API from a sweep that needs more time.
+func TestDeadAPIHint(t *testing.T) {
+	f := newFixture(t, simapi.Config{Seed: 8, Orders: 300}, nil)
+	f.srv.SetLatency(5 * time.Second) // accepts, never answers in time
+	assert.Contains(t, scrapeWith(f, "0.5"), "debt_up 0")
+	assert.Contains(t, f.logs.String(), "the API gave no answer in time")
+	assert.NotContains(t, f.logs.String(), "raise scrape_timeout or --sweep.min-interval")
+}
+
+func backgroundFixture(t *testing.T, interval time.Duration, latency time.Duration) (*fixture, context.CancelFunc) {
+	t.Helper()
+	clock := struct {
+		sync.Mutex
+		now time.Time
+	}{now: now}
+	f := newFixture(t, simapi.Config{Seed: 8, Orders: 2000}, func(_ *apiclient.Config, c *Config) {
+		c.Interval = interval
+		c.MaxTimeout = 5 * time.Second
+		c.Now = func() time.Time {
+			clock.Lock()
+			defer clock.Unlock()
+			return clock.now
+		}
+	})
+	f.srv.SetLatency(latency)
+	ctx, cancel := context.WithCancel(context.Background())
+	go f.coll.Run(ctx)
+	t.Cleanup(cancel)
+	return f, cancel
+}
+
+// TestBackgroundSweepsAnswerAtOnce: a sweep longer than the scrape timeout
+// still gives exact figures; every scrape after the first is answered at
+// once from the last complete sweep.
+func TestBackgroundSweepsAnswerAtOnce(t *testing.T) {
+	f, _ := backgroundFixture(t, time.Second, 100*time.Millisecond) // a sweep of about 0.5 s
+	first := scrapeWith(f, "5")                                     // waits for the first sweep
+	require.Contains(t, first, "debt_up 1")
+	for range 5 {
+		start := time.Now()
+		body := scrapeWith(f, "0.2") // far shorter than a sweep
+		assert.Less(t, time.Since(start), 150*time.Millisecond)
+		assert.Contains(t, body, "debt_up 1")
+	}
+	requireHealthy(t, f)
+}
+
+// TestBackgroundFiguresExpire: when the API fails, debt_up turns 0 at the
+// next sweep, but the last figures stay until 3 x interval + max timeout
+// after their sweep, and not a moment longer.
+func TestBackgroundFiguresExpire(t *testing.T) {
+	f, _ := backgroundFixture(t, 200*time.Millisecond, 0)
+	require.Contains(t, scrapeWith(f, "5"), "debt_up 1")
+	f.srv.FailRetCode(171, -1)
+	assert.Eventually(t, func() bool { return strings.Contains(scrapeWith(f, "1"), "debt_up 0") }, 3*time.Second, 20*time.Millisecond)
+	body := scrapeWith(f, "1")
+	assert.Contains(t, body, "debt_unpaid_amount{", "the last complete figures, with their age")
+	assert.Contains(t, body, "debt_last_success_timestamp_seconds")
+	// Move the clock past the bound: 3 x 200ms + 5s.
+	f.coll.cfg.Now = func() time.Time { return now.Add(5*time.Second + 601*time.Millisecond) }
+	body = scrapeWith(f, "1")
+	assert.Contains(t, body, "debt_up 0")
+	assert.NotContains(t, body, "debt_unpaid_amount{", "too old to be shown")
+}
+
+// TestHAPairSharesBackgroundSweeps: two scrapers at staggered offsets cause
+// one sweep per interval, counted at the simulated API.
+func TestHAPairSharesBackgroundSweeps(t *testing.T) {
+	f, cancel := backgroundFixture(t, 500*time.Millisecond, 0)
+	require.Contains(t, scrapeWith(f, "5"), "debt_up 1")
+	perSweep := f.srv.Requests()
+	require.Positive(t, perSweep)
+	stop := time.Now().Add(3 * time.Second)
+	var wg sync.WaitGroup
+	for _, offset := range []time.Duration{0, 130 * time.Millisecond} {
+		wg.Go(func() {
+			time.Sleep(offset)
+			for time.Now().Before(stop) {
+				assert.Contains(t, scrapeWith(f, "1"), "debt_up 1")
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	cancel()
+	// 3.x s at one sweep per 0.5 s (±10% jitter): 6 to 9 sweeps in all,
+	// against about 60 scrapes. A steady sweep costs fewer requests than
+	// the first, so count sweeps by the collector's own gauge.
+	sweeps := float64(f.srv.Requests()) / float64(perSweep)
+	assert.Less(t, sweeps, 12.0, "sweeps follow the interval, not the scrapes")
+}
+
+// TestAgeBucketsAddUp: on every sweep of a live account, the orders and
+// amounts of the age buckets add up to debt_unpaid_orders and
+// debt_unpaid_amount of the same labels summed over model.
+func TestAgeBucketsAddUp(t *testing.T) {
+	f := newFixture(t, simapi.Config{Seed: 21, Orders: 5000, Varied: true}, func(_ *apiclient.Config, c *Config) {
+		c.AgeBuckets = NewAgeBuckets([]time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}, []string{"1d", "7d", "30d"})
+	})
+	f.srv.SetChurn(5, 5)
+	for range 3 {
+		res := f.coll.sweep(context.Background())
+		require.NoError(t, res.err)
+		type total struct {
+			orders int
+			amount string
+		}
+		add := func(m map[groupKey]*total, g groupKey, orders int, amount money.Decimal) {
+			tt := m[g]
+			if tt == nil {
+				tt = &total{amount: "0"}
+				m[g] = tt
+			}
+			d, _ := money.ParseString(tt.amount)
+			tt.orders += orders
+			tt.amount = d.Add(amount).String()
+		}
+		series, ages := map[groupKey]*total{}, map[groupKey]*total{}
+		for _, s := range res.totals.sums {
+			add(series, groupKey{s.Region, s.ProductCode, s.Currency}, s.Orders, s.Amount)
+		}
+		for _, a := range res.totals.byAge {
+			add(ages, groupKey{a.Region, a.ProductCode, a.Currency}, a.Orders, a.Amount)
+		}
+		require.NotEmpty(t, series)
+		require.Len(t, ages, len(series))
+		for g, s := range series {
+			a := ages[g]
+			require.NotNil(t, a, "%+v", g)
+			x, _ := money.ParseString(s.amount)
+			y, _ := money.ParseString(a.amount)
+			assert.Equal(t, s.orders, a.orders, "%+v", g)
+			assert.Zero(t, x.Cmp(y), "%+v: %s by model, %s by age", g, s.amount, a.amount)
+		}
+		buckets := map[string]bool{}
+		for _, a := range res.totals.byAge {
+			buckets[a.Age] = true
+		}
+		assert.Subset(t, []string{"0-1d", "1d-7d", "7d-30d"}, keys(buckets))
+	}
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
