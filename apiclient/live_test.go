@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -244,4 +246,20 @@ func TestOutOfRangeOrdersAreLeftOut(t *testing.T) {
 	}
 	assert.Equal(t, 3, stats.OutOfRange)
 	assert.NotEmpty(t, stats.OutOfRangeExample)
+}
+
+// TestServerTextIsCapped: a 10 MB Message does not make a 10 MB error (and
+// so log line): what the server sends is cut, and says so.
+func TestServerTextIsCapped(t *testing.T) {
+	huge := strings.Repeat("x", 10<<20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"RetCode":171,"Message":%q,"Action":%q}`, huge, huge)
+	}))
+	defer srv.Close()
+	c, err := apiclient.New(apiclient.Config{Endpoint: srv.URL, PublicKey: "p", PrivateKey: "k", MaxResponseBytes: 32 << 20})
+	require.NoError(t, err)
+	_, err = c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func(int, []apiclient.Order) error { return nil })
+	require.Error(t, err)
+	assert.Less(t, len(err.Error()), 1024, "error of %d bytes", len(err.Error()))
+	assert.Contains(t, err.Error(), "[cut: 10485760 bytes in all]")
 }

@@ -2,6 +2,9 @@ package collector
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"net/http"
 	"strconv"
 	"time"
@@ -43,12 +46,24 @@ func (c *Collector) Handler(extra prometheus.Gatherer, offset, limit time.Durati
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(c.ForScrape(ctx))
 		promhttp.HandlerFor(prometheus.Gatherers{extra, reg}, promhttp.HandlerOpts{
-			ErrorLog:      promLogger{logger},
+			ErrorLog:      &promLogger{logger: logger, remote: r.RemoteAddr},
 			ErrorHandling: promhttp.ContinueOnError,
 		}).ServeHTTP(w, r)
 	})
 }
 
-type promLogger struct{ logger log.Logger }
+// promLogger logs promhttp's errors of one scrape: one line, with the
+// first error as text (go-kit cannot render promhttp's []any), however
+// many metric families failed to reach a scraper that hung up.
+type promLogger struct {
+	logger log.Logger
+	remote string
+	once   sync.Once
+}
 
-func (l promLogger) Println(v ...any) { level.Error(l.logger).Log("msg", "serving metrics", "err", v) }
+func (l *promLogger) Println(v ...any) {
+	l.once.Do(func() {
+		level.Warn(l.logger).Log("msg", "could not send the metrics to the scraper", "remote", l.remote,
+			"err", strings.TrimSpace(fmt.Sprintln(v...)), "hint", "the scraper hung up, or its scrape_timeout is shorter than a sweep")
+	})
+}

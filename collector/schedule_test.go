@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -220,4 +221,23 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// closedConn is a response writer whose connection is gone, as when a
+// scraper hangs up before the answer.
+type closedConn struct{ h http.Header }
+
+func (c *closedConn) Header() http.Header       { return c.h }
+func (c *closedConn) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+func (c *closedConn) WriteHeader(int)           {}
+
+// TestAbandonedScrapeLogsOneLine: promhttp reports every metric family it
+// could not send; the log gets one readable line per scrape.
+func TestAbandonedScrapeLogsOneLine(t *testing.T) {
+	f := newFixture(t, simapi.Config{Seed: 8, Orders: 500}, nil)
+	r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	f.coll.Handler(prometheus.NewRegistry(), 100*time.Millisecond, time.Minute, f.coll.logger).ServeHTTP(&closedConn{h: http.Header{}}, r)
+	assert.Equal(t, 1, f.logs.count("could not send the metrics"), f.logs.String())
+	assert.Contains(t, f.logs.String(), "closed pipe")
+	assert.NotContains(t, f.logs.String(), "unsupported value type")
 }
