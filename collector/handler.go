@@ -3,10 +3,10 @@ package collector
 import (
 	"context"
 	"fmt"
-	"strings"
-	"sync"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-kit/log"
