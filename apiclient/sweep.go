@@ -113,6 +113,11 @@ func (c *Client) Sweep(ctx context.Context, q Query, fn func(worker int, orders 
 		return s.stats, s.err
 	}
 	s.density.sorted = s.sorted
+	if s.sorted == unknownOrder && prev != nil {
+		// Every answer was short: nothing was seen of the order, which
+		// is the one the last sweep saw.
+		s.density.sorted = prev.sorted
+	}
 	c.mu.Lock()
 	c.plans[key] = s.density
 	c.mu.Unlock()
@@ -327,7 +332,7 @@ func (r *reader) read(ctx context.Context, sl slice) ([]slice, error) {
 				return evenly(slice{start: sl.start, end: lo + 1}, parts), nil
 			}
 			r.observeSort(unsorted)
-			return split(sl, orders, parts), nil
+			return r.survey(ctx, sl, orders)
 		}
 		switch order {
 		case ascending:
@@ -346,10 +351,89 @@ func (r *reader) read(ctx context.Context, sl slice) ([]slice, error) {
 			sl.end = lo + 1
 		default:
 			r.observeSort(unsorted)
-			return split(sl, orders, 4), nil
+			return split(sl, orders, 2), nil
 		}
 	}
 	return nil, nil
+}
+
+// survey plans the first sweep of an unsorted API, whose pages are a
+// sample of the window in no order of time: it finds how many orders the
+// window holds by probing page numbers (doubling, then bisecting: about
+// 2 log2(pages) requests, a fraction of a percent of a large window), and
+// cuts the window at the quantiles of the CreateTimes the probed pages
+// showed into slices expected to hold three quarters of a page each. The
+// probed pages only estimate: their orders are not taken.
+func (r *reader) survey(ctx context.Context, sl slice, first []Order) ([]slice, error) {
+	pageSize := r.s.c.cfg.PageSize
+	var samples []int64
+	sample := func(orders []Order) {
+		for i := range orders {
+			if t := orders[i].CreateTime; orders[i].timeSet && t >= sl.start && t < sl.end {
+				samples = append(samples, t)
+			}
+		}
+	}
+	sample(first)
+	probe := func(page int) (int, error) {
+		orders, err := r.get(ctx, sl, page)
+		if err != nil {
+			return 0, err
+		}
+		sample(orders)
+		return len(orders), nil
+	}
+	full, short, shortLen := 1, 0, 0 // page full is full; page short (if set) is not
+	for page := 2; short == 0; page *= 2 {
+		n, err := probe(page)
+		if err != nil {
+			return nil, err
+		}
+		if n < pageSize {
+			short, shortLen = page, n
+		} else {
+			full = page
+		}
+		if page > r.s.c.cfg.MaxPages {
+			return nil, fmt.Errorf("%w: the window holds more than %d pages", ErrTooManyPages, r.s.c.cfg.MaxPages)
+		}
+	}
+	for short-full > 1 {
+		mid := full + (short-full)/2
+		n, err := probe(mid)
+		if err != nil {
+			return nil, err
+		}
+		if n < pageSize {
+			short, shortLen = mid, n
+		} else {
+			full = mid
+		}
+	}
+	total := full*pageSize + shortLen
+	parts := max(1, (total*4+3*pageSize-1)/(3*pageSize))
+	return quantiles(sl, samples, parts), nil
+}
+
+// quantiles cuts sl into n slices at the quantiles of samples, spread
+// evenly in time between neighbouring samples.
+func quantiles(sl slice, samples []int64, n int) []slice {
+	if len(samples) < 2 || n < 2 {
+		return evenly(sl, n)
+	}
+	slices.Sort(samples)
+	out := make([]slice, 0, n)
+	a := sl.start
+	for j := 1; j < n; j++ {
+		pos := float64(j) * float64(len(samples)-1) / float64(n)
+		i := int(pos)
+		c := samples[i] + int64(float64(samples[i+1]-samples[i])*(pos-float64(i)))
+		if c > a && c < sl.end {
+			out = append(out, slice{start: a, end: c})
+			a = c
+		}
+	}
+	return append(out, slice{start: a, end: sl.end})
 }
 
 // evenly cuts sl into n slices of equal length (fewer if it is short).
