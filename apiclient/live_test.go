@@ -46,6 +46,14 @@ func TestLiveAccountInvariant(t *testing.T) {
 		name      string
 		pay, post int // per request
 	}
+	type testCase struct {
+		name      string
+		sort      int
+		exclusive bool
+		ch        churn
+		conc      int
+	}
+	var cases []testCase
 	for _, sort := range []struct {
 		name string
 		v    int
@@ -53,48 +61,73 @@ func TestLiveAccountInvariant(t *testing.T) {
 		for _, exclusive := range []bool{false, true} {
 			for _, ch := range []churn{{"payments", 12, 0}, {"late postings", 0, 12}, {"both", 6, 6}} {
 				for _, conc := range []int{1, 4, 8} {
-					name := fmt.Sprintf("%s/exclusive=%v/%s/concurrency=%d", sort.name, exclusive, ch.name, conc)
-					t.Run(name, func(t *testing.T) {
-						t.Parallel()
-						srv := simapi.New(simapi.Config{Seed: int64(conc*7 + sort.v), Orders: 20000, Now: now,
-							Sort: sort.v, EndTimeExclusive: exclusive, Varied: true})
-						defer srv.Close()
-						c, _ := newClient(t, srv, func(c *apiclient.Config) { c.Concurrency = conc })
-						q := window(srv)
-						// The first sweep (no plan yet), then one on the plan
-						// it learned, as in steady state.
-						before := srv.UnpaidOrderNos(q)
-						srv.SetChurn(ch.pay, ch.post)
-						got, stats := collect(t, c, q)
-						srv.SetChurn(0, 0)
-						after := srv.UnpaidOrderNos(q)
-						changed := int(srv.Paid() + srv.Posted())
-						require.Greater(t, changed, 1000, "thousands of orders changed during the sweep (%d requests)", stats.Requests)
-						checkInvariant(t, before, after, got, srv)
-
-						// Again with churn, now on the learned plan.
-						before = after
-						srv.SetChurn(ch.pay, ch.post)
-						got, _ = collect(t, c, q)
-						srv.SetChurn(0, 0)
-						after = srv.UnpaidOrderNos(q)
-						checkInvariant(t, before, after, got, srv)
-
-						// Nothing changes: the next sweep is exact.
-						got, _ = collect(t, c, q)
-						want := srv.UnpaidOrderNos(q)
-						assert.Len(t, got, len(want))
-						for no := range want {
-							assert.Equal(t, 1, got[no], "order %s", no)
-						}
-					})
+					cases = append(cases, testCase{fmt.Sprintf("%s/exclusive=%v/%s/concurrency=%d", sort.name, exclusive, ch.name, conc),
+						sort.v, exclusive, ch, conc})
 				}
 			}
 		}
 	}
+	// The cases wait on the server far more than they compute: run a dozen
+	// at once (t.Parallel would run GOMAXPROCS, two here). Only assert is
+	// used from the goroutines; every message names its case.
+	sem := make(chan struct{}, 12)
+	var wg sync.WaitGroup
+	for i, tc := range cases {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			srv := simapi.New(simapi.Config{Seed: int64(i), Orders: 20000, Now: now,
+				Sort: tc.sort, EndTimeExclusive: tc.exclusive, Varied: true})
+			defer srv.Close()
+			c, err := apiclient.New(apiclient.Config{Endpoint: srv.URL, PublicKey: simapi.DemoPublicKey,
+				PrivateKey: simapi.DemoPrivateKey, Retry: fastRetry, Concurrency: tc.conc})
+			if !assert.NoError(t, err, tc.name) {
+				return
+			}
+			q := window(srv)
+			sweep := func() map[string]int {
+				var mu sync.Mutex
+				got := map[string]int{}
+				_, err := c.Sweep(context.Background(), q, func(_ int, orders []apiclient.Order) error {
+					mu.Lock()
+					defer mu.Unlock()
+					for _, o := range orders {
+						got[o.OrderNo]++
+					}
+					return nil
+				})
+				assert.NoError(t, err, tc.name)
+				return got
+			}
+			// The first sweep (no plan yet), then one on the plan it
+			// learned, as in steady state, each while orders change.
+			for round := range 2 {
+				before := srv.UnpaidOrderNos(q)
+				changedBefore := srv.Paid() + srv.Posted()
+				srv.SetChurn(tc.ch.pay, tc.ch.post)
+				got := sweep()
+				srv.SetChurn(0, 0)
+				after := srv.UnpaidOrderNos(q)
+				changed := srv.Paid() + srv.Posted() - changedBefore
+				assert.Greater(t, changed, int64(1000), "%s round %d: thousands of orders changed during the sweep", tc.name, round)
+				checkInvariant(t, tc.name, before, after, got, srv)
+			}
+			// Nothing changes: the next sweep is exact.
+			got := sweep()
+			want := srv.UnpaidOrderNos(q)
+			assert.Len(t, got, len(want), tc.name)
+			for no := range want {
+				if got[no] != 1 {
+					assert.Equal(t, 1, got[no], "%s: order %s", tc.name, no)
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
-func checkInvariant(t *testing.T, before, after map[string]int64, got map[string]int, srv *simapi.Server) {
+func checkInvariant(t *testing.T, name string, before, after map[string]int64, got map[string]int, srv *simapi.Server) {
 	t.Helper()
 	missed, twice, unknown := 0, 0, 0
 	for no := range before {
@@ -110,9 +143,9 @@ func checkInvariant(t *testing.T, before, after map[string]int64, got map[string
 			unknown++
 		}
 	}
-	assert.Zero(t, missed, "orders unpaid throughout and not counted exactly once")
-	assert.Zero(t, twice, "orders counted twice")
-	assert.Zero(t, unknown, "orders the API never had")
+	assert.Zero(t, missed, "%s: orders unpaid throughout and not counted exactly once", name)
+	assert.Zero(t, twice, "%s: orders counted twice", name)
+	assert.Zero(t, unknown, "%s: orders the API never had", name)
 }
 
 // TestThrottledGateway: against a gateway that admits R requests a second,
