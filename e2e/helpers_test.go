@@ -1,6 +1,7 @@
-// Package docs_test keeps the newcomer-facing files honest: README.md,
-// examples/, the Dockerfile and the Makefile are checked against the built
-// exporter and the real Prometheus tools, so they cannot drift from the code.
+// Package e2e tests the exporter as users meet it: the built binary, the
+// real Prometheus, Alertmanager and promtool on its output, and the files a
+// newcomer reads (README.md, examples/, the Dockerfile, the Makefile, the
+// rules, dashboards and mixin), so that none of them drifts from the code.
 package e2e
 
 import (

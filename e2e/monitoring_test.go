@@ -1,6 +1,7 @@
-// Package e2e runs the shipped monitoring end to end: the exporter in demo
-// mode, a real Prometheus loading the bundled rules, and a real Alertmanager
-// delivering to a webhook written here.
+// The shipped monitoring end to end: the exporter in demo mode, a real
+// Prometheus loading the bundled rules, and a real Alertmanager delivering
+// to a webhook written here.
+
 package e2e
 
 import (
