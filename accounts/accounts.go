@@ -339,7 +339,9 @@ func build(ra rawAccount, d Defaults) (Account, string, error) {
 		w, err := model.ParseDuration(strings.TrimSpace(ra.Window))
 		if err != nil || time.Duration(w) < time.Second {
 			// The API takes whole seconds: a shorter window would often be empty.
-			return acc, "window", fmt.Errorf("%q is not a duration of at least a second, such as 30d or 12h", ra.Window)
+			// The value is not quoted: a key pasted on the wrong line
+			// must not reach the log.
+			return acc, "window", errors.New("not a duration of at least a second, such as 30d or 12h")
 		}
 		acc.Window = time.Duration(w)
 	}
@@ -353,9 +355,9 @@ func build(ra rawAccount, d Defaults) (Account, string, error) {
 		f := ra.Filters
 		acc.Query = apiclient.Query{ResourceIDs: f.ResourceID, ModelIDs: f.Model, PricingUnits: f.PricingUnit,
 			OrderTypes: f.OrderType, Regions: f.Region, PricingSKUs: f.PricingSKU, ProductCodes: f.ProductCode}
-		for _, p := range f.ProductCode {
+		for i, p := range f.ProductCode {
 			if p != "modelverse" && p != "sandbox" {
-				return acc, "filters.product_code", fmt.Errorf("%q is not modelverse or sandbox", p)
+				return acc, "filters.product_code", fmt.Errorf("entry #%d is not modelverse or sandbox", i+1)
 			}
 		}
 	}
