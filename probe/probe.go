@@ -17,6 +17,7 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -198,7 +199,13 @@ func wait(accs []*account) {
 // with the account it began with; unchanged accounts keep their client
 // and collector; removed accounts' background sweeps have ended when
 // Reload returns.
+//
+// On a nil Set (no --config.file) it returns an error: there is nothing
+// to reload.
 func (s *Set) Reload() error {
+	if s == nil {
+		return errNoFile
+	}
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	accs, err := accounts.Load(s.cfg.File, s.cfg.Defaults)
@@ -242,8 +249,14 @@ func names(accs []*account) string {
 	return strings.Join(out, ",")
 }
 
+// errNoFile is Reload's error on a nil Set.
+var errNoFile = errors.New("no --config.file given: nothing to reload")
+
 // Accounts returns the names of the running accounts, sorted.
 func (s *Set) Accounts() []string {
+	if s == nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]string, 0, len(s.accounts))
@@ -255,6 +268,9 @@ func (s *Set) Accounts() []string {
 }
 
 func (s *Set) lookup(name string) *account {
+	if s == nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.accounts[name]
@@ -263,7 +279,8 @@ func (s *Set) lookup(name string) *account {
 // ProbeHandler answers GET /probe?account=NAME with that account's debt_*
 // metrics, swept within the scrape's timeout (or answered from the last
 // background sweep). Only the account parameter is read; a missing or
-// unknown account is HTTP 400 with one line.
+// unknown account is HTTP 400 with one line. A nil Set (no --config.file)
+// knows no account.
 func (s *Set) ProbeHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -307,8 +324,9 @@ func (l promLogger) Println(v ...any) {
 }
 
 // ReloadHandler answers POST /-/reload: 200 when the new configuration is
-// in force, 500 with the error in one line when the running one was kept,
-// 403 when enabled is false (--web.enable-lifecycle not set).
+// in force, 500 with the error in one line when the running one was kept
+// (or on a nil Set: no --config.file), 403 when enabled is false
+// (--web.enable-lifecycle not set).
 func (s *Set) ReloadHandler(enabled bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !enabled {

@@ -702,3 +702,20 @@ func TestConcurrentProbesAndReloads(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestNilSet: without --config.file main may still mount the handlers.
+func TestNilSet(t *testing.T) {
+	var s *Set
+	require.Error(t, s.Reload())
+	assert.Nil(t, s.Accounts())
+	rec := httptest.NewRecorder()
+	s.ProbeHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/probe?account=a", nil))
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	rec = httptest.NewRecorder()
+	s.ReloadHandler(true).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/-/reload", nil))
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+	assert.Equal(t, "failed to reload config: no --config.file given: nothing to reload\n", rec.Body.String())
+	rec = httptest.NewRecorder()
+	s.ReloadHandler(false).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/-/reload", nil))
+	assert.Equal(t, http.StatusForbidden, rec.Code)
+}
