@@ -1,0 +1,265 @@
+package accounts
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/debt-exporter/debt_exporter/apiclient"
+)
+
+// The key values of the tests: none may ever appear in an error.
+const (
+	prodKey    = "prod-private-key-5f1e0c"
+	stagingKey = "staging-private-key-a9b2"
+	envKey     = "env-private-key-77c3d1"
+	inlineKey  = "inline-private-key-0d4e"
+	publicKey  = "AKIDprodpublic"
+)
+
+var secrets = []string{prodKey, stagingKey, envKey, inlineKey}
+
+var defaults = Defaults{
+	Endpoint: "https://api.dezai.com/",
+	Window:   30 * 24 * time.Hour,
+	Query:    apiclient.Query{Regions: []string{"cn-zj"}, PricingUnits: []int{3}},
+}
+
+// dir is a temporary directory with key files, and its accounts file.
+type dir struct {
+	path string
+	file string
+}
+
+func newDir(t *testing.T) *dir {
+	t.Helper()
+	d := &dir{path: t.TempDir()}
+	d.write(t, "prod.key", prodKey+"\n")
+	d.write(t, "staging.key", "  "+stagingKey+"\r\n")
+	d.write(t, "prod.pub", publicKey+"\n")
+	d.write(t, "empty.key", " \n")
+	d.write(t, "two-lines.key", prodKey+"\n"+stagingKey+"\n")
+	d.write(t, "big.key", strings.Repeat(prodKey, 300))
+	require.NoError(t, os.Mkdir(filepath.Join(d.path, "keydir"), 0o700))
+	require.NoError(t, os.Symlink(filepath.Join(d.path, "prod.key"), filepath.Join(d.path, "link.key")))
+	d.file = filepath.Join(d.path, "accounts.yml")
+	return d
+}
+
+func (d *dir) write(t *testing.T, name, content string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(d.path, name), []byte(content), 0o600))
+}
+
+// load writes the accounts file (with $DIR standing for the directory) and
+// loads it.
+func (d *dir) load(t *testing.T, content string) ([]Account, error) {
+	t.Helper()
+	d.write(t, "accounts.yml", strings.ReplaceAll(content, "$DIR", d.path))
+	def := defaults
+	def.Getenv = func(name string) string {
+		return map[string]string{"PROD_KEY": envKey, "MULTI": envKey + "\n" + envKey}[name]
+	}
+	return Load(d.file, def)
+}
+
+func TestLoadGood(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		want []Account
+	}{
+		{
+			name: "defaults applied",
+			file: `
+accounts:
+  - name: prod
+    public_key: AKIDprodpublic
+    private_key_file: $DIR/prod.key
+`,
+			want: []Account{{Name: "prod", PublicKey: publicKey, PrivateKey: prodKey, Endpoint: defaults.Endpoint,
+				Window: defaults.Window, Query: apiclient.Query{Regions: []string{"cn-zj"}, PricingUnits: []int{3}}}},
+		},
+		{
+			name: "every field, env and file keys",
+			file: `
+accounts:
+  - name: prod.eu-1_a
+    public_key_file: $DIR/prod.pub
+    private_key_env: PROD_KEY
+    project_id: org-abc123
+    endpoint: http://127.0.0.1:8080/
+    window: 12h
+    filters:
+      resource_id: [key-a, key-b]
+      model: [Qwen/QwQ-32B]
+      pricing_unit: [1, 2]
+      order_type: [2]
+      region: [cn-zj]
+      pricing_sku: [sku-1]
+      product_code: [modelverse, sandbox]
+  - name: staging
+    public_key: pub-staging
+    private_key_file: $DIR/staging.key
+    project_id: 123
+    filters: {}
+  - name: linked
+    public_key: pub-linked
+    private_key_file: $DIR/link.key
+`,
+			want: []Account{
+				{Name: "prod.eu-1_a", PublicKey: publicKey, PrivateKey: envKey, ProjectID: "org-abc123",
+					Endpoint: "http://127.0.0.1:8080/", Window: 12 * time.Hour, Query: apiclient.Query{
+						ResourceIDs: []string{"key-a", "key-b"}, ModelIDs: []string{"Qwen/QwQ-32B"}, PricingUnits: []int{1, 2},
+						OrderTypes: []int{2}, Regions: []string{"cn-zj"}, PricingSKUs: []string{"sku-1"},
+						ProductCodes: []string{"modelverse", "sandbox"}}},
+				// filters: {} means no filter, not the flags'.
+				{Name: "staging", PublicKey: "pub-staging", PrivateKey: stagingKey, ProjectID: "123",
+					Endpoint: defaults.Endpoint, Window: defaults.Window},
+				{Name: "linked", PublicKey: "pub-linked", PrivateKey: prodKey, Endpoint: defaults.Endpoint,
+					Window: defaults.Window, Query: apiclient.Query{Regions: []string{"cn-zj"}, PricingUnits: []int{3}}},
+			},
+		},
+		{name: "no accounts", file: "accounts: []\n", want: []Account{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := newDir(t).load(t, tt.file)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestLoadBad(t *testing.T) {
+	const head = "accounts:\n  - name: prod\n    public_key: AKIDprodpublic\n"
+	tests := []struct {
+		name    string
+		file    string
+		account string // how the error names the account; "" for file-level errors
+		want    []string
+	}{
+		{"private key value", head + "    private_key: " + inlineKey + "\n", `account "prod"`,
+			[]string{"private_key", "private_key_file", "private_key_env"}},
+		{"private key value, before the name", "accounts:\n  - privateKey: " + inlineKey + "\n    name: prod\n", `account "prod"`,
+			[]string{"privateKey", "not accepted"}},
+		{"secret_key value", head + "    secret_key: " + inlineKey + "\n", `account "prod"`, []string{"secret_key", "private_key_file"}},
+		{"unknown field", head + "    private_key_file: $DIR/prod.key\n    regoin: cn-zj\n", `account "prod"`,
+			[]string{"regoin", "unknown field"}},
+		{"unknown filter", head + "    private_key_file: $DIR/prod.key\n    filters: {regions: [hk]}\n", `account "prod"`,
+			[]string{"filters.regions", "unknown filter"}},
+		{"unknown top-level key", "acounts: []\n", "", []string{"acounts"}},
+		{"field twice", head + "    private_key_file: $DIR/prod.key\n    public_key: other\n", `account "prod"`,
+			[]string{"public_key", "twice"}},
+		{"duplicate names", head + "    private_key_file: $DIR/prod.key\n" + strings.TrimPrefix(head, "accounts:\n") + "    private_key_file: $DIR/prod.key\n",
+			`account "prod"`, []string{"name", "unique"}},
+		{"bad name", "accounts:\n  - name: prod/eu\n    public_key: p\n    private_key_file: $DIR/prod.key\n", `account "prod/eu"`,
+			[]string{"name", "letters"}},
+		{"name missing", "accounts:\n  - public_key: p\n    private_key_file: $DIR/prod.key\n", "account #1",
+			[]string{"name", "required"}},
+		{"name a list", "accounts:\n  - name: [a]\n    public_key: p\n", "account #1", []string{"name", "single value"}},
+		{"public key missing", "accounts:\n  - name: prod\n    private_key_file: $DIR/prod.key\n", `account "prod"`,
+			[]string{"public_key", "required"}},
+		{"both public keys", head + "    public_key_file: $DIR/prod.pub\n    private_key_file: $DIR/prod.key\n", `account "prod"`,
+			[]string{"public_key", "keep one"}},
+		{"private key missing", head, `account "prod"`, []string{"private_key_file", "private_key_env", "required"}},
+		{"both private keys", head + "    private_key_file: $DIR/prod.key\n    private_key_env: PROD_KEY\n", `account "prod"`,
+			[]string{"private_key_file", "keep one"}},
+		{"key file missing", head + "    private_key_file: $DIR/nope.key\n", `account "prod"`,
+			[]string{"private_key_file", "nope.key", "no such file"}},
+		{"key file a directory", head + "    private_key_file: $DIR/keydir\n", `account "prod"`,
+			[]string{"private_key_file", "keydir", "not a regular file"}},
+		{"key file too big", head + "    private_key_file: $DIR/big.key\n", `account "prod"`,
+			[]string{"private_key_file", "big.key", "larger than 4096 bytes"}},
+		{"key file empty", head + "    private_key_file: $DIR/empty.key\n", `account "prod"`,
+			[]string{"private_key_file", "empty.key", "is empty"}},
+		{"key file of two lines", head + "    private_key_file: $DIR/two-lines.key\n", `account "prod"`,
+			[]string{"private_key_file", "two-lines.key", "more than one line"}},
+		{"public key file missing", "accounts:\n  - name: prod\n    public_key_file: $DIR/nope.pub\n    private_key_file: $DIR/prod.key\n",
+			`account "prod"`, []string{"public_key_file", "nope.pub"}},
+		{"env unset", head + "    private_key_env: NOT_SET\n", `account "prod"`, []string{"private_key_env", "NOT_SET", "unset"}},
+		{"env of two lines", head + "    private_key_env: MULTI\n", `account "prod"`, []string{"private_key_env", "MULTI", "more than one line"}},
+		{"bad window", head + "    private_key_file: $DIR/prod.key\n    window: 30 days\n", `account "prod"`,
+			[]string{"window", "not a duration"}},
+		{"window too short", head + "    private_key_file: $DIR/prod.key\n    window: 10ms\n", `account "prod"`, []string{"window"}},
+		{"a key pasted as the window", head + "    private_key_file: $DIR/prod.key\n    window: " + inlineKey + "\n", `account "prod"`, []string{"window"}},
+		{"a key pasted as a filter", head + "    private_key_file: $DIR/prod.key\n    filters: {product_code: [" + inlineKey + "]}\n", `account "prod"`,
+			[]string{"filters.product_code"}},
+		{"bad endpoint", head + "    private_key_file: $DIR/prod.key\n    endpoint: ftp://x/\n", `account "prod"`,
+			[]string{"endpoint", "http or https"}},
+		{"endpoint with a password", head + "    private_key_file: $DIR/prod.key\n    endpoint: https://u:" + inlineKey + "@x/\n", `account "prod"`,
+			[]string{"endpoint", "user or password"}},
+		{"bad product code", head + "    private_key_file: $DIR/prod.key\n    filters: {product_code: [modelvers]}\n", `account "prod"`,
+			[]string{"filters.product_code", "entry #1", "modelverse or sandbox"}},
+		{"pricing unit not an integer", head + "    private_key_file: $DIR/prod.key\n    filters: {pricing_unit: [one]}\n", `account "prod"`,
+			[]string{"filters.pricing_unit", "integers"}},
+		{"filter not a list", head + "    private_key_file: $DIR/prod.key\n    filters: {region: cn-zj}\n", `account "prod"`,
+			[]string{"filters.region", "list"}},
+		{"empty file", "", "", []string{"empty"}},
+		{"two documents", "accounts: []\n---\naccounts: []\n", "", []string{"more than one"}},
+		{"not YAML", "accounts: [\n", "", []string{"yaml"}},
+		{"accounts not a list", "accounts: {name: prod}\n", "", []string{"accounts", "list"}},
+		{"accounts empty", "accounts:\n", "", []string{"accounts", "empty"}},
+		{"account not a mapping", "accounts: [prod]\n", "account #1", []string{"mapping"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newDir(t)
+			_, err := d.load(t, tt.file)
+			require.Error(t, err)
+			msg := err.Error()
+			assert.Contains(t, msg, d.file, "names the file")
+			if tt.account != "" {
+				assert.Contains(t, msg, tt.account, "names the account")
+			}
+			for _, w := range tt.want {
+				assert.Contains(t, msg, w)
+			}
+			assert.NotContains(t, msg, "\n", "one line")
+			for _, s := range secrets {
+				assert.NotContains(t, msg, s, "no key value in an error")
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nope.yml")
+	_, err := Load(path, defaults)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), path)
+	assert.Contains(t, err.Error(), "no such file")
+}
+
+func TestLoadReadsTheEnvironmentByDefault(t *testing.T) {
+	d := newDir(t)
+	t.Setenv("DEBT_TEST_ACCOUNT_KEY", " "+envKey+"\n")
+	d.write(t, "accounts.yml", "accounts:\n  - {name: a, public_key: p, private_key_env: DEBT_TEST_ACCOUNT_KEY}\n")
+	got, err := Load(d.file, Defaults{Endpoint: defaults.Endpoint, Window: time.Hour})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, Secret(envKey), got[0].PrivateKey)
+}
+
+// TestSecretNeverPrints: an Account printed by mistake shows no key.
+func TestSecretNeverPrints(t *testing.T) {
+	acc := Account{Name: "prod", PublicKey: publicKey, PrivateKey: prodKey}
+	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		assert.NotContains(t, fmt.Sprintf(format, acc), prodKey, format)
+		assert.NotContains(t, fmt.Sprintf(format, acc.PrivateKey), prodKey, format)
+	}
+	text, err := acc.PrivateKey.MarshalText()
+	require.NoError(t, err)
+	assert.Equal(t, "<secret>", string(text))
+	assert.Equal(t, prodKey, string(acc.PrivateKey), "converted explicitly for the API client")
+}
+
+func TestNames(t *testing.T) {
+	assert.Equal(t, []string{"a", "b"}, Names([]Account{{Name: "a"}, {Name: "b"}}))
+}
