@@ -1,77 +1,185 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"flag"
+	"net"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/debt-exporter/debt_exporter/internal/simapi"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/require"
+
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
+	"github.com/debt-exporter/debt_exporter/money"
 )
 
 var benchOrders = flag.Int("orders", 1_000_000, "orders served to the benchmarks (go test -bench . ./bench/ -args -orders 100000)")
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// target starts a prerendered in-process server; the caller closes it.
-func target(tb testing.TB, orders int) (*Target, *simapi.Server) {
+// target serves a dataset in this process behind a Recorder; the caller
+// closes it.
+func target(tb testing.TB, orders, sort int, prerender bool) (*Target, *API) {
 	tb.Helper()
-	srv := simapi.New(ServerConfig(orders, testNow))
-	srv.Prerender(srv.Query(), PageSize)
-	return NewTarget(srv, srv.URL), srv
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	api := StartAPI(ServerConfig(orders, testNow, sort), ln, prerender)
+	return NewTarget(api.Sim, api.URL), api
 }
 
-// TestContendersAgreeWithTruth runs every contender once on a small dataset:
-// what the benchmarks time must be right.
-func TestContendersAgreeWithTruth(t *testing.T) {
-	orders := 20_000
+func testOrders() int {
 	if testing.Short() {
-		orders = 2_000
+		return 2_000
 	}
-	tg, srv := target(t, orders)
-	defer srv.Close()
+	return 20_000
+}
+
+// TestReplayIsTheSteadySweep runs the benchmark's protocol on a small
+// dataset: the recorded steady sweep, its raw replay and the next sweep
+// make the same requests and get the same bytes, and every contender
+// agrees with Truth.
+func TestReplayIsTheSteadySweep(t *testing.T) {
+	tg, api := target(t, testOrders(), simapi.SortDesc, true)
+	defer api.Close()
 	ctx := context.Background()
 
-	for _, conc := range []int{1, 4} {
-		s, err := NewSweeper(tg, conc)
-		require.NoError(t, err)
-		require.NoError(t, s.Run(ctx), "sweep at concurrency %d", conc)
-	}
-	n, err := NewRaw(tg, 4).Run(ctx)
+	s, err := NewSweeper(tg, 4)
 	require.NoError(t, err)
-	require.Greater(t, n, int64(orders)*500, "raw fetch read too little")
+	first, steady, reqs, err := Learn(ctx, s, api.Rec)
+	require.NoError(t, err)
+	t.Logf("%d orders, %d pages: first sweep %d requests, steady %d", tg.Truth.Matched, tg.MinRequests(), first.Requests, steady.Requests)
+
+	require.NoError(t, api.Rec.Start())
+	n, err := NewRaw(tg, 4).Run(ctx, reqs)
+	require.NoError(t, err)
+	replayed, _ := api.Rec.Stop()
+	require.NoError(t, SameRequests(reqs, replayed), "the replay")
+	require.Equal(t, Bytes(reqs), n, "bytes of the replay")
+
+	require.NoError(t, api.Rec.Start())
+	_, err = s.Run(ctx)
+	require.NoError(t, err)
+	again, _ := api.Rec.Stop()
+	require.NoError(t, SameRequests(reqs, again), "the next sweep")
+
+	s1, err := NewSweeper(tg, 1)
+	require.NoError(t, err)
+	_, err = s1.Run(ctx)
+	require.NoError(t, err, "sweep at concurrency 1")
 	require.NoError(t, NewNaive(tg).Run(ctx))
 }
 
-// TestSweepDetectsWrongTotals makes sure the check can fail.
-func TestSweepDetectsWrongTotals(t *testing.T) {
-	tg, srv := target(t, 1_000)
-	defer srv.Close()
+// TestEverySortAgreesWithTruth sweeps each sort order twice (first and
+// steady) and checks the totals; the request counts are logged.
+func TestEverySortAgreesWithTruth(t *testing.T) {
+	for _, so := range Sorts {
+		t.Run(so.Name, func(t *testing.T) {
+			tg, api := target(t, testOrders(), so.Sort, false)
+			defer api.Close()
+			s, err := NewSweeper(tg, 4)
+			require.NoError(t, err)
+			first, steady, _, err := Learn(context.Background(), s, api.Rec)
+			require.NoError(t, err)
+			t.Logf("%s: %d pages; first sweep %d requests (%.2fx), steady %d (%.2fx)", so.Name, tg.MinRequests(),
+				first.Requests, float64(first.Requests)/float64(tg.MinRequests()),
+				steady.Requests, float64(steady.Requests)/float64(tg.MinRequests()))
+		})
+	}
+}
+
+// TestChecksCanFail makes sure each totals check fails on a wrong answer.
+func TestChecksCanFail(t *testing.T) {
+	tg, api := target(t, 1_000, simapi.SortDesc, false)
+	defer api.Close()
+	ctx := context.Background()
 	s, err := NewSweeper(tg, 2)
 	require.NoError(t, err)
-	for k, v := range tg.Truth.Series {
-		v.Orders++
-		tg.Truth.Series[k] = v
+	_, err = s.Run(ctx)
+	require.NoError(t, err)
+
+	var exposition bytes.Buffer
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(s.Collector()))
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		_, err := expfmt.MetricFamilyToText(&exposition, mf)
+		require.NoError(t, err)
+	}
+	_, err = CheckExposition(tg.Truth, bytes.NewReader(exposition.Bytes()))
+	require.NoError(t, err, "the collector's own exposition")
+
+	good := tg.Truth
+	var key simapi.Key
+	for k := range good.Series {
+		key = k
 		break
 	}
-	require.Error(t, s.Run(context.Background()))
+	cent, err := money.ParseString("0.01")
+	require.NoError(t, err)
+	wrongs := map[string]func(*simapi.Truth){
+		"amount":  func(w *simapi.Truth) { v := w.Series[key]; v.Amount = v.Amount.Add(cent); w.Series[key] = v },
+		"orders":  func(w *simapi.Truth) { v := w.Series[key]; v.Orders++; w.Series[key] = v },
+		"oldest":  func(w *simapi.Truth) { v := w.Series[key]; v.Oldest--; w.Series[key] = v },
+		"series":  func(w *simapi.Truth) { delete(w.Series, key) },
+		"invalid": func(w *simapi.Truth) { w.Invalid++ },
+	}
+	for name, wrong := range wrongs {
+		t.Run(name, func(t *testing.T) {
+			bad := good
+			bad.Series = make(map[simapi.Key]simapi.Series, len(good.Series))
+			for k, v := range good.Series {
+				bad.Series[k] = v
+			}
+			wrong(&bad)
+			tg.Truth = bad
+			defer func() { tg.Truth = good }()
+			_, err := s.Run(ctx)
+			require.Error(t, err, "sweep")
+			require.Error(t, NewNaive(tg).Run(ctx), "naive")
+			if name != "amount" { // a cent on a large sum may not change its float64
+				_, err = CheckExposition(bad, bytes.NewReader(exposition.Bytes()))
+				require.Error(t, err, "exposition")
+			}
+		})
+	}
+}
+
+func TestRequestsRoundTrip(t *testing.T) {
+	rs := []Request{{Start: 10, End: 20, Page: 1, Status: 200, Bytes: 1234}, {Start: 20, End: 30, Page: 2, Status: 200, Bytes: 99}}
+	var b bytes.Buffer
+	require.NoError(t, WriteRequests(&b, rs))
+	back, err := ReadRequests(&b)
+	require.NoError(t, err)
+	require.Equal(t, rs, back)
+	require.NoError(t, SameRequests(rs, []Request{rs[1], rs[0]}))
+	require.Error(t, SameRequests(rs, rs[:1]))
+	other := []Request{rs[0], rs[1]}
+	other[1].Bytes++
+	require.Error(t, SameRequests(rs, other))
+	require.Equal(t, int64(7), formInt("Action=x&Page=7&PageSize=100", "Page"))
+	require.Equal(t, int64(100), formInt("Action=x&Page=7&PageSize=100", "PageSize"))
+	require.Equal(t, int64(-1), formInt("Action=x", "Page"))
 }
 
 var (
 	benchOnce   sync.Once
 	benchTarget *Target
+	benchAPI    *API
 )
 
 // sharedTarget is one server for all benchmarks: prerendering a million
 // orders takes seconds and about 1.1 GB. It lives in this process, so its
 // page cache inflates the heap the GC paces against; benchtable runs the
 // server in a separate process for the published figures.
-func sharedTarget(b *testing.B) *Target {
-	benchOnce.Do(func() { benchTarget, _ = target(b, *benchOrders) })
-	return benchTarget
+func sharedTarget(b *testing.B) (*Target, *API) {
+	benchOnce.Do(func() { benchTarget, benchAPI = target(b, *benchOrders, simapi.SortDesc, true) })
+	return benchTarget, benchAPI
 }
 
 func report(b *testing.B, tg *Target) {
@@ -80,14 +188,16 @@ func report(b *testing.B, tg *Target) {
 }
 
 func BenchmarkSweep(b *testing.B) {
-	tg := sharedTarget(b)
+	tg, _ := sharedTarget(b)
 	for _, conc := range []int{1, 2, 4, 8} {
-		b.Run("conc="+itoa(conc), func(b *testing.B) {
+		b.Run("conc="+strconv.Itoa(conc), func(b *testing.B) {
 			s, err := NewSweeper(tg, conc)
+			require.NoError(b, err)
+			_, err = s.Run(context.Background()) // the first sweep learns the plan
 			require.NoError(b, err)
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := s.Run(context.Background()); err != nil {
+				if _, err := s.Run(context.Background()); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -97,13 +207,17 @@ func BenchmarkSweep(b *testing.B) {
 }
 
 func BenchmarkRawFetch(b *testing.B) {
-	tg := sharedTarget(b)
+	tg, api := sharedTarget(b)
 	for _, conc := range []int{1, 4} {
-		b.Run("conc="+itoa(conc), func(b *testing.B) {
+		b.Run("conc="+strconv.Itoa(conc), func(b *testing.B) {
+			s, err := NewSweeper(tg, conc)
+			require.NoError(b, err)
+			_, _, reqs, err := Learn(context.Background(), s, api.Rec)
+			require.NoError(b, err)
 			r := NewRaw(tg, conc)
 			b.ReportAllocs()
 			for b.Loop() {
-				n, err := r.Run(context.Background())
+				n, err := r.Run(context.Background(), reqs)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -115,7 +229,7 @@ func BenchmarkRawFetch(b *testing.B) {
 }
 
 func BenchmarkNaive(b *testing.B) {
-	tg := sharedTarget(b)
+	tg, _ := sharedTarget(b)
 	n := NewNaive(tg)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -125,5 +239,3 @@ func BenchmarkNaive(b *testing.B) {
 	}
 	report(b, tg)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,17 +1,29 @@
-// Command fakeapi serves the simulated ListUnpaidOrders API (simapi) on a
-// loopback port with every page of the full window prerendered, so that a
-// client measured against it pays for the transfer, not for the rendering.
+// Command fakeapi serves the simulated ListUnpaidOrders API (simapi, varied
+// data, answers memoised by request) on a loopback port, behind a recorder
+// of requests, so that a client measured against it runs in another
+// process, as the exporter does.
 //
-// It prints "URL http://127.0.0.1:port" once the pages are ready, and exits
-// when its standard input closes (its parent is gone) or after -lifetime.
+// It prints "URL http://127.0.0.1:port" once ready (with -prerender, once
+// every offset page of the whole window is in the memo), then reads
+// commands on its standard input, one a line, and answers each on standard
+// output:
+//
+//	record       switch request recording on (from empty); answers "ok"
+//	stop FILE    switch it off and write what was recorded to FILE, one
+//	             request a line (bench.WriteRequests); answers "ok N"
+//
+// It exits when its standard input closes (its parent is gone) or after
+// -lifetime.
 package main
 
 import (
+	"bufio"
+	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/debt-exporter/debt_exporter/bench"
@@ -20,22 +32,73 @@ import (
 func main() {
 	orders := flag.Int("orders", 1_000_000, "orders in the dataset")
 	now := flag.Int64("now", time.Now().Unix(), "newest CreateTime, Unix seconds")
+	sortName := flag.String("sort", "desc", "order of answers: desc, asc or unsorted")
+	prerender := flag.Bool("prerender", true, "render every offset page of the whole window before serving")
 	lifetime := flag.Duration("lifetime", 30*time.Minute, "exit after this long whatever happens")
 	flag.Parse()
-
+	sort, err := bench.ParseSort(*sortName)
+	if err != nil {
+		fail(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "fakeapi:", err)
-		os.Exit(1)
+		fail(err)
 	}
-	srv := bench.NewServer(*orders, time.Unix(*now, 0), ln)
-	fmt.Printf("URL %s\n", srv.URL)
+	api := bench.StartAPI(bench.ServerConfig(*orders, time.Unix(*now, 0), sort), ln, *prerender)
+	fmt.Printf("URL %s\n", api.URL)
 
 	done := make(chan struct{})
-	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(done) }()
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			fmt.Println(command(api.Rec, sc.Text()))
+		}
+	}()
 	select {
 	case <-done:
 	case <-time.After(*lifetime):
 	}
-	srv.Close()
+	api.Close()
+}
+
+func command(rec *bench.Recorder, line string) string {
+	verb, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+	switch verb {
+	case "record":
+		if err := rec.Start(); err != nil {
+			return "error " + err.Error()
+		}
+		return "ok"
+	case "stop":
+		rs, err := rec.Stop()
+		if err == nil {
+			err = write(arg, rs)
+		}
+		if err != nil {
+			return "error " + err.Error()
+		}
+		return fmt.Sprintf("ok %d", len(rs))
+	}
+	return fmt.Sprintf("error unknown command %q", line)
+}
+
+func write(path string, rs []bench.Request) error {
+	if path == "" {
+		return errors.New("stop needs a file")
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := bench.WriteRequests(f, rs); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "fakeapi:", err)
+	os.Exit(1)
 }
