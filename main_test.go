@@ -18,11 +18,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/go-logfmt/logfmt"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -224,44 +226,210 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	}
 }
 
-// TestStartupErrors: bad configuration exits non-zero with one line.
+// runResult is what an in-process run() did.
+type runResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// runNow calls run() in process, as main does, with env as the whole
+// environment. It fails the test if run does not return within 10s: every
+// case here must end at start (a FIFO for a key file once hung it).
+func runNow(t *testing.T, env map[string]string, args ...string) runResult {
+	t.Helper()
+	var stdout, stderr exportertest.SyncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(args, &stdout, &stderr, func(k string) string { return env[k] }) }()
+	select {
+	case code := <-done:
+		return runResult{code, stdout.String(), stderr.String()}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("run %q still running after 10s; stderr: %s", args, stderr.String())
+		return runResult{}
+	}
+}
+
+// requireOneLine: a start-up failure is exactly one line on stderr and
+// nothing on stdout.
+func requireOneLine(t *testing.T, r runResult) string {
+	t.Helper()
+	assert.NotZero(t, r.code)
+	assert.Empty(t, r.stdout)
+	out := strings.TrimSuffix(r.stderr, "\n")
+	require.NotEmpty(t, out)
+	assert.NotContains(t, out, "\n", "one line")
+	assert.NotContains(t, out, "goroutine", "no stack trace")
+	if !strings.HasPrefix(out, "level=") {
+		return out // kingpin's: debt_exporter: error: ...
+	}
+	// A log record: its err, unquoted.
+	d := logfmt.NewDecoder(strings.NewReader(out))
+	for d.ScanRecord() {
+		for d.ScanKeyval() {
+			if string(d.Key()) == "err" {
+				return string(d.Value())
+			}
+		}
+	}
+	require.NoError(t, d.Err())
+	t.Fatalf("no err in %q", out)
+	return ""
+}
+
+// TestStartupErrors: bad configuration exits non-zero with one line, which
+// names the flag, variable or file, in run() itself.
 func TestStartupErrors(t *testing.T) {
 	dir := t.TempDir()
 	badWeb := filepath.Join(dir, "web.yml")
 	require.NoError(t, os.WriteFile(badWeb, []byte("tls_server_config:\n  cert_file: /nonexistent.pem\n"), 0o600))
-	withKeys := []string{"DEBT_EXPORTER_PUBLIC_KEY=pub", "DEBT_EXPORTER_PRIVATE_KEY=startup-secret"}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	withKeys := map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub", "DEBT_EXPORTER_PRIVATE_KEY": "startup-secret"}
 	tests := []struct {
 		name string
-		env  []string
+		env  map[string]string
 		args []string
+		code int
 		want string
 	}{
-		{"no public key", []string{"DEBT_EXPORTER_PRIVATE_KEY=startup-secret"}, nil, "no public key"},
-		{"no private key", []string{"DEBT_EXPORTER_PUBLIC_KEY=pub"}, nil, "no private key"},
-		{"page size out of range", withKeys, []string{"--api.page-size=500"}, "--api.page-size 500 is outside 10 to 100"},
-		{"unparsable window", withKeys, []string{"--window=forever"}, "--window \"forever\""},
-		{"unreadable key file", []string{"DEBT_EXPORTER_PUBLIC_KEY=pub"}, []string{"--api.private-key-file=" + filepath.Join(dir, "nope")}, "cannot read --api.private-key-file"},
-		{"bad web config", withKeys, []string{"--web.config.file=" + badWeb}, "error"},
-		{"private key as a flag is refused", []string{"DEBT_EXPORTER_PUBLIC_KEY=pub"}, []string{"--api.private-key=startup-secret"}, "unknown long flag"},
-		{"unknown log level", withKeys, []string{"--log.level=loud"}, "--log.level \"loud\""},
-		{"unknown log format", withKeys, []string{"--log.format=xml"}, "--log.format \"xml\""},
+		{"no public key", map[string]string{"DEBT_EXPORTER_PRIVATE_KEY": "startup-secret"}, nil, 1, "no public key"},
+		{"no private key", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub"}, nil, 1, "no private key"},
+		{"page size out of range", withKeys, []string{"--api.page-size=500"}, 1, "--api.page-size 500 is outside 10 to 100"},
+		{"page size not a number", withKeys, []string{"--api.page-size=abc"}, 2, "--api.page-size: not an integer"},
+		{"timeout not a duration", withKeys, []string{"--api.timeout=abc"}, 2, "--api.timeout: not a duration"},
+		{"rate limit not a number", withKeys, []string{"--api.rate-limit=fast"}, 2, "--api.rate-limit: not a number"},
+		{"bool with a value", withKeys, []string{"--demo=maybe"}, 2, "unexpected argument"},
+		{"stray argument", withKeys, []string{"startup-secret"}, 2, "unexpected argument"},
+		{"repeated flag", withKeys, []string{"--api.timeout=1s", "--api.timeout=2s"}, 2, "--api.timeout cannot be repeated"},
+		{"flag without its value", withKeys, []string{"--api.timeout"}, 2, "expected argument for flag '--api.timeout'"},
+		{"unparsable window", withKeys, []string{"--window=forever"}, 1, "--window is not a duration"},
+		{"missing key file", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub"}, []string{"--api.private-key-file=" + filepath.Join(dir, "nope")}, 1, "--api.private-key-file: no such file"},
+		{"key file a FIFO", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub"}, []string{"--api.private-key-file=" + mkfifo(t, dir)}, 1, "is a named pipe"},
+		{"bad web config", withKeys, []string{"--web.config.file=" + badWeb}, 1, "--web.config.file " + badWeb + ": "},
+		{"private key as a flag is refused", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub"}, []string{"--api.private-key=startup-secret"}, 2, "unknown long flag '--api.private-key'"},
+		{"unknown log level", withKeys, []string{"--log.level=loud"}, 2, "--log.level takes debug, info, warn or error"},
+		{"unknown log format", withKeys, []string{"--log.format=xml"}, 2, "--log.format takes logfmt or json"},
+		{"bad endpoint", withKeys, []string{"--api.endpoint=ftp://x/"}, 1, `--api.endpoint "ftp://x/" is not an http or https URL with a host`},
+		{"bad endpoint from the environment", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub", "DEBT_EXPORTER_PRIVATE_KEY": "startup-secret", "DEBT_EXPORTER_API_ENDPOINT": "x"}, nil, 1, "DEBT_EXPORTER_API_ENDPOINT is not an http or https URL"},
+		{"flag wins over the environment", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub", "DEBT_EXPORTER_PRIVATE_KEY": "startup-secret", "DEBT_EXPORTER_API_ENDPOINT": "https://ok/"}, []string{"--api.endpoint=x"}, 1, "--api.endpoint is not an http or https URL"},
+		{"listen address not host:port", withKeys, []string{"--web.listen-address=foo"}, 1, "--web.listen-address is not host:port"},
+		{"port in use", withKeys, []string{"--web.listen-address=" + busy.Addr().String()}, 1, "--web.listen-address " + busy.Addr().String() + ": address already in use"},
+		{"second address in use", withKeys, []string{"--web.listen-address=127.0.0.1:0", "--web.listen-address=" + busy.Addr().String()}, 1, "address already in use"},
+		{"demo orders past int32", nil, []string{"--demo", "--demo.orders=3000000000"}, 1, "--demo.orders 3000000000 is outside 1 to 1000000"},
+		{"blank public key", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": " ", "DEBT_EXPORTER_PRIVATE_KEY": "startup-secret"}, nil, 1, "DEBT_EXPORTER_PUBLIC_KEY is blank"},
+		{"empty filter", withKeys, []string{"--filter.model="}, 1, "--filter.model has an empty value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(exportertest.Binary(t), append([]string{"--web.listen-address=" + exportertest.FreeAddr(t)}, tt.args...)...)
-			cmd.Env = tt.env
-			var stderr bytes.Buffer
-			cmd.Stderr, cmd.Stdout = &stderr, &stderr
-			err := cmd.Run()
-			var exit *exec.ExitError
-			require.ErrorAs(t, err, &exit, "must exit non-zero; output: %s", stderr.String())
-			assert.NotZero(t, exit.ExitCode())
-			out := strings.TrimRight(stderr.String(), "\n")
-			assert.Equal(t, 1, strings.Count(out, "\n")+1, "one line: %q", out)
+			r := runNow(t, tt.env, append([]string{"--web.listen-address=127.0.0.1:0"}, tt.args...)...)
+			out := requireOneLine(t, r)
+			assert.Equal(t, tt.code, r.code, out)
 			assert.Contains(t, out, tt.want)
 			assert.NotContains(t, out, "startup-secret")
-			assert.NotContains(t, out, "goroutine", "no stack trace")
+			assert.NotContains(t, out, "starting", "the error is the only line")
 		})
+	}
+}
+
+func mkfifo(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(p, 0o600))
+	return p
+}
+
+// TestWebConfigErrors: each kind of broken web configuration is one line
+// that names the file.
+func TestWebConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, _ := writeTLSFiles(t, dir)
+	badPEM := filepath.Join(dir, "bad.pem")
+	require.NoError(t, os.WriteFile(badPEM, []byte("not PEM\n"), 0o600))
+	tls := func(extra string) string {
+		return fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\n%s", certFile, keyFile, extra)
+	}
+	tests := []struct{ name, content, want string }{
+		{"bad YAML", "tls_server_config: [\n", "yaml"},
+		{"unknown key", "tls_server_config:\n  cert_file: x\n  colour: red\nmystery: 1\n", "field"},
+		{"plaintext password", "basic_auth_users:\n  prometheus: plain-password\n", "not a bcrypt hash"},
+		{"bad PEM", fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\n", badPEM, keyFile), "PEM"},
+		{"unknown TLS version", tls("  min_version: TLS99\n"), "TLS99"},
+		{"missing certificate", "tls_server_config:\n  cert_file: /nonexistent.pem\n  key_file: /nonexistent.key\n", "/nonexistent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".yml")
+			require.NoError(t, os.WriteFile(path, []byte(tt.content), 0o600))
+			r := runNow(t, nil, "--demo", "--web.listen-address=127.0.0.1:0", "--web.config.file="+path)
+			out := requireOneLine(t, r)
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, out, "--web.config.file "+path+": ")
+			assert.Contains(t, out, tt.want)
+		})
+	}
+	r := runNow(t, nil, "--demo", "--web.config.file="+filepath.Join(dir, "missing.yml"))
+	assert.Contains(t, requireOneLine(t, r), "--web.config.file: no such file")
+}
+
+var ignoredInDemo = regexp.MustCompile(`^--(api\.(private-key-file|public-key|endpoint|project-id)|filter\.(resource-id|model|region|pricing-sku))=`)
+
+// TestPrivateKeyNeverShown puts the private key where it does not belong,
+// in every flag and variable, with and without the key configured where it
+// does: no output ever holds it.
+func TestPrivateKeyNeverShown(t *testing.T) {
+	const key = "46f09bb9fab4f12dfc160dae12273d5332b5debe"
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	require.NoError(t, os.WriteFile(keyFile, []byte(key+"\n"), 0o600))
+	var flags []string
+	for _, f := range []string{"api.private-key-file", "api.public-key", "api.endpoint", "api.project-id", "web.config.file",
+		"web.listen-address", "web.telemetry-path", "window", "metrics.age-buckets", "api.timeout", "api.page-size",
+		"api.rate-limit", "demo.orders", "log.level", "log.format", "filter.resource-id", "filter.model", "filter.pricing-unit",
+		"filter.order-type", "filter.region", "filter.pricing-sku", "filter.product-code"} {
+		flags = append(flags, "--"+f+"="+key)
+	}
+	flags = append(flags, key, "--demo="+key, "--"+key)
+	envs := []string{"DEBT_EXPORTER_PUBLIC_KEY", "DEBT_EXPORTER_API_ENDPOINT", "DEBT_EXPORTER_PROJECT_ID"}
+	setups := map[string]struct {
+		env  map[string]string
+		args []string
+	}{
+		"nothing else":         {map[string]string{}, nil},
+		"key in its file":      {map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub"}, []string{"--api.private-key-file=" + keyFile}},
+		"key in its variable":  {map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub", privateKeyEnv: key}, nil},
+		"demo mode":            {map[string]string{}, []string{"--demo"}},
+		"demo mode with a key": {map[string]string{privateKeyEnv: key}, []string{"--demo"}},
+	}
+	for setupName, setup := range setups {
+		check := func(t *testing.T, env map[string]string, args []string) {
+			r := runNow(t, env, append(append([]string{"--web.listen-address=127.0.0.1:0"}, setup.args...), args...)...)
+			out := requireOneLine(t, r)
+			assert.NotContains(t, out, key)
+			assert.NotContains(t, out, key[:16], "not even part of it")
+		}
+		for _, flag := range flags {
+			if setupName == "key in its file" && strings.HasPrefix(flag, "--api.private-key-file=") {
+				continue
+			}
+			if strings.HasPrefix(setupName, "demo") && ignoredInDemo.MatchString(flag) {
+				continue // the demo does not read them, and starts
+			}
+			t.Run(setupName+"/"+flag[:min(len(flag), 30)], func(t *testing.T) { check(t, setup.env, []string{flag}) })
+		}
+		for _, v := range envs {
+			if strings.HasPrefix(setupName, "demo") {
+				break // the demo does not read them
+			}
+			t.Run(setupName+"/"+v, func(t *testing.T) {
+				env := map[string]string{}
+				for k, val := range setup.env {
+					env[k] = val
+				}
+				env[v] = key
+				check(t, env, nil)
+			})
+		}
 	}
 }
 
