@@ -9,7 +9,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"debug/buildinfo"
+	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -24,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kit/log/level"
 	"github.com/go-logfmt/logfmt"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -451,4 +455,134 @@ func TestVersionFlag(t *testing.T) {
 	out, err := exec.Command(exportertest.Binary(t), "--version").CombinedOutput()
 	require.NoError(t, err)
 	assert.Contains(t, string(out), "debt_exporter, version")
+}
+
+// TestOneLogFormat: the go-kit logger, the slog view given to
+// exporter-toolkit and the standard logger given to net/http write the same
+// keys in the same order, in both formats; promhttp's error log (Println's
+// arguments as one []any value) is text, not "unsupported value type".
+func TestOneLogFormat(t *testing.T) {
+	for _, format := range []string{"logfmt", "json"} {
+		var buf bytes.Buffer
+		l := newLogger(&buf, "debug", format)
+		level.Info(l.kit).Log("msg", "kit", "n", 1)
+		l.slog.Info("slog", "n", 1)
+		l.slog.With("a", "b").WithGroup("g").Debug("grouped", "n", 1)
+		l.std.Printf("http: TLS handshake error from %s: %v", "127.0.0.1:1", "EOF")
+		level.Error(l.kit).Log("msg", "serving metrics", "err", []any{"error encoding and sending metric family:", errors.New("write: broken pipe")})
+		lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+		require.Len(t, lines, 5, format)
+		var got []map[string]any
+		for _, line := range lines {
+			m := map[string]any{}
+			if format == "json" {
+				require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+			} else {
+				d := logfmt.NewDecoder(strings.NewReader(line))
+				require.True(t, d.ScanRecord())
+				var keys []string
+				for d.ScanKeyval() {
+					keys = append(keys, string(d.Key()))
+					m[string(d.Key())] = string(d.Value())
+				}
+				require.NoError(t, d.Err())
+				assert.Equal(t, []string{"level", "ts", "caller", "msg"}, keys[:4], line)
+			}
+			assert.NotContains(t, m, "time", line)
+			ts, _ := m["ts"].(string)
+			_, err := time.Parse(time.RFC3339Nano, ts)
+			assert.NoError(t, err, line)
+			assert.NotEqual(t, "unknown", m["caller"], line)
+			got = append(got, m)
+		}
+		assert.Equal(t, "info", got[1]["level"])
+		assert.Equal(t, "b", got[2]["a"])
+		assert.Contains(t, got[2], "g.n")
+		assert.Equal(t, "error", got[3]["level"])
+		assert.Equal(t, "http: TLS handshake error from 127.0.0.1:1: EOF", got[3]["msg"])
+		assert.Equal(t, "error encoding and sending metric family: write: broken pipe", got[4]["err"], format)
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// TestLandingPageProfiling: the landing page links /debug/pprof/ only when
+// --web.enable-pprof serves it.
+func TestLandingPageProfiling(t *testing.T) {
+	e := exportertest.Start(t, nil, "--demo", "--demo.orders=100")
+	code, body := get(t, e.URL+"/")
+	assert.Equal(t, http.StatusOK, code)
+	assert.NotContains(t, body, "debug/pprof")
+	code, _ = get(t, e.URL+"/debug/pprof/heap")
+	assert.Equal(t, http.StatusNotFound, code, "off by default")
+
+	e = exportertest.Start(t, nil, "--demo", "--demo.orders=100", "--web.enable-pprof")
+	_, body = get(t, e.URL+"/")
+	assert.Contains(t, body, `href="/debug/pprof/heap"`)
+	code, _ = get(t, e.URL+"/debug/pprof/heap")
+	assert.Equal(t, http.StatusOK, code)
+	code, body = get(t, e.URL+"/debug/pprof/")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "goroutine")
+}
+
+// TestUnstampedVersion: a build without make's ldflags says version "dev"
+// and the VCS revision Go recorded, on the landing page, in build info and
+// in --version, instead of empty values.
+func TestUnstampedVersion(t *testing.T) {
+	e := exportertest.Start(t, nil, "--demo", "--demo.orders=100")
+	_, landing := get(t, e.URL+"/")
+	assert.Contains(t, landing, "version=dev,")
+	mfs := scrape(t, e)
+	require.Len(t, gauge(mfs, "debt_exporter_build_info"), 1)
+	labels := map[string]string{}
+	for _, l := range gauge(mfs, "debt_exporter_build_info")[0].GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	assert.Equal(t, "dev", labels["version"])
+	assert.NotEmpty(t, labels["revision"])
+	// The revision Go recorded in the binary, if any (GOFLAGS=-buildvcs=false
+	// or a build outside a checkout records none).
+	want := "unknown"
+	bi, err := buildinfo.ReadFile(exportertest.Binary(t))
+	require.NoError(t, err)
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			want = s.Value
+		}
+	}
+	assert.True(t, strings.HasPrefix(labels["revision"], want), "revision %q, want %q", labels["revision"], want)
+	assert.Contains(t, landing, "revision="+want)
+	out, err := exec.Command(exportertest.Binary(t), "--version").CombinedOutput()
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "debt_exporter, version dev ")
+}
+
+// TestStartupErrorExitStatus: the process, not only run(), exits 1 with
+// one line on stderr and nothing on stdout.
+func TestStartupErrorExitStatus(t *testing.T) {
+	cmd := exec.Command(exportertest.Binary(t), "--demo", "--demo.orders=0", "--web.listen-address="+exportertest.FreeAddr(t))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 1, exit.ExitCode())
+	assert.Empty(t, stdout.String())
+	assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
+	assert.Contains(t, stderr.String(), "--demo.orders 0 is outside 1 to 1000000")
+
+	cmd = exec.Command(exportertest.Binary(t), "--api.timeout=forever")
+	out, err := cmd.CombinedOutput()
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 2, exit.ExitCode())
+	assert.Equal(t, "debt_exporter: error: --api.timeout: not a duration such as 10s, 1m30s or 2h (the value is not shown: it may be a key)\n", string(out))
 }
