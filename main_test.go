@@ -9,7 +9,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"debug/buildinfo"
+	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -18,11 +21,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/go-kit/log/level"
+	"github.com/go-logfmt/logfmt"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -224,44 +230,210 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	}
 }
 
-// TestStartupErrors: bad configuration exits non-zero with one line.
+// runResult is what an in-process run() did.
+type runResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// runNow calls run() in process, as main does, with env as the whole
+// environment. It fails the test if run does not return within 10s: every
+// case here must end at start (a FIFO for a key file once hung it).
+func runNow(t *testing.T, env map[string]string, args ...string) runResult {
+	t.Helper()
+	var stdout, stderr exportertest.SyncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(args, &stdout, &stderr, func(k string) string { return env[k] }) }()
+	select {
+	case code := <-done:
+		return runResult{code, stdout.String(), stderr.String()}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("run %q still running after 10s; stderr: %s", args, stderr.String())
+		return runResult{}
+	}
+}
+
+// requireOneLine: a start-up failure is exactly one line on stderr and
+// nothing on stdout.
+func requireOneLine(t *testing.T, r runResult) string {
+	t.Helper()
+	assert.NotZero(t, r.code)
+	assert.Empty(t, r.stdout)
+	out := strings.TrimSuffix(r.stderr, "\n")
+	require.NotEmpty(t, out)
+	assert.NotContains(t, out, "\n", "one line")
+	assert.NotContains(t, out, "goroutine", "no stack trace")
+	if !strings.HasPrefix(out, "level=") {
+		return out // kingpin's: debt_exporter: error: ...
+	}
+	// A log record: its err, unquoted.
+	d := logfmt.NewDecoder(strings.NewReader(out))
+	for d.ScanRecord() {
+		for d.ScanKeyval() {
+			if string(d.Key()) == "err" {
+				return string(d.Value())
+			}
+		}
+	}
+	require.NoError(t, d.Err())
+	t.Fatalf("no err in %q", out)
+	return ""
+}
+
+// TestStartupErrors: bad configuration exits non-zero with one line, which
+// names the flag, variable or file, in run() itself.
 func TestStartupErrors(t *testing.T) {
 	dir := t.TempDir()
 	badWeb := filepath.Join(dir, "web.yml")
 	require.NoError(t, os.WriteFile(badWeb, []byte("tls_server_config:\n  cert_file: /nonexistent.pem\n"), 0o600))
-	withKeys := []string{"DEBT_EXPORTER_PUBLIC_KEY=pub", "DEBT_EXPORTER_PRIVATE_KEY=startup-secret"}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	withKeys := map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub", "DEBT_EXPORTER_PRIVATE_KEY": "startup-secret"}
 	tests := []struct {
 		name string
-		env  []string
+		env  map[string]string
 		args []string
+		code int
 		want string
 	}{
-		{"no public key", []string{"DEBT_EXPORTER_PRIVATE_KEY=startup-secret"}, nil, "no public key"},
-		{"no private key", []string{"DEBT_EXPORTER_PUBLIC_KEY=pub"}, nil, "no private key"},
-		{"page size out of range", withKeys, []string{"--api.page-size=500"}, "--api.page-size 500 is outside 10 to 100"},
-		{"unparsable window", withKeys, []string{"--window=forever"}, "--window \"forever\""},
-		{"unreadable key file", []string{"DEBT_EXPORTER_PUBLIC_KEY=pub"}, []string{"--api.private-key-file=" + filepath.Join(dir, "nope")}, "cannot read --api.private-key-file"},
-		{"bad web config", withKeys, []string{"--web.config.file=" + badWeb}, "error"},
-		{"private key as a flag is refused", []string{"DEBT_EXPORTER_PUBLIC_KEY=pub"}, []string{"--api.private-key=startup-secret"}, "unknown long flag"},
-		{"unknown log level", withKeys, []string{"--log.level=loud"}, "--log.level \"loud\""},
-		{"unknown log format", withKeys, []string{"--log.format=xml"}, "--log.format \"xml\""},
+		{"no public key", map[string]string{"DEBT_EXPORTER_PRIVATE_KEY": "startup-secret"}, nil, 1, "no public key"},
+		{"no private key", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub"}, nil, 1, "no private key"},
+		{"page size out of range", withKeys, []string{"--api.page-size=500"}, 1, "--api.page-size 500 is outside 10 to 100"},
+		{"page size not a number", withKeys, []string{"--api.page-size=abc"}, 2, "--api.page-size: not an integer"},
+		{"timeout not a duration", withKeys, []string{"--api.timeout=abc"}, 2, "--api.timeout: not a duration"},
+		{"rate limit not a number", withKeys, []string{"--api.rate-limit=fast"}, 2, "--api.rate-limit: not a number"},
+		{"bool with a value", withKeys, []string{"--demo=maybe"}, 2, "unexpected argument"},
+		{"stray argument", withKeys, []string{"startup-secret"}, 2, "unexpected argument"},
+		{"repeated flag", withKeys, []string{"--api.timeout=1s", "--api.timeout=2s"}, 2, "--api.timeout cannot be repeated"},
+		{"flag without its value", withKeys, []string{"--api.timeout"}, 2, "expected argument for flag '--api.timeout'"},
+		{"unparsable window", withKeys, []string{"--window=forever"}, 1, "--window is not a duration"},
+		{"missing key file", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub"}, []string{"--api.private-key-file=" + filepath.Join(dir, "nope")}, 1, "--api.private-key-file: no such file"},
+		{"key file a FIFO", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub"}, []string{"--api.private-key-file=" + mkfifo(t, dir)}, 1, "is a named pipe"},
+		{"bad web config", withKeys, []string{"--web.config.file=" + badWeb}, 1, "--web.config.file " + badWeb + ": "},
+		{"private key as a flag is refused", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub"}, []string{"--api.private-key=startup-secret"}, 2, "unknown long flag '--api.private-key'"},
+		{"unknown log level", withKeys, []string{"--log.level=loud"}, 2, "--log.level takes debug, info, warn or error"},
+		{"unknown log format", withKeys, []string{"--log.format=xml"}, 2, "--log.format takes logfmt or json"},
+		{"bad endpoint", withKeys, []string{"--api.endpoint=ftp://x/"}, 1, `--api.endpoint "ftp://x/" is not an http or https URL with a host`},
+		{"bad endpoint from the environment", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub", "DEBT_EXPORTER_PRIVATE_KEY": "startup-secret", "DEBT_EXPORTER_API_ENDPOINT": "x"}, nil, 1, "DEBT_EXPORTER_API_ENDPOINT is not an http or https URL"},
+		{"flag wins over the environment", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub", "DEBT_EXPORTER_PRIVATE_KEY": "startup-secret", "DEBT_EXPORTER_API_ENDPOINT": "https://ok/"}, []string{"--api.endpoint=x"}, 1, "--api.endpoint is not an http or https URL"},
+		{"listen address not host:port", withKeys, []string{"--web.listen-address=foo"}, 1, "--web.listen-address is not host:port"},
+		{"port in use", withKeys, []string{"--web.listen-address=" + busy.Addr().String()}, 1, "--web.listen-address " + busy.Addr().String() + ": address already in use"},
+		{"second address in use", withKeys, []string{"--web.listen-address=127.0.0.1:0", "--web.listen-address=" + busy.Addr().String()}, 1, "address already in use"},
+		{"demo orders past int32", nil, []string{"--demo", "--demo.orders=3000000000"}, 1, "--demo.orders 3000000000 is outside 1 to 1000000"},
+		{"blank public key", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": " ", "DEBT_EXPORTER_PRIVATE_KEY": "startup-secret"}, nil, 1, "DEBT_EXPORTER_PUBLIC_KEY is blank"},
+		{"empty filter", withKeys, []string{"--filter.model="}, 1, "--filter.model has an empty value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(exportertest.Binary(t), append([]string{"--web.listen-address=" + exportertest.FreeAddr(t)}, tt.args...)...)
-			cmd.Env = tt.env
-			var stderr bytes.Buffer
-			cmd.Stderr, cmd.Stdout = &stderr, &stderr
-			err := cmd.Run()
-			var exit *exec.ExitError
-			require.ErrorAs(t, err, &exit, "must exit non-zero; output: %s", stderr.String())
-			assert.NotZero(t, exit.ExitCode())
-			out := strings.TrimRight(stderr.String(), "\n")
-			assert.Equal(t, 1, strings.Count(out, "\n")+1, "one line: %q", out)
+			r := runNow(t, tt.env, append([]string{"--web.listen-address=127.0.0.1:0"}, tt.args...)...)
+			out := requireOneLine(t, r)
+			assert.Equal(t, tt.code, r.code, out)
 			assert.Contains(t, out, tt.want)
 			assert.NotContains(t, out, "startup-secret")
-			assert.NotContains(t, out, "goroutine", "no stack trace")
+			assert.NotContains(t, out, "starting", "the error is the only line")
 		})
+	}
+}
+
+func mkfifo(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(p, 0o600))
+	return p
+}
+
+// TestWebConfigErrors: each kind of broken web configuration is one line
+// that names the file.
+func TestWebConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, _ := writeTLSFiles(t, dir)
+	badPEM := filepath.Join(dir, "bad.pem")
+	require.NoError(t, os.WriteFile(badPEM, []byte("not PEM\n"), 0o600))
+	tls := func(extra string) string {
+		return fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\n%s", certFile, keyFile, extra)
+	}
+	tests := []struct{ name, content, want string }{
+		{"bad YAML", "tls_server_config: [\n", "yaml"},
+		{"unknown key", "tls_server_config:\n  cert_file: x\n  colour: red\nmystery: 1\n", "field"},
+		{"plaintext password", "basic_auth_users:\n  prometheus: plain-password\n", "not a bcrypt hash"},
+		{"bad PEM", fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\n", badPEM, keyFile), "PEM"},
+		{"unknown TLS version", tls("  min_version: TLS99\n"), "TLS99"},
+		{"missing certificate", "tls_server_config:\n  cert_file: /nonexistent.pem\n  key_file: /nonexistent.key\n", "/nonexistent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".yml")
+			require.NoError(t, os.WriteFile(path, []byte(tt.content), 0o600))
+			r := runNow(t, nil, "--demo", "--web.listen-address=127.0.0.1:0", "--web.config.file="+path)
+			out := requireOneLine(t, r)
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, out, "--web.config.file "+path+": ")
+			assert.Contains(t, out, tt.want)
+		})
+	}
+	r := runNow(t, nil, "--demo", "--web.config.file="+filepath.Join(dir, "missing.yml"))
+	assert.Contains(t, requireOneLine(t, r), "--web.config.file: no such file")
+}
+
+var ignoredInDemo = regexp.MustCompile(`^--(api\.(private-key-file|public-key|endpoint|project-id)|filter\.(resource-id|model|region|pricing-sku))=`)
+
+// TestPrivateKeyNeverShown puts the private key where it does not belong,
+// in every flag and variable, with and without the key configured where it
+// does: no output ever holds it.
+func TestPrivateKeyNeverShown(t *testing.T) {
+	const key = "46f09bb9fab4f12dfc160dae12273d5332b5debe"
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	require.NoError(t, os.WriteFile(keyFile, []byte(key+"\n"), 0o600))
+	var flags []string
+	for _, f := range []string{"api.private-key-file", "api.public-key", "api.endpoint", "api.project-id", "web.config.file",
+		"web.listen-address", "web.telemetry-path", "window", "metrics.age-buckets", "api.timeout", "api.page-size",
+		"api.rate-limit", "demo.orders", "log.level", "log.format", "filter.resource-id", "filter.model", "filter.pricing-unit",
+		"filter.order-type", "filter.region", "filter.pricing-sku", "filter.product-code"} {
+		flags = append(flags, "--"+f+"="+key)
+	}
+	flags = append(flags, key, "--demo="+key, "--"+key)
+	envs := []string{"DEBT_EXPORTER_PUBLIC_KEY", "DEBT_EXPORTER_API_ENDPOINT", "DEBT_EXPORTER_PROJECT_ID"}
+	setups := map[string]struct {
+		env  map[string]string
+		args []string
+	}{
+		"nothing else":         {map[string]string{}, nil},
+		"key in its file":      {map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub"}, []string{"--api.private-key-file=" + keyFile}},
+		"key in its variable":  {map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": "pub", privateKeyEnv: key}, nil},
+		"demo mode":            {map[string]string{}, []string{"--demo"}},
+		"demo mode with a key": {map[string]string{privateKeyEnv: key}, []string{"--demo"}},
+	}
+	for setupName, setup := range setups {
+		check := func(t *testing.T, env map[string]string, args []string) {
+			r := runNow(t, env, append(append([]string{"--web.listen-address=127.0.0.1:0"}, setup.args...), args...)...)
+			out := requireOneLine(t, r)
+			assert.NotContains(t, out, key)
+			assert.NotContains(t, out, key[:16], "not even part of it")
+		}
+		for _, flag := range flags {
+			if setupName == "key in its file" && strings.HasPrefix(flag, "--api.private-key-file=") {
+				continue
+			}
+			if strings.HasPrefix(setupName, "demo") && ignoredInDemo.MatchString(flag) {
+				continue // the demo does not read them, and starts
+			}
+			t.Run(setupName+"/"+flag[:min(len(flag), 30)], func(t *testing.T) { check(t, setup.env, []string{flag}) })
+		}
+		for _, v := range envs {
+			if strings.HasPrefix(setupName, "demo") {
+				break // the demo does not read them
+			}
+			t.Run(setupName+"/"+v, func(t *testing.T) {
+				env := map[string]string{}
+				for k, val := range setup.env {
+					env[k] = val
+				}
+				env[v] = key
+				check(t, env, nil)
+			})
+		}
 	}
 }
 
@@ -283,4 +455,134 @@ func TestVersionFlag(t *testing.T) {
 	out, err := exec.Command(exportertest.Binary(t), "--version").CombinedOutput()
 	require.NoError(t, err)
 	assert.Contains(t, string(out), "debt_exporter, version")
+}
+
+// TestOneLogFormat: the go-kit logger, the slog view given to
+// exporter-toolkit and the standard logger given to net/http write the same
+// keys in the same order, in both formats; promhttp's error log (Println's
+// arguments as one []any value) is text, not "unsupported value type".
+func TestOneLogFormat(t *testing.T) {
+	for _, format := range []string{"logfmt", "json"} {
+		var buf bytes.Buffer
+		l := newLogger(&buf, "debug", format)
+		level.Info(l.kit).Log("msg", "kit", "n", 1)
+		l.slog.Info("slog", "n", 1)
+		l.slog.With("a", "b").WithGroup("g").Debug("grouped", "n", 1)
+		l.std.Printf("http: TLS handshake error from %s: %v", "127.0.0.1:1", "EOF")
+		level.Error(l.kit).Log("msg", "serving metrics", "err", []any{"error encoding and sending metric family:", errors.New("write: broken pipe")})
+		lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+		require.Len(t, lines, 5, format)
+		var got []map[string]any
+		for _, line := range lines {
+			m := map[string]any{}
+			if format == "json" {
+				require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+			} else {
+				d := logfmt.NewDecoder(strings.NewReader(line))
+				require.True(t, d.ScanRecord())
+				var keys []string
+				for d.ScanKeyval() {
+					keys = append(keys, string(d.Key()))
+					m[string(d.Key())] = string(d.Value())
+				}
+				require.NoError(t, d.Err())
+				assert.Equal(t, []string{"level", "ts", "caller", "msg"}, keys[:4], line)
+			}
+			assert.NotContains(t, m, "time", line)
+			ts, _ := m["ts"].(string)
+			_, err := time.Parse(time.RFC3339Nano, ts)
+			assert.NoError(t, err, line)
+			assert.NotEqual(t, "unknown", m["caller"], line)
+			got = append(got, m)
+		}
+		assert.Equal(t, "info", got[1]["level"])
+		assert.Equal(t, "b", got[2]["a"])
+		assert.Contains(t, got[2], "g.n")
+		assert.Equal(t, "error", got[3]["level"])
+		assert.Equal(t, "http: TLS handshake error from 127.0.0.1:1: EOF", got[3]["msg"])
+		assert.Equal(t, "error encoding and sending metric family: write: broken pipe", got[4]["err"], format)
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// TestLandingPageProfiling: the landing page links /debug/pprof/ only when
+// --web.enable-pprof serves it.
+func TestLandingPageProfiling(t *testing.T) {
+	e := exportertest.Start(t, nil, "--demo", "--demo.orders=100")
+	code, body := get(t, e.URL+"/")
+	assert.Equal(t, http.StatusOK, code)
+	assert.NotContains(t, body, "debug/pprof")
+	code, _ = get(t, e.URL+"/debug/pprof/heap")
+	assert.Equal(t, http.StatusNotFound, code, "off by default")
+
+	e = exportertest.Start(t, nil, "--demo", "--demo.orders=100", "--web.enable-pprof")
+	_, body = get(t, e.URL+"/")
+	assert.Contains(t, body, `href="/debug/pprof/heap"`)
+	code, _ = get(t, e.URL+"/debug/pprof/heap")
+	assert.Equal(t, http.StatusOK, code)
+	code, body = get(t, e.URL+"/debug/pprof/")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "goroutine")
+}
+
+// TestUnstampedVersion: a build without make's ldflags says version "dev"
+// and the VCS revision Go recorded, on the landing page, in build info and
+// in --version, instead of empty values.
+func TestUnstampedVersion(t *testing.T) {
+	e := exportertest.Start(t, nil, "--demo", "--demo.orders=100")
+	_, landing := get(t, e.URL+"/")
+	assert.Contains(t, landing, "version=dev,")
+	mfs := scrape(t, e)
+	require.Len(t, gauge(mfs, "debt_exporter_build_info"), 1)
+	labels := map[string]string{}
+	for _, l := range gauge(mfs, "debt_exporter_build_info")[0].GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	assert.Equal(t, "dev", labels["version"])
+	assert.NotEmpty(t, labels["revision"])
+	// The revision Go recorded in the binary, if any (GOFLAGS=-buildvcs=false
+	// or a build outside a checkout records none).
+	want := "unknown"
+	bi, err := buildinfo.ReadFile(exportertest.Binary(t))
+	require.NoError(t, err)
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			want = s.Value
+		}
+	}
+	assert.True(t, strings.HasPrefix(labels["revision"], want), "revision %q, want %q", labels["revision"], want)
+	assert.Contains(t, landing, "revision="+want)
+	out, err := exec.Command(exportertest.Binary(t), "--version").CombinedOutput()
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "debt_exporter, version dev ")
+}
+
+// TestStartupErrorExitStatus: the process, not only run(), exits 1 with
+// one line on stderr and nothing on stdout.
+func TestStartupErrorExitStatus(t *testing.T) {
+	cmd := exec.Command(exportertest.Binary(t), "--demo", "--demo.orders=0", "--web.listen-address="+exportertest.FreeAddr(t))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 1, exit.ExitCode())
+	assert.Empty(t, stdout.String())
+	assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
+	assert.Contains(t, stderr.String(), "--demo.orders 0 is outside 1 to 1000000")
+
+	cmd = exec.Command(exportertest.Binary(t), "--api.timeout=forever")
+	out, err := cmd.CombinedOutput()
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 2, exit.ExitCode())
+	assert.Equal(t, "debt_exporter: error: --api.timeout: not a duration such as 10s, 1m30s or 2h (the value is not shown: it may be a key)\n", string(out))
 }

@@ -108,6 +108,13 @@ func TestExampleSystemdUnit(t *testing.T) {
 		assert.Contains(t, unit, directive)
 	}
 	assert.NotContains(t, unit, "DEBT_EXPORTER_PRIVATE_KEY", "the key belongs in a credential file")
+	// /metrics without TLS or auth stays on loopback until a web config is
+	// given; the comment says how.
+	execStart := unit[strings.Index(unit, "ExecStart="):]
+	execStart = execStart[:strings.Index(execStart, "\nRestart=")]
+	assert.Contains(t, execStart, "--web.listen-address=127.0.0.1:9846")
+	assert.NotContains(t, execStart, "--web.listen-address=:")
+	assert.Contains(t, unit, "--web.config.file=${CREDENTIALS_DIRECTORY}/web-config.yml", "the comment says how to open it up")
 
 	dir := t.TempDir()
 	const installed = "/usr/local/bin/debt_exporter"

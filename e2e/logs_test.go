@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logfmt/logfmt"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/debt-exporter/debt_exporter/internal/exportertest"
+)
+
+// logLine is one parsed line: its keys in the order written, and values.
+type logLine struct {
+	keys   []string
+	values map[string]string
+}
+
+func parseLogfmt(t *testing.T, line string) logLine {
+	t.Helper()
+	l := logLine{values: map[string]string{}}
+	d := logfmt.NewDecoder(strings.NewReader(line))
+	require.True(t, d.ScanRecord(), "%q", line)
+	for d.ScanKeyval() {
+		l.keys = append(l.keys, string(d.Key()))
+		l.values[string(d.Key())] = string(d.Value())
+	}
+	require.NoError(t, d.Err(), "not logfmt: %q", line)
+	require.False(t, d.ScanRecord(), "one record a line: %q", line)
+	return l
+}
+
+func parseJSON(t *testing.T, line string) logLine {
+	t.Helper()
+	l := logLine{values: map[string]string{}}
+	d := json.NewDecoder(strings.NewReader(line))
+	d.UseNumber()
+	tok, err := d.Token()
+	require.NoError(t, err, "not JSON: %q", line)
+	require.Equal(t, json.Delim('{'), tok, "%q", line)
+	for d.More() {
+		k, err := d.Token()
+		require.NoError(t, err, "%q", line)
+		var v any
+		require.NoError(t, d.Decode(&v), "%q", line)
+		s, ok := v.(string)
+		if !ok {
+			b, _ := json.Marshal(v)
+			s = string(b)
+		}
+		l.keys = append(l.keys, k.(string))
+		l.values[k.(string)] = s
+	}
+	_, err = d.Token()
+	require.NoError(t, err)
+	_, err = d.Token()
+	require.Error(t, err, "one object a line: %q", line)
+	return l
+}
+
+// TestLogFormat runs the exporter in each --log.format and parses every
+// line it writes, from every source: its own (go-kit), exporter-toolkit's
+// (slog), net/http's server errors (a bad TLS client hello), the
+// collector's (a scrape abandoned by its client). Each line is one record
+// with the same first keys, level, ts, caller and msg, in that order for
+// logfmt (go-kit's JSON sorts keys), and no other timestamp key.
+func TestLogFormat(t *testing.T) {
+	dir := t.TempDir()
+	certPEM := writeSelfSignedCert(t, dir)
+	webConfig := filepath.Join(dir, "web.yml")
+	require.NoError(t, os.WriteFile(webConfig, []byte("tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n"), 0o600))
+	pool := x509Pool(t, certPEM)
+
+	for _, format := range []string{"logfmt", "json"} {
+		t.Run(format, func(t *testing.T) {
+			e := exportertest.Start(t, nil, "--demo", "--demo.orders=100000", "--log.level=debug",
+				"--log.format="+format, "--web.config.file="+webConfig)
+			waitLog := func(what string) {
+				t.Helper()
+				// The log reaches us through a pipe: wait for it.
+				assert.Eventually(t, func() bool { return strings.Contains(e.Log.String(), what) }, 10*time.Second, 10*time.Millisecond,
+					"no %q in the log", what)
+			}
+			waitLog("TLS is enabled")
+
+			// net/http: a client hello that is not one.
+			c, err := net.Dial("tcp", e.Addr)
+			require.NoError(t, err)
+			_, err = c.Write(bytes.Repeat([]byte{0x01}, 64))
+			require.NoError(t, err)
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _ = c.Read(make([]byte, 1))
+			c.Close()
+			waitLog("TLS handshake error")
+
+			// The collector: a scrape given up by its client while another
+			// scrape, with a later deadline, still waits on the same sweep.
+			transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+			get := func(timeout time.Duration) error {
+				resp, err := (&http.Client{Timeout: timeout, Transport: transport}).Get("https://" + e.Addr + "/metrics")
+				if err == nil {
+					resp.Body.Close()
+				}
+				return err
+			}
+			abandoned := make(chan error, 1)
+			go func() { abandoned <- get(500 * time.Millisecond) }()
+			time.Sleep(100 * time.Millisecond)
+			require.NoError(t, get(60*time.Second))
+			require.Error(t, <-abandoned, "the sweep was too quick to abandon")
+			waitLog("scrape abandoned")
+			waitLog("sweep complete")
+
+			lines := strings.Split(strings.TrimSuffix(e.Log.String(), "\n"), "\n")
+			require.Greater(t, len(lines), 5)
+			for _, line := range lines {
+				var l logLine
+				if format == "json" {
+					l = parseJSON(t, line)
+				} else {
+					l = parseLogfmt(t, line)
+					require.GreaterOrEqual(t, len(l.keys), 4, "%q", line)
+					assert.Equal(t, []string{"level", "ts", "caller", "msg"}, l.keys[:4], "%q", line)
+				}
+				for _, k := range []string{"level", "ts", "caller", "msg"} {
+					assert.Contains(t, l.values, k, "%q", line)
+				}
+				assert.NotContains(t, l.values, "time", "one timestamp key: %q", line)
+				_, err := time.Parse(time.RFC3339Nano, l.values["ts"])
+				assert.NoError(t, err, "%q", line)
+				assert.NotContains(t, line, "unsupported value type")
+				assert.Contains(t, []string{"debug", "info", "warn", "error"}, l.values["level"], "%q", line)
+			}
+		})
+	}
+}
+
+func x509Pool(t *testing.T, certPEM []byte) *x509.CertPool {
+	t.Helper()
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(certPEM))
+	return pool
+}
