@@ -58,6 +58,8 @@ type flagValues struct {
 	demo                                           bool
 	demoOrders                                     int
 	enablePprof                                    bool
+	configFile                                     string
+	enableLifecycle                                bool
 	logLevel, logFormat                            string
 	web                                            *web.FlagConfig
 	// source names where an environment-bound value came from: its flag,
@@ -132,6 +134,8 @@ func newCLI(stdout, stderr io.Writer) *cli {
 	}
 
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
+	app.Flag("config.file", "YAML file of accounts, each answered on /probe?account=NAME (optional; see README, Several accounts).").StringVar(&f.configFile)
+	app.Flag("web.enable-lifecycle", "Allow POST /-/reload, which re-reads --config.file (SIGHUP always does).").BoolVar(&f.enableLifecycle)
 	app.Flag("web.enable-pprof", "Serve Go profiling at /debug/pprof/ (and link it from the landing page). Off by default: profiles reveal internals and cost CPU.").BoolVar(&f.enablePprof)
 	env("api.endpoint", "Base URL of the API.", "DEBT_EXPORTER_API_ENDPOINT", &f.endpoint).Default("https://api.dezai.com/").StringVar(&f.endpoint)
 	env("api.public-key", "API public key (required).", "DEBT_EXPORTER_PUBLIC_KEY", &f.publicKey).StringVar(&f.publicKey)
@@ -254,7 +258,12 @@ type config struct {
 	demo                                       bool
 	demoOrders                                 int
 	enablePprof                                bool
-	warnings                                   []string // logged at start
+	configFile                                 string
+	enableLifecycle                            bool
+	// flagAccount: the account of the --api.* flags is served on /metrics.
+	// Always without --config.file; with it, only when its keys are set.
+	flagAccount bool
+	warnings    []string // logged at start
 }
 
 // loadConfig validates flags, the web configuration, and reads the private
@@ -276,12 +285,16 @@ func checkConfig(f flagValues, getenv func(string) string, secrets *[]string) (*
 		timeout: f.timeout, pageSize: f.pageSize, concurrency: f.concurrency, maxPages: f.maxPages, rateLimit: f.rateLimit,
 		minInterval: f.minInterval, timeoutOffset: f.timeoutOffset, maxTimeout: f.maxTimeout, interval: f.interval,
 		maxSeries: f.maxSeries, demo: f.demo, demoOrders: f.demoOrders, enablePprof: f.enablePprof,
+		configFile: f.configFile, enableLifecycle: f.enableLifecycle, flagAccount: true,
 		query: apiclient.Query{ResourceIDs: f.resourceIDs, ModelIDs: f.models, Regions: f.regions, PricingSKUs: f.skus, ProductCodes: f.products},
 	}
 	if v := getenv(privateKeyEnv); v != "" {
 		*secrets = append(*secrets, v, strings.TrimSpace(v))
 	}
-	if !f.demo { // demo mode brings its own API and credentials
+	if f.configFile != "" && !f.demo && f.publicKey == "" && f.privateKeyFile == "" && getenv(privateKeyEnv) == "" {
+		c.flagAccount = false // the accounts of the file only
+	}
+	if !f.demo && c.flagAccount { // demo mode brings its own API and credentials
 		key, err := privateKey(f.privateKeyFile, getenv(privateKeyEnv), secrets)
 		if err != nil {
 			return nil, err
@@ -575,7 +588,7 @@ func redact(err error, secrets []string) error {
 }
 
 // ageBuckets reads --metrics.age-buckets: ascending durations. Buckets
-// that begin at or past the window can never fill: a warning says which.
+// that begin past the window can never fill: a warning says which.
 func ageBuckets(spec string, window time.Duration) (collector.AgeBuckets, []string, error) {
 	var bounds []time.Duration
 	var spelled []string
@@ -593,13 +606,15 @@ func ageBuckets(spec string, window time.Duration) (collector.AgeBuckets, []stri
 	b := collector.NewAgeBuckets(bounds, spelled)
 	var never []string
 	for i, bound := range bounds {
-		if bound >= window {
+		// Ages reach the window's length at most: a bucket from the
+		// window's length on holds only orders of its very first second.
+		if bound > window {
 			never = append(never, b.Labels[i+1])
 		}
 	}
 	var warnings []string
 	if len(never) > 0 {
-		warnings = append(warnings, fmt.Sprintf("--metrics.age-buckets: buckets %s begin at or past --window %s and can never fill",
+		warnings = append(warnings, fmt.Sprintf("--metrics.age-buckets: buckets %s begin past --window %s and can never fill",
 			strings.Join(never, ", "), model.Duration(window)))
 	}
 	return b, warnings, nil

@@ -62,7 +62,19 @@ func TestLoadConfig(t *testing.T) {
 				assert.Equal(t, []int{2}, c.query.OrderTypes)
 			}},
 		{name: "window in hours", getenv: withKey, mod: func(f *flagValues) { f.window = "12h" },
-			check: func(t *testing.T, c *config) { assert.Equal(t, 12*time.Hour, c.window) }},
+			check: func(t *testing.T, c *config) {
+				assert.Equal(t, 12*time.Hour, c.window)
+				// The default age buckets past 12h can never fill: one warning names them.
+				assert.Equal(t, []string{"--metrics.age-buckets: buckets 1d-7d, 7d-30d, 30d+ begin past --window 12h and can never fill"}, c.warnings)
+			}},
+		{name: "default window and buckets: no warning", getenv: withKey,
+			check: func(t *testing.T, c *config) {
+				assert.Empty(t, c.warnings)
+				assert.Equal(t, []string{"0-1d", "1d-7d", "7d-30d", "30d+"}, c.ageBuckets.Labels)
+			}},
+		{name: "age buckets not ascending", getenv: withKey, mod: func(f *flagValues) { f.ageBuckets = "7d,1d" }, wantErr: "--metrics.age-buckets"},
+		{name: "accounts file alone needs no flag keys", mod: func(f *flagValues) { f.configFile = "accounts.yml"; f.publicKey = "" },
+			check: func(t *testing.T, c *config) { assert.False(t, c.flagAccount) }},
 		{name: "demo needs no credentials", mod: func(f *flagValues) { f.demo = true; f.publicKey = "" }},
 		{name: "no public key", getenv: withKey, mod: func(f *flagValues) { f.publicKey = "" }, wantErr: "no public key"},
 		{name: "no private key", wantErr: "no private key: set --api.private-key-file or DEBT_EXPORTER_PRIVATE_KEY"},

@@ -21,13 +21,16 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/debt-exporter/debt_exporter/accounts"
 	"github.com/debt-exporter/debt_exporter/apiclient"
 	"github.com/debt-exporter/debt_exporter/collector"
 	"github.com/debt-exporter/debt_exporter/internal/simapi"
+	"github.com/debt-exporter/debt_exporter/probe"
 )
 
 const exporterName = "debt_exporter"
@@ -63,6 +66,16 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return startFailed(logger, err)
 	}
 
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	// The accounts of --config.file, before anything is logged (a bad file
+	// is the only line) and before demo mode replaces the default endpoint
+	// (a file account never calls the demo API unless it says so).
+	set, err := newAccounts(ctx, cfg, getenv, logger.kit)
+	if err != nil {
+		return startFailed(logger, err)
+	}
+
 	level.Info(logger.kit).Log("msg", "starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	for _, w := range cfg.warnings {
 		level.Warn(logger.kit).Log("msg", w)
@@ -75,14 +88,18 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 			"orders", cfg.demoOrders, "api", api.URL)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	coll, err := newCollector(ctx, cfg, logger.kit)
-	if err != nil {
-		return startFailed(logger, err)
+	var coll *collector.Collector
+	if cfg.flagAccount {
+		if coll, err = newCollector(ctx, cfg, logger.kit); err != nil {
+			return startFailed(logger, err)
+		}
+		go coll.Run(ctx) // background sweeps, with --sweep.interval
 	}
-	go coll.Run(ctx) // background sweeps, with --sweep.interval
-	handler, err := newHandler(cfg, coll, logger)
+	if set != nil {
+		go set.Run(ctx) // the file accounts' background sweeps
+	}
+	go reloadOnSIGHUP(ctx, set, logger.kit)
+	handler, err := newHandler(cfg, coll, set, logger)
 	if err != nil {
 		return startFailed(logger, err)
 	}
@@ -147,15 +164,24 @@ func newCollector(ctx context.Context, cfg *config, logger log.Logger) (*collect
 
 // newHandler routes the metrics, the landing page and, with
 // --web.enable-pprof, Go's profiles.
-func newHandler(cfg *config, coll *collector.Collector, logger logger) (http.Handler, error) {
+func newHandler(cfg *config, coll *collector.Collector, set *probe.Set, logger logger) (http.Handler, error) {
 	extra := prometheus.NewRegistry()
 	extra.MustRegister(
 		versioncollector.NewCollector(exporterName),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if set != nil {
+		extra.MustRegister(set.Collector()) // the reload metrics
+	}
 	mux := http.NewServeMux()
-	mux.Handle(cfg.metricsPath, coll.Handler(extra, cfg.timeoutOffset, cfg.maxTimeout, logger.kit))
+	if coll != nil {
+		mux.Handle(cfg.metricsPath, coll.Handler(extra, cfg.timeoutOffset, cfg.maxTimeout, logger.kit))
+	} else { // the file's accounts only: /metrics is the exporter's own
+		mux.Handle(cfg.metricsPath, promhttp.HandlerFor(extra, promhttp.HandlerOpts{ErrorLog: logger.std}))
+	}
+	mux.Handle("/probe", set.ProbeHandler())
+	mux.Handle("/-/reload", set.ReloadHandler(cfg.enableLifecycle))
 	profiling := "false" // the landing page links /debug/pprof/ unless told not to
 	if cfg.enablePprof {
 		profiling = "true"
@@ -177,6 +203,43 @@ func newHandler(cfg *config, coll *collector.Collector, logger logger) (http.Han
 	}
 	mux.Handle("/", landing)
 	return mux, nil
+}
+
+// newAccounts loads --config.file, if given: one collector per account.
+func newAccounts(ctx context.Context, cfg *config, getenv func(string) string, logger log.Logger) (*probe.Set, error) {
+	if cfg.configFile == "" {
+		return nil, nil
+	}
+	return probe.New(probe.Config{
+		File:     cfg.configFile,
+		Defaults: accounts.Defaults{Endpoint: cfg.endpoint, Window: cfg.window, Query: cfg.query, Getenv: getenv},
+		Client: apiclient.Config{PageSize: cfg.pageSize, Timeout: cfg.timeout, Concurrency: cfg.concurrency,
+			RateLimit: cfg.rateLimit, MaxPages: cfg.maxPages},
+		Collector: collector.Config{MinInterval: cfg.minInterval, Interval: cfg.interval, MaxTimeout: cfg.maxTimeout,
+			MaxSeries: cfg.maxSeries, AgeBuckets: cfg.ageBuckets, Context: ctx},
+		TimeoutOffset: cfg.timeoutOffset,
+		Logger:        logger,
+	})
+}
+
+// reloadOnSIGHUP re-reads --config.file on each SIGHUP; a file that does
+// not load keeps the running accounts (Reload logs why).
+func reloadOnSIGHUP(ctx context.Context, set *probe.Set, logger log.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if set == nil {
+				level.Warn(logger).Log("msg", "SIGHUP ignored: no --config.file to reload")
+			} else {
+				_ = set.Reload()
+			}
+		}
+	}
 }
 
 // listen opens every --web.listen-address before anything is logged, so

@@ -323,6 +323,9 @@ func TestStartupErrors(t *testing.T) {
 		{"demo orders past int32", nil, []string{"--demo", "--demo.orders=3000000000"}, 1, "--demo.orders 3000000000 is outside 1 to 1000000"},
 		{"blank public key", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": " ", "DEBT_EXPORTER_PRIVATE_KEY": "startup-secret"}, nil, 1, "DEBT_EXPORTER_PUBLIC_KEY is blank"},
 		{"empty filter", withKeys, []string{"--filter.model="}, 1, "--filter.model has an empty value"},
+		{"accounts file missing", nil, []string{"--config.file=" + filepath.Join(dir, "none.yml")}, 1, filepath.Join(dir, "none.yml")},
+		{"key value in the accounts file", nil, []string{"--config.file=" + writeTemp(t, dir, "keyed.yml",
+			"accounts:\n  - name: prod\n    public_key: pub\n    private_key: startup-secret\n")}, 1, "private_key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -334,6 +337,55 @@ func TestStartupErrors(t *testing.T) {
 			assert.NotContains(t, out, "starting", "the error is the only line")
 		})
 	}
+}
+
+func writeTemp(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	return p
+}
+
+// TestSIGTERMEndsASweepInFlight: 0.5 s into a sweep of many seconds, SIGTERM
+// stops the calls to the API, answers the scrape in flight with debt_up 0,
+// and the process exits within a couple of seconds.
+func TestSIGTERMEndsASweepInFlight(t *testing.T) {
+	srv := simapi.New(simapi.Config{Seed: 7, Orders: 3000, PublicKey: "e2e-public", PrivateKey: e2ePrivateKey})
+	defer srv.Close()
+	srv.SetLatency(time.Second) // a sweep of 10 s or more
+	e := exportertest.Start(t, []string{"DEBT_EXPORTER_PRIVATE_KEY=" + e2ePrivateKey, "DEBT_EXPORTER_PUBLIC_KEY=e2e-public"},
+		"--api.endpoint="+srv.URL, "--api.concurrency=1")
+	answered := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, e.URL+"/metrics", nil)
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "60")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- "error: " + err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		answered <- string(b)
+	}()
+	time.Sleep(500 * time.Millisecond)
+	signalled := time.Now()
+	require.NoError(t, e.Cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case body := <-answered:
+		assert.Contains(t, body, "debt_up 0", "the scrape in flight is answered")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the scrape in flight was not answered")
+	}
+	select {
+	case <-e.Exited:
+		assert.Less(t, time.Since(signalled), 3*time.Second)
+	case <-time.After(5 * time.Second):
+		t.Fatal("still running 5 s after SIGTERM")
+	}
+	requests := srv.Requests()
+	time.Sleep(1500 * time.Millisecond)
+	assert.Equal(t, requests, srv.Requests(), "no API call after the exit")
 }
 
 func mkfifo(t *testing.T, dir string) string {

@@ -163,7 +163,7 @@ func TestREADMEFlags(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, []byte(readme), 0o644))
 		return
 	}
-	assert.Equal(t, want, got, "README.md's flag table differs from --help: run go test ./docs -run TestREADMEFlags -update")
+	assert.Equal(t, want, got, "README.md's flag table differs from --help: run go test ./e2e -run TestREADMEFlags -update")
 
 	// The table sits in the Configuration section, where readers look.
 	assert.Contains(t, readmeSection(t, readme, "Configuration"), flagsBegin)
