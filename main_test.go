@@ -67,22 +67,7 @@ func gauge(mfs map[string]*dto.MetricFamily, name string) []*dto.Metric {
 	return nil
 }
 
-func labelsOf(m *dto.Metric) simapi.Key {
-	var k simapi.Key
-	for _, l := range m.GetLabel() {
-		switch l.GetName() {
-		case "region":
-			k.Region = l.GetValue()
-		case "model":
-			k.ModelID = l.GetValue()
-		case "product_code":
-			k.ProductCode = l.GetValue()
-		case "currency":
-			k.Currency = l.GetValue()
-		}
-	}
-	return k
-}
+func labelsOf(m *dto.Metric) simapi.Key { return simapi.KeyOf(m.GetLabel()) }
 
 func requireTruth(t *testing.T, mfs map[string]*dto.MetricFamily, truth simapi.Truth) {
 	t.Helper()

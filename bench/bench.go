@@ -219,19 +219,7 @@ func CheckExposition(want simapi.Truth, text io.Reader) (requests int, err error
 			return 0, fmt.Errorf("no %s in the exposition", name)
 		}
 		for _, m := range f.Metric {
-			var k simapi.Key
-			for _, l := range m.Label {
-				switch l.GetName() {
-				case "region":
-					k.Region = l.GetValue()
-				case "model":
-					k.ModelID = l.GetValue()
-				case "product_code":
-					k.ProductCode = l.GetValue()
-				case "currency":
-					k.Currency = l.GetValue()
-				}
-			}
+			k := simapi.KeyOf(m.Label)
 			g := series[k]
 			if g == nil {
 				g = &got{}

@@ -183,30 +183,8 @@ scrape_configs:
 	})
 
 	t.Run("DebtUnpaidAmountHigh reaches the webhook", func(t *testing.T) {
-		want := alertRule(t, filepath.Join(alerts, "alerts.yaml"), "DebtUnpaidAmountHigh")
-		var got webhookAlert
-		waitFor(ctx, t, "DebtUnpaidAmountHigh at the webhook", procs, func() error {
-			for _, a := range hook.alerts() {
-				if a.Labels["alertname"] == "DebtUnpaidAmountHigh" {
-					got = a
-					return nil
-				}
-			}
-			return fmt.Errorf("not received; webhook has %d alerts", len(hook.alerts()))
-		})
-		assert.Equal(t, "firing", got.Status)
-		assert.Equal(t, map[string]string{
-			"alertname": "DebtUnpaidAmountHigh",
-			"currency":  "CNY",
-			"job":       "debt",
-			"instance":  exporterAddr,
-			"severity":  want.Labels["severity"],
-		}, got.Labels)
-		assert.Equal(t, want.Annotations["summary"], got.Annotations["summary"])
-		assert.Equal(t, want.Annotations["runbook_url"], got.Annotations["runbook_url"])
-		assert.Contains(t, got.Annotations["description"], exporterAddr+" (job debt) reports ")
-		assert.Contains(t, got.Annotations["description"], "above the threshold of 0.00 CNY.")
-		assert.NotContains(t, got.Annotations["description"], "{{")
+		requireAlertAtWebhook(ctx, t, hook, procs, filepath.Join(alerts, "alerts.yaml"), "DebtUnpaidAmountHigh", exporterAddr,
+			"above the threshold of 0.00 CNY.")
 
 		// Per currency: the unreachable USD threshold keeps USD silent, and
 		// both currencies of the demo have thresholds.
@@ -277,30 +255,8 @@ scrape_configs:
 	// Needs debt_unpaid_amount_by_age from the exporter: the demo's orders
 	// span the window, so CNY has debt older than 7 days.
 	t.Run("DebtUnpaidAmountOld reaches the webhook", func(t *testing.T) {
-		want := alertRule(t, filepath.Join(alerts, "alerts.yaml"), "DebtUnpaidAmountOld")
-		var got webhookAlert
-		waitFor(ctx, t, "DebtUnpaidAmountOld at the webhook", procs, func() error {
-			for _, a := range hook.alerts() {
-				if a.Labels["alertname"] == "DebtUnpaidAmountOld" {
-					got = a
-					return nil
-				}
-			}
-			return fmt.Errorf("not received; webhook has %d alerts", len(hook.alerts()))
-		})
-		assert.Equal(t, "firing", got.Status)
-		assert.Equal(t, map[string]string{
-			"alertname": "DebtUnpaidAmountOld",
-			"currency":  "CNY",
-			"job":       "debt",
-			"instance":  exporterAddr,
-			"severity":  want.Labels["severity"],
-		}, got.Labels)
-		assert.Equal(t, want.Annotations["summary"], got.Annotations["summary"])
-		assert.Equal(t, want.Annotations["runbook_url"], got.Annotations["runbook_url"])
-		assert.Contains(t, got.Annotations["description"], exporterAddr+" (job debt) reports ")
-		assert.Contains(t, got.Annotations["description"], "unpaid for 7 days or more, above the threshold of 0.00 CNY.")
-		assert.NotContains(t, got.Annotations["description"], "{{")
+		requireAlertAtWebhook(ctx, t, hook, procs, filepath.Join(alerts, "alerts.yaml"), "DebtUnpaidAmountOld", exporterAddr,
+			"unpaid for 7 days or more, above the threshold of 0.00 CNY.")
 		res, err := query(ctx, promURL, `ALERTS{alertname="DebtUnpaidAmountOld"}`)
 		require.NoError(t, err)
 		require.Len(t, res, 1, "DebtUnpaidAmountOld must fire for CNY only: %v", res)
@@ -556,4 +512,35 @@ func (h *webhook) alerts() []webhookAlert {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]webhookAlert(nil), h.received...)
+}
+
+// requireAlertAtWebhook waits for alert name at the webhook, firing for CNY
+// on the demo exporter, with the rule's severity, summary and runbook, and a
+// rendered description that contains want.
+func requireAlertAtWebhook(ctx context.Context, t *testing.T, hook *webhook, procs []*proc, alertsFile, name, exporterAddr, want string) {
+	t.Helper()
+	rule := alertRule(t, alertsFile, name)
+	var got webhookAlert
+	waitFor(ctx, t, name+" at the webhook", procs, func() error {
+		for _, a := range hook.alerts() {
+			if a.Labels["alertname"] == name {
+				got = a
+				return nil
+			}
+		}
+		return fmt.Errorf("not received; webhook has %d alerts", len(hook.alerts()))
+	})
+	assert.Equal(t, "firing", got.Status)
+	assert.Equal(t, map[string]string{
+		"alertname": name,
+		"currency":  "CNY",
+		"job":       "debt",
+		"instance":  exporterAddr,
+		"severity":  rule.Labels["severity"],
+	}, got.Labels)
+	assert.Equal(t, rule.Annotations["summary"], got.Annotations["summary"])
+	assert.Equal(t, rule.Annotations["runbook_url"], got.Annotations["runbook_url"])
+	assert.Contains(t, got.Annotations["description"], exporterAddr+" (job debt) reports ")
+	assert.Contains(t, got.Annotations["description"], want)
+	assert.NotContains(t, got.Annotations["description"], "{{")
 }

@@ -1,6 +1,8 @@
 package simapi
 
 import (
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/debt-exporter/debt_exporter/apiclient"
 	"github.com/debt-exporter/debt_exporter/money"
 )
@@ -9,6 +11,25 @@ import (
 // are real values (an order without a Region has Region "").
 type Key struct {
 	Region, ModelID, ProductCode, Currency string
+}
+
+// KeyOf is the Key of an exposed business series, from its labels (the
+// exporter's label names: region, model, product_code, currency).
+func KeyOf(labels []*dto.LabelPair) Key {
+	var k Key
+	for _, l := range labels {
+		switch l.GetName() {
+		case "region":
+			k.Region = l.GetValue()
+		case "model":
+			k.ModelID = l.GetValue()
+		case "product_code":
+			k.ProductCode = l.GetValue()
+		case "currency":
+			k.Currency = l.GetValue()
+		}
+	}
+	return k
 }
 
 // Series is what the exporter must report for one Key.
