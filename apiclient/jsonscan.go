@@ -155,25 +155,29 @@ func (s *scanner) stringToken() (stringToken, error) {
 			return stringToken{}, s.errorf("control character in string")
 		}
 		escaped = true
-		if i+1 >= len(b) {
-			break
-		}
-		switch b[i+1] {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			i += 2
-		case 'u':
-			if i+6 > len(b) {
-				s.i = i
-				return stringToken{}, s.errorf("short \\u escape")
+		// Escapes come in runs (text sent as \u escapes): read the run here.
+		for i+1 < len(b) && b[i] == '\\' {
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+				continue
+			case 'u':
+				if i+6 > len(b) {
+					s.i = i
+					return stringToken{}, s.errorf("short \\u escape")
+				}
+				if hexValue[b[i+2]]|hexValue[b[i+3]]|hexValue[b[i+4]]|hexValue[b[i+5]] == 0xff {
+					s.i = i
+					return stringToken{}, s.errorf("bad \\u escape")
+				}
+				i += 6
+				continue
 			}
-			if hexValue[b[i+2]]|hexValue[b[i+3]]|hexValue[b[i+4]]|hexValue[b[i+5]] == 0xff {
-				s.i = i
-				return stringToken{}, s.errorf("bad \\u escape")
-			}
-			i += 6
-		default:
 			s.i = i
 			return stringToken{}, s.errorf("bad escape")
+		}
+		if i+1 == len(b) && b[i] == '\\' {
+			break // a backslash ends the body
 		}
 	}
 	s.i = len(b)
@@ -342,13 +346,25 @@ func (s *scanner) number() ([]byte, error) {
 	return s.b[start:s.i], nil
 }
 
-// digits crosses a run of decimal digits and returns its length.
+// digits crosses a run of decimal digits and returns its length, eight
+// bytes at a time: in v = (x&0xf0.. ^ 0x30..) | ((x+0x06..)&0xf0.. ^ 0x30..)
+// a byte is zero exactly when x's is a digit (a carry out of a byte only
+// comes from a non-digit, and only reaches bytes above it).
 func (s *scanner) digits() int {
-	start := s.i
-	for s.i < len(s.b) && s.b[s.i]-'0' <= 9 {
-		s.i++
+	b, start := s.b, s.i
+	i := start
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		v := (x&(lsbs*0xf0) ^ lsbs*0x30) | ((x+lsbs*0x06)&(lsbs*0xf0) ^ lsbs*0x30)
+		if m := (v | (v&(lsbs*0x7f) + lsbs*0x7f)) & msbs; m != 0 { // the non-zero bytes
+			s.i = i + bits.TrailingZeros64(m)/8
+			return s.i - start
+		}
 	}
-	return s.i - start
+	for ; i < len(b) && b[i]-'0' <= 9; i++ {
+	}
+	s.i = i
+	return i - start
 }
 
 // literal reads word (true, false or null).

@@ -160,3 +160,22 @@ func TestScannerWalksObjectsAndArrays(t *testing.T) {
 	_, err = sc.element(false, " in a")
 	assert.ErrorContains(t, err, "expected , or ] in a")
 }
+
+// FuzzDigits checks the eight-bytes-at-a-time digit run against a byte loop.
+func FuzzDigits(f *testing.F) {
+	for _, seed := range []string{"", "0", "1767216895", "12345678", "123456789", "1234567:", "123456/9", "1.5", "99999999999999999\xff",
+		"\x3a\x3a\x3a\x3a\x3a\x3a\x3a\x3a", "\xf9\xfa\xff12345678"} {
+		f.Add([]byte(seed), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, at uint8) {
+		start := int(at) % (len(b) + 1)
+		want := 0
+		for start+want < len(b) && b[start+want] >= '0' && b[start+want] <= '9' {
+			want++
+		}
+		sc := &scanner{b: b, i: start}
+		if got := sc.digits(); got != want || sc.i != start+want {
+			t.Fatalf("digits(%q at %d) = %d, at %d; want %d", b, start, got, sc.i, want)
+		}
+	})
+}

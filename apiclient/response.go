@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -70,23 +71,28 @@ var (
 // struct fields: exactly, or failing that by Unicode case folding.
 type keyTable struct {
 	keys []tableKey
-	// lengths has bit n set when a key is n bytes long: an ASCII key of
-	// another length is none of them, exactly or folded.
-	lengths uint64
+	// byLength[n] are the keys of n bytes: an ASCII key of another length
+	// is none of them, exactly or folded.
+	byLength [maxKeyLength + 1][]tableKey
 }
+
+// maxKeyLength bounds the names of a keyTable.
+const maxKeyLength = 32
 
 type tableKey struct {
 	name  string
 	field field
-	bytes []byte // name, for bytes.EqualFold
+	// head and tail are name's first and last eight bytes as words
+	// (zero-padded when shorter; tail zero for eight bytes or fewer).
+	head, tail uint64
 }
 
-func newKeyTable(keys []tableKey) keyTable {
-	t := keyTable{keys: keys}
+func newKeyTable(keys []tableKey) *keyTable {
+	t := &keyTable{keys: keys}
 	for i := range keys {
 		name := keys[i].name
-		if len(name) >= 64 || !isASCII([]byte(name)) || keys[i].field == fieldOther {
-			panic("apiclient: a key table's names must be ASCII, shorter than 64 bytes and name a field: " + name)
+		if len(name) == 0 || len(name) > maxKeyLength || !isASCII([]byte(name)) || keys[i].field == fieldOther {
+			panic("apiclient: a key table's names must be ASCII, of 1 to 32 bytes, and name a field: " + name)
 		}
 		for _, k := range keys[:i] {
 			if bytes.EqualFold([]byte(k.name), []byte(name)) || k.field == keys[i].field {
@@ -94,11 +100,36 @@ func newKeyTable(keys []tableKey) keyTable {
 				panic("apiclient: two keys of a table fold to each other or share a field: " + name)
 			}
 		}
-		keys[i].bytes = []byte(name)
-		t.lengths |= 1 << len(name)
+		keys[i].head, keys[i].tail = keyWords([]byte(name))
+		t.byLength[len(name)] = append(t.byLength[len(name)], keys[i])
 	}
 	return t
 }
+
+// keyWords returns a key's first and last eight bytes as words, as in
+// tableKey.
+func keyWords(key []byte) (head, tail uint64) {
+	n := len(key)
+	switch {
+	case n >= 8:
+		head = binary.LittleEndian.Uint64(key)
+		if n > 8 {
+			tail = binary.LittleEndian.Uint64(key[n-8:])
+		}
+	case cap(key) >= 8: // a key inside a body: read on, and mask
+		head = binary.LittleEndian.Uint64(key[:8]) & (1<<(8*n) - 1)
+	default:
+		for i := n - 1; i >= 0; i-- {
+			head = head<<8 | uint64(key[i])
+		}
+	}
+	return head, tail
+}
+
+// lower is OR-ed into words of ASCII to compare them ignoring case: it
+// makes letters lower case, and some other bytes equal to each other, so
+// equal words are only candidates.
+const lower = lsbs * 0x20
 
 // lookup returns key's field, or fieldOther. No two names of a table fold
 // to each other, so an exact match and a folded one cannot disagree.
@@ -106,23 +137,27 @@ func (t *keyTable) lookup(key []byte, ascii bool) field {
 	if !ascii {
 		// Folding can change a length ("K", the Kelvin sign, folds to "k").
 		for i := range t.keys {
-			if bytes.EqualFold(key, t.keys[i].bytes) {
+			if bytes.EqualFold(key, []byte(t.keys[i].name)) {
 				return t.keys[i].field
 			}
 		}
 		return fieldOther
 	}
-	if len(key) >= 64 || t.lengths&(1<<len(key)) == 0 {
+	if len(key) > maxKeyLength {
 		return fieldOther
 	}
-	for i := range t.keys {
-		if string(key) == t.keys[i].name {
-			return t.keys[i].field
-		}
+	keys := t.byLength[len(key)]
+	if len(keys) == 0 {
+		return fieldOther
 	}
-	for i := range t.keys {
-		if len(key) == len(t.keys[i].name) && asciiEqualFold(key, t.keys[i].name) {
-			return t.keys[i].field
+	head, tail := keyWords(key)
+	for i := range keys {
+		k := &keys[i]
+		if head == k.head && tail == k.tail && len(key) <= 16 {
+			return k.field // the words are the whole key
+		}
+		if head|lower == k.head|lower && tail|lower == k.tail|lower && asciiEqualFold(key, k.name) {
+			return k.field
 		}
 	}
 	return fieldOther
@@ -225,7 +260,7 @@ func (d *decoder) topLevel(p *page) error {
 		if !ok {
 			return err
 		}
-		switch d.keyField(&topLevelKeys, key) {
+		switch d.keyField(topLevelKeys, key) {
 		case fieldRetCode:
 			n, ok, err := d.intValue()
 			if err != nil {
@@ -267,7 +302,7 @@ func (d *decoder) data(p *page) error {
 		if !ok {
 			return err
 		}
-		switch d.keyField(&dataKeys, key) {
+		switch d.keyField(dataKeys, key) {
 		case fieldOrders:
 			err = d.orders(p)
 		case fieldTotalCount:
@@ -342,7 +377,7 @@ func (d *decoder) order(o *Order, no *orderNoRange) error {
 		if !ok {
 			break
 		}
-		switch d.keyField(&orderKeys, key) {
+		switch d.keyField(orderKeys, key) {
 		case fieldOrderNo:
 			err = d.orderNo(no)
 		case fieldRegion:
