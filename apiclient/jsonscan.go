@@ -346,25 +346,14 @@ func (s *scanner) number() ([]byte, error) {
 	return s.b[start:s.i], nil
 }
 
-// digits crosses a run of decimal digits and returns its length, eight
-// bytes at a time: in v = (x&0xf0.. ^ 0x30..) | ((x+0x06..)&0xf0.. ^ 0x30..)
-// a byte is zero exactly when x's is a digit (a carry out of a byte only
-// comes from a non-digit, and only reaches bytes above it).
+// digits crosses a run of decimal digits and returns its length. (Eight
+// at a time was no faster: most numbers of a body are short.)
 func (s *scanner) digits() int {
-	b, start := s.b, s.i
-	i := start
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		v := (x&(lsbs*0xf0) ^ lsbs*0x30) | ((x+lsbs*0x06)&(lsbs*0xf0) ^ lsbs*0x30)
-		if m := (v | (v&(lsbs*0x7f) + lsbs*0x7f)) & msbs; m != 0 { // the non-zero bytes
-			s.i = i + bits.TrailingZeros64(m)/8
-			return s.i - start
-		}
+	start := s.i
+	for s.i < len(s.b) && s.b[s.i]-'0' <= 9 {
+		s.i++
 	}
-	for ; i < len(b) && b[i]-'0' <= 9; i++ {
-	}
-	s.i = i
-	return i - start
+	return s.i - start
 }
 
 // literal reads word (true, false or null).
