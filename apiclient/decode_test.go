@@ -334,3 +334,47 @@ func FuzzDecodePage(f *testing.F) {
 		assert.True(t, json.Valid(body), "accepted invalid JSON %q", body)
 	})
 }
+
+// FuzzDecoderAcceptsValidStrings puts arbitrary bytes inside a skipped
+// string and inside a kept one: whenever encoding/json accepts the body, so
+// must the decoder, and the kept value must be the same. (The other fuzz
+// targets only compare bodies both decoders accept.)
+func FuzzDecoderAcceptsValidStrings(f *testing.F) {
+	for _, seed := range []string{"", "plain", `esc\"aped\\`, `\u00e9\ud83d\ude80`, "UTF-8 华北", "\xff", "\x01", `\`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, s []byte) {
+		body := []byte(`{"RetCode":0,"Skipped":"` + string(s) + `","Orders":[{"OrderNo":"` + string(s) +
+			`","Region":"` + string(s) + `","OrderTotalPrice":"1","CreateTime":"1"}]}`)
+		if !json.Valid(body) {
+			return
+		}
+		var want struct {
+			Orders []struct{ OrderNo, Region string }
+		}
+		if err := json.Unmarshal(body, &want); err != nil {
+			t.Fatal(err)
+		}
+		var p page
+		if err := newDecoder().decodePage(body, &p); err != nil {
+			t.Fatalf("rejected valid %q: %v", body, err)
+		}
+		if len(p.orders) != 1 || p.orders[0].OrderNo != want.Orders[0].OrderNo || p.orders[0].Region != want.Orders[0].Region {
+			t.Fatalf("%q: got %+v, want %+v", body, p.orders, want.Orders)
+		}
+	})
+}
+
+// BenchmarkDecodePage decodes a page of 100 full orders, CPU only.
+func BenchmarkDecodePage(b *testing.B) {
+	body := []byte(`{"RetCode":0,"Orders":[` + strings.TrimSuffix(strings.Repeat(fullOrder+",", 100), ",") + `]}`)
+	d := newDecoder()
+	var p page
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.decodePage(body, &p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,77 @@
+package apiclient_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/debt-exporter/debt_exporter/apiclient"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
+)
+
+// variedPages renders pages of a Varied simulated account once, through
+// the server's own handler, as a sweep would receive them.
+var variedPages = func() func(tb testing.TB) [][]byte {
+	var pages [][]byte
+	return func(tb testing.TB) [][]byte {
+		tb.Helper()
+		if pages != nil {
+			return pages
+		}
+		srv := simapi.NewHandler(simapi.Config{Seed: 7, Orders: 30_000, Now: time.Unix(1767225600, 0),
+			Varied: true, InvalidAmountEvery: 500})
+		q := srv.Query()
+		for p := 1; p <= 300; p++ {
+			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(srv.SignedForm(q, p, 100).Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				tb.Fatalf("page %d: HTTP %d: %s", p, rec.Code, rec.Body)
+			}
+			pages = append(pages, rec.Body.Bytes())
+		}
+		return pages
+	}
+}()
+
+// BenchmarkDecodeVariedPages decodes 300 pages of 100 varied orders (raw
+// and escaped text, keys in several orders, compact, spaced and indented
+// JSON), reporting the cost per order.
+func BenchmarkDecodeVariedPages(b *testing.B) {
+	pages := variedPages(b)
+	d := apiclient.NewPageDecoder()
+	var bytes, orders int
+	for _, body := range pages {
+		n, err := d.Decode(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bytes += len(body)
+		orders += n
+	}
+	if orders != 100*len(pages) {
+		b.Fatalf("%d orders in %d pages", orders, len(pages))
+	}
+	b.SetBytes(int64(bytes))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		for _, body := range pages {
+			if _, err := d.Decode(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(orders), "ns/order")
+	b.ReportMetric(float64(testing.AllocsPerRun(3, func() {
+		for _, body := range pages {
+			if _, err := d.Decode(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}))/float64(orders), "allocs/order")
+}

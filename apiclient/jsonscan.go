@@ -1,0 +1,396 @@
+package apiclient
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// This file is a generic JSON scanner: tokens, strings, numbers, literals,
+// whitespace and skipping whole values, all checked against the JSON
+// grammar. It knows nothing of the API's schema (response.go).
+
+// maxDepth bounds the nesting of skipped values.
+const maxDepth = 64
+
+var errSyntax = errors.New("malformed JSON")
+
+// scanner reads JSON from b, at offset i.
+type scanner struct {
+	b []byte
+	i int
+}
+
+// stringToken is a string as sent: raw is its content between the quotes.
+type stringToken struct {
+	raw      []byte
+	escaped  bool // raw holds a backslash escape
+	nonASCII bool // raw holds a byte >= 0x80, which may be invalid UTF-8
+}
+
+// text returns the string's text: raw itself when it needs no unescaping,
+// else the text unescaped exactly as encoding/json does (invalid UTF-8 and
+// lone surrogates become U+FFFD), appended to *buf. Earlier texts in *buf
+// stay valid.
+func (t stringToken) text(buf *[]byte) []byte {
+	if !t.escaped && (!t.nonASCII || utf8.Valid(t.raw)) {
+		return t.raw
+	}
+	start := len(*buf)
+	*buf = t.appendText(*buf)
+	return (*buf)[start:]
+}
+
+// appendText appends the string's text, unescaped, to dst. raw must have
+// been checked by stringToken (the scanner), so every escape is well formed.
+func (t stringToken) appendText(dst []byte) []byte {
+	raw := t.raw
+	if !t.escaped && (!t.nonASCII || utf8.Valid(raw)) {
+		return append(dst, raw...)
+	}
+	for i := 0; i < len(raw); {
+		switch c := raw[i]; {
+		case c == '\\':
+			e := raw[i+1]
+			if e != 'u' {
+				dst = append(dst, unescapedByte[e])
+				i += 2
+				continue
+			}
+			r := hex4(raw[i+2 : i+6])
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
+					if pair := utf16.DecodeRune(r, hex4(raw[i+2:i+6])); pair != utf8.RuneError {
+						dst = utf8.AppendRune(dst, pair)
+						i += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			dst = utf8.AppendRune(dst, r)
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(raw[i:])
+			dst = utf8.AppendRune(dst, r) // U+FFFD for an invalid byte
+			i += size
+		}
+	}
+	return dst
+}
+
+// unescapedByte maps the letter of a one-letter escape to its byte.
+var unescapedByte = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// hex4 reads four hexadecimal digits, already checked.
+func hex4(h []byte) rune {
+	var r rune
+	for _, c := range h[:4] {
+		r = r<<4 | rune(hexValue[c])
+	}
+	return r
+}
+
+// hexValue is a hex digit's value, or 0xff for a byte that is none.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i, c := range "0123456789abcdef" {
+		t[c] = byte(i)
+	}
+	for i, c := range "ABCDEF" {
+		t[c] = byte(10 + i)
+	}
+	return t
+}()
+
+// stringToken reads a string token (the scanner is at its opening quote).
+// Escapes are checked for form; control characters are refused.
+//
+// Runs of plain bytes are crossed eight at a time: (v-lsbs) &^ v & msbs
+// flags the bytes of v that are zero, with false positives only above a
+// true one, so the lowest flag of the three tests (quote, backslash, below
+// 0x20) is exact. Skipped fields are most of a body, and most are strings.
+func (s *scanner) stringToken() (stringToken, error) {
+	b := s.b
+	start := s.i + 1 // after the opening quote
+	i := start
+	var high uint64 // the bytes crossed, OR-ed: their top bits say non-ASCII
+	escaped := false
+	for {
+		for ; i+8 <= len(b); i += 8 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			q, e := x^(lsbs*'"'), x^(lsbs*'\\')
+			if m := (((q - lsbs) &^ q) | ((e - lsbs) &^ e) | ((x - lsbs*0x20) &^ x)) & msbs; m != 0 {
+				n := bits.TrailingZeros64(m) // the special byte's top bit
+				high |= x & (1<<n - 1)
+				i += n / 8
+				goto special
+			}
+			high |= x
+		}
+		for ; i < len(b); i++ {
+			c := b[i]
+			if c == '"' || c == '\\' || c < 0x20 {
+				goto special
+			}
+			high |= uint64(c)
+		}
+		break
+	special:
+		switch c := b[i]; {
+		case c == '"':
+			s.i = i + 1
+			return stringToken{raw: b[start:i], escaped: escaped, nonASCII: high&msbs != 0}, nil
+		case c != '\\':
+			s.i = i
+			return stringToken{}, s.errorf("control character in string")
+		}
+		escaped = true
+		// Escapes come in runs (text sent as \u escapes): read the run here.
+		for i+1 < len(b) && b[i] == '\\' {
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+				continue
+			case 'u':
+				if i+6 > len(b) {
+					s.i = i
+					return stringToken{}, s.errorf("short \\u escape")
+				}
+				if hexValue[b[i+2]]|hexValue[b[i+3]]|hexValue[b[i+4]]|hexValue[b[i+5]] == 0xff {
+					s.i = i
+					return stringToken{}, s.errorf("bad \\u escape")
+				}
+				i += 6
+				continue
+			}
+			s.i = i
+			return stringToken{}, s.errorf("bad escape")
+		}
+		if i+1 == len(b) && b[i] == '\\' {
+			break // a backslash ends the body
+		}
+	}
+	s.i = len(b)
+	return stringToken{}, s.errorf("unterminated string")
+}
+
+const (
+	lsbs = 0x0101010101010101
+	msbs = 0x8080808080808080
+)
+
+// enterObject reads the opening brace of an object; member then reads its
+// members.
+func (s *scanner) enterObject() error {
+	s.ws()
+	if s.next() != '{' {
+		return s.errorf("expected an object")
+	}
+	s.ws()
+	return nil
+}
+
+// member reads the next member's key and colon and leaves the scanner at
+// its value, which the caller must consume; first is true for an object's
+// first call. ok is false once the closing brace is read, or on an error.
+func (s *scanner) member(first bool) (key stringToken, ok bool, err error) {
+	if first {
+		if s.peek() == '}' {
+			s.i++
+			return stringToken{}, false, nil
+		}
+	} else if s.i < len(s.b) && s.b[s.i] == ',' { // compact JSON: no whitespace
+		s.i++
+	} else {
+		s.ws()
+		switch s.next() {
+		case ',':
+		case '}':
+			return stringToken{}, false, nil
+		default:
+			return stringToken{}, false, s.errorf("expected , or }")
+		}
+	}
+	s.ws()
+	if s.peek() != '"' {
+		return stringToken{}, false, s.errorf("expected a key")
+	}
+	if key, err = s.stringToken(); err != nil {
+		return stringToken{}, false, err
+	}
+	if s.i < len(s.b) && s.b[s.i] == ':' {
+		s.i++
+	} else if s.ws(); s.next() != ':' {
+		return stringToken{}, false, s.errorf("expected :")
+	}
+	s.ws()
+	return key, true, nil
+}
+
+// enterArray reads the opening bracket of an array (the scanner is at it);
+// element then moves to each element.
+func (s *scanner) enterArray() {
+	s.i++
+	s.ws()
+}
+
+// element moves to the next element of an array, which the caller must
+// consume; first is true for an array's first call. ok is false once the
+// closing bracket is read, or on an error; what names the array in one.
+func (s *scanner) element(first bool, what string) (ok bool, err error) {
+	if first {
+		if s.peek() == ']' {
+			s.i++
+			return false, nil
+		}
+	} else {
+		s.ws()
+		switch s.next() {
+		case ',':
+		case ']':
+			return false, nil
+		default:
+			return false, s.errorf("expected , or ]%s", what)
+		}
+	}
+	s.ws()
+	return true, nil
+}
+
+// skip passes over any value, checking its syntax.
+func (s *scanner) skip(depth int) error {
+	if depth > maxDepth {
+		return s.errorf("nested too deeply")
+	}
+	s.ws()
+	switch c := s.peek(); {
+	case c == '"':
+		_, err := s.stringToken()
+		return err
+	case c == '{':
+		if err := s.enterObject(); err != nil {
+			return err
+		}
+		for first := true; ; first = false {
+			_, ok, err := s.member(first)
+			if !ok {
+				return err
+			}
+			if err := s.skip(depth + 1); err != nil {
+				return err
+			}
+		}
+	case c == '[':
+		s.enterArray()
+		for first := true; ; first = false {
+			ok, err := s.element(first, "")
+			if !ok {
+				return err
+			}
+			if err := s.skip(depth + 1); err != nil {
+				return err
+			}
+		}
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		_, err := s.number()
+		return err
+	}
+	return s.errorf("unexpected character")
+}
+
+// number returns a JSON number's literal text, checked against the grammar.
+func (s *scanner) number() ([]byte, error) {
+	start := s.i
+	if s.peek() == '-' {
+		s.i++
+	}
+	switch c := s.peek(); {
+	case c == '0':
+		s.i++
+	case c >= '1' && c <= '9':
+		s.digits()
+	default:
+		return nil, s.errorf("bad number")
+	}
+	if s.peek() == '.' {
+		s.i++
+		if s.digits() == 0 {
+			return nil, s.errorf("bad number")
+		}
+	}
+	if c := s.peek(); c == 'e' || c == 'E' {
+		s.i++
+		if c := s.peek(); c == '+' || c == '-' {
+			s.i++
+		}
+		if s.digits() == 0 {
+			return nil, s.errorf("bad number")
+		}
+	}
+	return s.b[start:s.i], nil
+}
+
+// digits crosses a run of decimal digits and returns its length. (Eight
+// at a time was no faster: most numbers of a body are short.)
+func (s *scanner) digits() int {
+	start := s.i
+	for s.i < len(s.b) && s.b[s.i]-'0' <= 9 {
+		s.i++
+	}
+	return s.i - start
+}
+
+// literal reads word (true, false or null).
+func (s *scanner) literal(word string) error {
+	if !bytes.HasPrefix(s.b[s.i:], []byte(word)) {
+		return s.errorf("bad literal")
+	}
+	s.i += len(word)
+	return nil
+}
+
+// whitespace has bit c set for each JSON whitespace byte c.
+const whitespace uint64 = 1<<' ' | 1<<'\t' | 1<<'\n' | 1<<'\r'
+
+// ws crosses whitespace.
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		if c := s.b[s.i]; c > ' ' || whitespace&(1<<c) == 0 {
+			return
+		}
+		s.i++
+	}
+}
+
+func (s *scanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *scanner) next() byte {
+	c := s.peek()
+	s.i++
+	return c
+}
+
+func (s *scanner) errorf(format string, args ...any) error {
+	return fmt.Errorf("%w at byte %d: %s", errSyntax, min(s.i, len(s.b)), fmt.Sprintf(format, args...))
+}

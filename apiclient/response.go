@@ -1,0 +1,493 @@
+package apiclient
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+)
+
+// This file is the schema of a ListUnpaidOrders response: which keys each
+// object has, read with the scanner (jsonscan.go) into a page of Orders
+// (order.go). Every other key is skipped, its value checked for syntax.
+
+// page is one decoded response.
+type page struct {
+	retCode    int64
+	retCodeSet bool
+	message    string
+	action     string
+	totalCount int64 // -1 when the response has none
+	orders     []Order
+	ordersSeen bool // an order list was read: a second one is ambiguous
+}
+
+// field is a key the decoder reads. Its value only has to be distinct:
+// which keys an object has is its keyTable.
+type field uint8
+
+const (
+	fieldOther field = iota // any key not in the object's table
+	fieldRetCode
+	fieldMessage
+	fieldAction
+	fieldTotalCount
+	fieldOrders
+	fieldData
+	fieldOrderNo
+	fieldRegion
+	fieldModelID
+	fieldProductCode
+	fieldCurrency
+	fieldOrderTotalPrice
+	fieldCreateTime
+)
+
+// The keys of each object of a response.
+var (
+	topLevelKeys = newKeyTable([]tableKey{
+		{name: "RetCode", field: fieldRetCode},
+		{name: "Message", field: fieldMessage},
+		{name: "Action", field: fieldAction},
+		{name: "TotalCount", field: fieldTotalCount},
+		{name: "Orders", field: fieldOrders},
+		{name: "Data", field: fieldData},
+	})
+	dataKeys = newKeyTable([]tableKey{
+		{name: "TotalCount", field: fieldTotalCount},
+		{name: "Orders", field: fieldOrders},
+	})
+	orderKeys = newKeyTable([]tableKey{
+		{name: "OrderNo", field: fieldOrderNo},
+		{name: "Region", field: fieldRegion},
+		{name: "ModelID", field: fieldModelID},
+		{name: "ProductCode", field: fieldProductCode},
+		{name: "Currency", field: fieldCurrency},
+		{name: "OrderTotalPrice", field: fieldOrderTotalPrice},
+		{name: "CreateTime", field: fieldCreateTime},
+	})
+)
+
+// keyTable maps an object's keys to fields the way encoding/json matches
+// struct fields: exactly, or failing that by Unicode case folding.
+type keyTable struct {
+	keys []tableKey
+	// byLength[n] are the keys of n bytes: an ASCII key of another length
+	// is none of them, exactly or folded.
+	byLength [maxKeyLength + 1][]tableKey
+}
+
+// maxKeyLength bounds the names of a keyTable.
+const maxKeyLength = 32
+
+type tableKey struct {
+	name  string
+	field field
+	// head and tail are name's first and last eight bytes as words
+	// (zero-padded when shorter; tail zero for eight bytes or fewer).
+	head, tail uint64
+}
+
+func newKeyTable(keys []tableKey) *keyTable {
+	t := &keyTable{keys: keys}
+	for i := range keys {
+		name := keys[i].name
+		if len(name) == 0 || len(name) > maxKeyLength || !isASCII([]byte(name)) || keys[i].field == fieldOther {
+			panic("apiclient: a key table's names must be ASCII, of 1 to 32 bytes, and name a field: " + name)
+		}
+		for _, k := range keys[:i] {
+			if bytes.EqualFold([]byte(k.name), []byte(name)) || k.field == keys[i].field {
+				// Which one encoding/json picks would then matter.
+				panic("apiclient: two keys of a table fold to each other or share a field: " + name)
+			}
+		}
+		keys[i].head, keys[i].tail = keyWords([]byte(name))
+		t.byLength[len(name)] = append(t.byLength[len(name)], keys[i])
+	}
+	return t
+}
+
+// keyWords returns a key's first and last eight bytes as words, as in
+// tableKey.
+func keyWords(key []byte) (head, tail uint64) {
+	n := len(key)
+	switch {
+	case n >= 8:
+		head = binary.LittleEndian.Uint64(key)
+		if n > 8 {
+			tail = binary.LittleEndian.Uint64(key[n-8:])
+		}
+	case cap(key) >= 8: // a key inside a body: read on, and mask
+		head = binary.LittleEndian.Uint64(key[:8]) & (1<<(8*n) - 1)
+	default:
+		for i := n - 1; i >= 0; i-- {
+			head = head<<8 | uint64(key[i])
+		}
+	}
+	return head, tail
+}
+
+// lower is OR-ed into words of ASCII to compare them ignoring case: it
+// makes letters lower case, and some other bytes equal to each other, so
+// equal words are only candidates.
+const lower = lsbs * 0x20
+
+// lookup returns key's field, or fieldOther. No two names of a table fold
+// to each other, so an exact match and a folded one cannot disagree.
+func (t *keyTable) lookup(key []byte, ascii bool) field {
+	if !ascii {
+		// Folding can change a length ("K", the Kelvin sign, folds to "k").
+		for i := range t.keys {
+			if bytes.EqualFold(key, []byte(t.keys[i].name)) {
+				return t.keys[i].field
+			}
+		}
+		return fieldOther
+	}
+	if len(key) > maxKeyLength {
+		return fieldOther
+	}
+	keys := t.byLength[len(key)]
+	if len(keys) == 0 {
+		return fieldOther
+	}
+	head, tail := keyWords(key)
+	for i := range keys {
+		k := &keys[i]
+		if head == k.head && tail == k.tail && len(key) <= 16 {
+			return k.field // the words are the whole key
+		}
+		if head|lower == k.head|lower && tail|lower == k.tail|lower && asciiEqualFold(key, k.name) {
+			return k.field
+		}
+	}
+	return fieldOther
+}
+
+// asciiEqualFold compares two ASCII strings of the same length, ignoring
+// case.
+func asciiEqualFold(a []byte, b string) bool {
+	for i := range a {
+		x, y := a[i], b[i]
+		if x != y && (x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// maxLabels bounds the interned label values against a hostile variety.
+const maxLabels = 10000
+
+// decoder reads response bodies. It keeps interned label values and the
+// order slice from page to page, and gathers a page's order numbers into
+// one string, so a steady sweep allocates once per page.
+type decoder struct {
+	scanner
+	// labels maps a label value as sent (escapes and all) to its text:
+	// regions, models, product codes and currencies are few.
+	labels map[string]string
+	// orderNos holds the page's order numbers back to back; orderNoAt[i]
+	// is where order i's lies in it.
+	orderNos  []byte
+	orderNoAt []orderNoRange
+	keyText   []byte // an escaped key's text
+	// valueText holds the unescaped texts of the top-level values, then
+	// of the current order's (OrderTotalPrice, CreateTime) until it is done.
+	valueText []byte
+}
+
+type orderNoRange struct {
+	start, end int
+	set        bool
+}
+
+func newDecoder() *decoder { return &decoder{labels: make(map[string]string)} }
+
+// decodePage parses body into p, reusing p.orders' backing array.
+func (d *decoder) decodePage(body []byte, p *page) error {
+	d.scanner = scanner{b: body}
+	d.orderNos, d.orderNoAt, d.valueText = d.orderNos[:0], d.orderNoAt[:0], d.valueText[:0]
+	*p = page{totalCount: -1, orders: p.orders[:0]}
+	if err := d.topLevel(p); err != nil {
+		return err
+	}
+	d.ws()
+	if d.i != len(d.b) {
+		return d.errorf("data after the top-level value")
+	}
+	if !p.retCodeSet {
+		// A proxy's or a login page's JSON is not an empty success.
+		return fmt.Errorf("%w: no RetCode in the response", errSyntax)
+	}
+	if len(d.orderNos) > 0 {
+		// One allocation for the page; each OrderNo is a slice of it.
+		all := string(d.orderNos)
+		for i, r := range d.orderNoAt {
+			if r.set {
+				p.orders[i].OrderNo = all[r.start:r.end]
+			}
+		}
+	}
+	return nil
+}
+
+// keyField looks a member's key up in its object's table.
+func (d *decoder) keyField(table *keyTable, key stringToken) field {
+	if !key.escaped {
+		return table.lookup(key.raw, !key.nonASCII)
+	}
+	d.keyText = d.keyText[:0]
+	text := key.text(&d.keyText)
+	return table.lookup(text, isASCII(text))
+}
+
+// topLevel reads the response object.
+func (d *decoder) topLevel(p *page) error {
+	if err := d.enterObject(); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, ok, err := d.member(first)
+		if !ok {
+			return err
+		}
+		switch d.keyField(topLevelKeys, key) {
+		case fieldRetCode:
+			n, ok, err := d.intValue()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("RetCode is not an integer")
+			}
+			p.retCode, p.retCodeSet = n, true
+		case fieldMessage:
+			err = d.stringValue(&p.message, false)
+		case fieldAction:
+			err = d.stringValue(&p.action, true)
+		case fieldTotalCount:
+			err = d.totalCount(p)
+		case fieldOrders:
+			err = d.orders(p)
+		case fieldData:
+			err = d.data(p)
+		default:
+			err = d.skip(0)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// data reads the Data object; null is no object.
+func (d *decoder) data(p *page) error {
+	if d.peek() == 'n' {
+		return d.literal("null")
+	}
+	if err := d.enterObject(); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, ok, err := d.member(first)
+		if !ok {
+			return err
+		}
+		switch d.keyField(dataKeys, key) {
+		case fieldOrders:
+			err = d.orders(p)
+		case fieldTotalCount:
+			err = d.totalCount(p)
+		default:
+			err = d.skip(1)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) totalCount(p *page) error {
+	n, ok, err := d.intValue()
+	if err != nil {
+		return err
+	}
+	if ok {
+		p.totalCount = n
+	}
+	return nil
+}
+
+// orders reads the order list, top-level Orders or Data.Orders: a null
+// list is no list, and a second list is refused rather than one picked.
+func (d *decoder) orders(p *page) error {
+	if d.peek() == 'n' {
+		return d.literal("null")
+	}
+	if d.peek() != '[' {
+		return d.errorf("Orders is not an array")
+	}
+	if p.ordersSeen {
+		return d.errorf("a second order list (Orders and Data.Orders, or a repeated key)")
+	}
+	p.ordersSeen = true
+	d.enterArray()
+	for first := true; ; first = false {
+		ok, err := d.element(first, " in Orders")
+		if !ok {
+			return err
+		}
+		p.orders = append(p.orders, Order{})
+		d.orderNoAt = append(d.orderNoAt, orderNoRange{})
+		if err := d.order(&p.orders[len(p.orders)-1], &d.orderNoAt[len(d.orderNoAt)-1]); err != nil {
+			return err
+		}
+	}
+}
+
+// order reads one order; null is an order with no fields. Its OrderNo
+// goes to d.orderNos at *no, and into o once the page is done.
+func (d *decoder) order(o *Order, no *orderNoRange) error {
+	var amount, createTime scalarField
+	d.valueText = d.valueText[:0]
+	if d.peek() == 'n' {
+		if err := d.literal("null"); err != nil {
+			return err
+		}
+		o.setAmountAndTime(amount, createTime)
+		return nil
+	}
+	if err := d.enterObject(); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, ok, err := d.member(first)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		switch d.keyField(orderKeys, key) {
+		case fieldOrderNo:
+			err = d.orderNo(no)
+		case fieldRegion:
+			err = d.stringValue(&o.Region, true)
+		case fieldModelID:
+			err = d.stringValue(&o.ModelID, true)
+		case fieldProductCode:
+			err = d.stringValue(&o.ProductCode, true)
+		case fieldCurrency:
+			err = d.stringValue(&o.Currency, true)
+		case fieldOrderTotalPrice:
+			err = d.scalarField(&amount)
+		case fieldCreateTime:
+			err = d.scalarField(&createTime)
+		default:
+			err = d.skip(1)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	o.setAmountAndTime(amount, createTime)
+	return nil
+}
+
+// scalarField reads a money or time field; null leaves it as it was, as
+// encoding/json does for a repeated key. An unescaped text goes to
+// d.valueText, which the order keeps until it is done.
+func (d *decoder) scalarField(f *scalarField) error {
+	val, isString, set, err := d.scalar()
+	if set {
+		*f = scalarField{val: val, isString: isString, set: true}
+	}
+	return err
+}
+
+// scalar returns a string's text or a number's literal text; null counts
+// as absent. Anything else is a syntax error.
+func (d *decoder) scalar() (val []byte, isString, set bool, err error) {
+	switch c := d.peek(); {
+	case c == '"':
+		tok, err := d.stringToken()
+		if err != nil {
+			return nil, false, false, err
+		}
+		return tok.text(&d.valueText), true, true, nil
+	case c == 'n':
+		return nil, false, false, d.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		n, err := d.number()
+		return n, false, true, err
+	}
+	return nil, false, false, d.errorf("expected a string or a number")
+}
+
+// intValue reads an integer sent as a JSON number or as a string holding
+// one. ok is false for null or a value that is not an integer.
+func (d *decoder) intValue() (n int64, ok bool, err error) {
+	v, _, set, err := d.scalar()
+	if err != nil || !set {
+		return 0, false, err
+	}
+	n, ok = parseInt(v)
+	return n, ok, nil
+}
+
+// stringOrNull reads a string value, or null (ok false), or fails.
+func (d *decoder) stringOrNull() (tok stringToken, ok bool, err error) {
+	switch d.peek() {
+	case 'n':
+		return stringToken{}, false, d.literal("null")
+	case '"':
+		tok, err = d.stringToken()
+		return tok, err == nil, err
+	}
+	return stringToken{}, false, d.errorf("expected a string")
+}
+
+// stringValue reads a string into dst; null leaves dst as it was, as
+// encoding/json does. Invalid UTF-8 becomes U+FFFD, as encoding/json does
+// and as label values must. A label is interned by its form as sent, so a
+// steady sweep allocates nothing for it, escaped or not.
+func (d *decoder) stringValue(dst *string, label bool) error {
+	tok, ok, err := d.stringOrNull()
+	if !ok {
+		return err
+	}
+	if !label {
+		*dst = string(tok.text(&d.valueText))
+		return nil
+	}
+	if s, ok := d.labels[string(tok.raw)]; ok {
+		*dst = s
+		return nil
+	}
+	*dst = string(tok.text(&d.valueText))
+	if len(d.labels) < maxLabels {
+		d.labels[string(tok.raw)] = *dst
+	}
+	return nil
+}
+
+// orderNo reads an OrderNo into d.orderNos; null leaves the previous one.
+func (d *decoder) orderNo(no *orderNoRange) error {
+	tok, ok, err := d.stringOrNull()
+	if !ok {
+		return err
+	}
+	start := len(d.orderNos)
+	d.orderNos = tok.appendText(d.orderNos)
+	*no = orderNoRange{start: start, end: len(d.orderNos), set: true}
+	return nil
+}
