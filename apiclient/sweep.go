@@ -415,19 +415,31 @@ func (r *reader) survey(ctx context.Context, sl slice, first []Order) ([]slice, 
 	return quantiles(sl, samples, parts), nil
 }
 
-// quantiles cuts sl into n slices at the quantiles of samples, spread
-// evenly in time between neighbouring samples.
+// quantiles cuts sl into n slices at the quantiles of samples. Between
+// two neighbouring samples of a uniform sample the orders are spread
+// geometrically (as many as the mean again, or none), so the cuts follow
+// knots every knotSamples samples, and are spread evenly in time between
+// knots: a smoother estimate of the spread.
 func quantiles(sl slice, samples []int64, n int) []slice {
-	if len(samples) < 2 || n < 2 {
+	const knotSamples = 32
+	slices.Sort(samples)
+	knots := []int64{sl.start}
+	for i := knotSamples; i < len(samples)-knotSamples/2; i += knotSamples {
+		if t := samples[i]; t > knots[len(knots)-1] {
+			knots = append(knots, t)
+		}
+	}
+	knots = append(knots, sl.end)
+	if len(knots) < 3 || n < 2 {
 		return evenly(sl, n)
 	}
-	slices.Sort(samples)
+	// Each knot interval holds the same share of the orders.
 	out := make([]slice, 0, n)
 	a := sl.start
 	for j := 1; j < n; j++ {
-		pos := float64(j) * float64(len(samples)-1) / float64(n)
+		pos := float64(j) * float64(len(knots)-1) / float64(n)
 		i := int(pos)
-		c := samples[i] + int64(float64(samples[i+1]-samples[i])*(pos-float64(i)))
+		c := knots[i] + int64(float64(knots[i+1]-knots[i])*(pos-float64(i)))
 		if c > a && c < sl.end {
 			out = append(out, slice{start: a, end: c})
 			a = c
