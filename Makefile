@@ -29,7 +29,7 @@ STATICCHECK := $(shell $(GOBIN_DIR)/staticcheck -version 2>/dev/null | grep -qF 
 DOCKER ?= docker
 DOCKER_IMAGE ?= debt-exporter
 
-.PHONY: build test test-charts sync-chart lint e2e bench demo docker
+.PHONY: build test test-timing test-charts sync-chart lint e2e bench demo docker
 
 # The one build command: the Dockerfile runs `make build` too, and
 # e2e/build_test.go checks that both agree and that the result is static
@@ -39,9 +39,18 @@ build:
 
 # All tests, including the end-to-end ones (they need promtool, prometheus,
 # prometheus-alertmanager and amtool: see .ci/run).
+# The last line runs the tests that measure the pace against a real-time,
+# rate-limited API alone, after the others, so that a busy machine does not
+# skew them (make test-timing runs only those).
 test:
 	$(GO) test -count=1 ./...
 	$(TEST_CHARTS)
+	$(TEST_TIMING)
+
+TEST_TIMING = DEBT_EXPORTER_TIMING_TESTS=1 $(GO) test -count=1 -run 'TestThrottledGateway|TestRandomThrottles' ./apiclient/
+
+test-timing:
+	$(TEST_TIMING)
 
 # The Helm chart's checks (charts/test, a module of its own so that the
 # Kubernetes libraries stay out of the exporter's): helm lint and template on

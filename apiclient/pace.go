@@ -8,8 +8,8 @@ import (
 )
 
 // pacer decides when the next request may go: it keeps a window of
-// requests in flight (AIMD: halved on a throttle, grown by 1/window per
-// success) and, once the API has throttled, a rate in requests per second
+// requests in flight (AIMD: cut by a quarter on a throttle, at least two,
+// grown by 1/window per success) and, once the API has throttled, a rate in requests per second
 // learned from what the API admitted. It lives on the Client, so a sweep
 // starts from what the last one learned; it recovers on success, so random
 // throttles (the gateway's own load, not a limit) cannot walk it down to a
@@ -140,7 +140,10 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 	}
 	p.cutSeq = p.seq
 	p.lastCut = now
-	p.window = max(1, p.window/2)
+	// The window shrinks by a quarter, not to one: against a rate limit
+	// the rate is what binds, and a window of one would make the sweep's
+	// pace hang on each request's latency.
+	p.window = max(min(2, p.maxWindow), p.window*0.75)
 	if p.rate == 0 {
 		// The first throttle: a little under what the API admitted (or,
 		// when it admitted nothing lately, under what was sent).

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -83,7 +84,7 @@ func TestLogFormat(t *testing.T) {
 
 	for _, format := range []string{"logfmt", "json"} {
 		t.Run(format, func(t *testing.T) {
-			e := exportertest.Start(t, nil, "--demo", "--demo.orders=100000", "--log.level=debug",
+			e := exportertest.Start(t, nil, "--demo", "--demo.orders=300000", "--log.level=debug",
 				"--log.format="+format, "--web.config.file="+webConfig)
 			waitLog := func(what string) {
 				t.Helper()
@@ -103,21 +104,32 @@ func TestLogFormat(t *testing.T) {
 			c.Close()
 			waitLog("TLS handshake error")
 
-			// The collector: a scrape given up by its client while another
-			// scrape, with a later deadline, still waits on the same sweep.
+			// The collector: a scrape whose own deadline (its scrape-timeout
+			// header) passes while another, with a later one, keeps the
+			// shared sweep going. A sweep of 300,000 orders takes seconds;
+			// the short scrape gives up half a second after it joins.
 			transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
-			get := func(timeout time.Duration) error {
-				resp, err := (&http.Client{Timeout: timeout, Transport: transport}).Get("https://" + e.Addr + "/metrics")
-				if err == nil {
-					resp.Body.Close()
+			get := func(timeout string) (string, error) {
+				req, err := http.NewRequest(http.MethodGet, "https://"+e.Addr+"/metrics", nil)
+				if err != nil {
+					return "", err
 				}
-				return err
+				req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", timeout)
+				resp, err := (&http.Client{Transport: transport}).Do(req)
+				if err != nil {
+					return "", err
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				return string(b), err
 			}
-			abandoned := make(chan error, 1)
-			go func() { abandoned <- get(500 * time.Millisecond) }()
-			time.Sleep(100 * time.Millisecond)
-			require.NoError(t, get(60*time.Second))
-			require.Error(t, <-abandoned, "the sweep was too quick to abandon")
+			long := make(chan error, 1)
+			go func() { _, err := get("60"); long <- err }()
+			time.Sleep(300 * time.Millisecond)
+			body, err := get("1")
+			require.NoError(t, err)
+			assert.Contains(t, body, "debt_up 0", "the short scrape ends by its own deadline")
+			require.NoError(t, <-long)
 			waitLog("scrape abandoned")
 			waitLog("sweep complete")
 
