@@ -189,6 +189,64 @@ const (
 	msbs = 0x8080808080808080
 )
 
+// skipString crosses a string token (the scanner is at its opening quote),
+// checked exactly as stringToken checks it, with the same errors, but
+// tracks nothing of what the string holds. Most skipped values are strings.
+func (s *scanner) skipString() error {
+	b := s.b
+	i := s.i + 1 // after the opening quote
+	for {
+		for ; i+8 <= len(b); i += 8 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			q, e := x^(lsbs*'"'), x^(lsbs*'\\')
+			if m := (((q - lsbs) &^ q) | ((e - lsbs) &^ e) | ((x - lsbs*0x20) &^ x)) & msbs; m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				goto special
+			}
+		}
+		for ; i < len(b); i++ {
+			if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+				goto special
+			}
+		}
+		break
+	special:
+		switch c := b[i]; {
+		case c == '"':
+			s.i = i + 1
+			return nil
+		case c != '\\':
+			s.i = i
+			return s.errorf("control character in string")
+		}
+		for i+1 < len(b) && b[i] == '\\' {
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+				continue
+			case 'u':
+				if i+6 > len(b) {
+					s.i = i
+					return s.errorf("short \\u escape")
+				}
+				if hexValue[b[i+2]]|hexValue[b[i+3]]|hexValue[b[i+4]]|hexValue[b[i+5]] == 0xff {
+					s.i = i
+					return s.errorf("bad \\u escape")
+				}
+				i += 6
+				continue
+			}
+			s.i = i
+			return s.errorf("bad escape")
+		}
+		if i+1 == len(b) && b[i] == '\\' {
+			break // a backslash ends the body
+		}
+	}
+	s.i = len(b)
+	return s.errorf("unterminated string")
+}
+
 // enterObject reads the opening brace of an object; member then reads its
 // members.
 func (s *scanner) enterObject() error {
@@ -204,10 +262,26 @@ func (s *scanner) enterObject() error {
 // its value, which the caller must consume; first is true for an object's
 // first call. ok is false once the closing brace is read, or on an error.
 func (s *scanner) member(first bool) (key stringToken, ok bool, err error) {
+	if ok, err = s.toKey(first); !ok {
+		return stringToken{}, false, err
+	}
+	if key, err = s.stringToken(); err != nil {
+		return stringToken{}, false, err
+	}
+	if err = s.toValue(); err != nil {
+		return stringToken{}, false, err
+	}
+	return key, true, nil
+}
+
+// toKey is member's first half: it moves to the next member's key and
+// leaves the scanner at its opening quote. ok is false once the closing
+// brace is read, or on an error.
+func (s *scanner) toKey(first bool) (ok bool, err error) {
 	if first {
 		if s.peek() == '}' {
 			s.i++
-			return stringToken{}, false, nil
+			return false, nil
 		}
 	} else if s.i < len(s.b) && s.b[s.i] == ',' { // compact JSON: no whitespace
 		s.i++
@@ -216,25 +290,71 @@ func (s *scanner) member(first bool) (key stringToken, ok bool, err error) {
 		switch s.next() {
 		case ',':
 		case '}':
-			return stringToken{}, false, nil
+			return false, nil
 		default:
-			return stringToken{}, false, s.errorf("expected , or }")
+			return false, s.errorf("expected , or }")
 		}
 	}
 	s.ws()
 	if s.peek() != '"' {
-		return stringToken{}, false, s.errorf("expected a key")
+		return false, s.errorf("expected a key")
 	}
-	if key, err = s.stringToken(); err != nil {
-		return stringToken{}, false, err
-	}
+	return true, nil
+}
+
+// toValue is member's second half, after the key: it reads the colon and
+// leaves the scanner at the value.
+func (s *scanner) toValue() error {
 	if s.i < len(s.b) && s.b[s.i] == ':' {
 		s.i++
 	} else if s.ws(); s.next() != ':' {
-		return stringToken{}, false, s.errorf("expected :")
+		return s.errorf("expected :")
 	}
 	s.ws()
-	return key, true, nil
+	return nil
+}
+
+// shortASCIIString reads a string token of at most 15 bytes, all ASCII and
+// none escaped (the scanner is at its opening quote), as most keys are: it
+// returns its content and that content's first and last eight bytes as
+// words, as keyWords does. ok is false for any other string, which it
+// leaves unread; it needs 17 bytes of body after the quote.
+func (s *scanner) shortASCIIString() (raw []byte, head, tail uint64, ok bool) {
+	b := s.b
+	i := s.i + 1
+	if i+16 > len(b) {
+		return nil, 0, 0, false
+	}
+	w0 := binary.LittleEndian.Uint64(b[i:])
+	if m := specialOrNonASCII(w0); m != 0 {
+		n := bits.TrailingZeros64(m) / 8
+		if b[i+n] != '"' {
+			return nil, 0, 0, false
+		}
+		s.i = i + n + 1
+		return b[i : i+n], w0 & (1<<(8*n) - 1), 0, true
+	}
+	w1 := binary.LittleEndian.Uint64(b[i+8:])
+	m := specialOrNonASCII(w1)
+	if m == 0 {
+		return nil, 0, 0, false
+	}
+	n := bits.TrailingZeros64(m) / 8 // the content is 8+n bytes
+	if b[i+8+n] != '"' {
+		return nil, 0, 0, false
+	}
+	s.i = i + 8 + n + 1
+	if n > 0 {
+		tail = w0>>(8*n) | w1<<(64-8*n)
+	}
+	return b[i : i+8+n], w0, tail, true
+}
+
+// specialOrNonASCII flags the bytes of x that are a quote, a backslash,
+// below 0x20 or above 0x7f: the lowest flag is exact (see stringToken).
+func specialOrNonASCII(x uint64) uint64 {
+	q, e := x^(lsbs*'"'), x^(lsbs*'\\')
+	return (((q - lsbs) &^ q) | ((e - lsbs) &^ e) | ((x - lsbs*0x20) &^ x) | x) & msbs
 }
 
 // enterArray reads the opening bracket of an array (the scanner is at it);
@@ -275,18 +395,22 @@ func (s *scanner) skip(depth int) error {
 	s.ws()
 	switch c := s.peek(); {
 	case c == '"':
-		_, err := s.stringToken()
-		return err
+		return s.skipString()
 	case c == '{':
 		if err := s.enterObject(); err != nil {
 			return err
 		}
 		for first := true; ; first = false {
-			_, ok, err := s.member(first)
-			if !ok {
+			if ok, err := s.toKey(first); !ok {
 				return err
 			}
-			if err := s.skip(depth + 1); err != nil {
+			if err := s.skipString(); err != nil {
+				return err
+			}
+			if err := s.toValue(); err != nil {
+				return err
+			}
+			if err := s.skipValue(depth + 1); err != nil {
 				return err
 			}
 		}
@@ -297,7 +421,7 @@ func (s *scanner) skip(depth int) error {
 			if !ok {
 				return err
 			}
-			if err := s.skip(depth + 1); err != nil {
+			if err := s.skipValue(depth + 1); err != nil {
 				return err
 			}
 		}
@@ -312,6 +436,21 @@ func (s *scanner) skip(depth int) error {
 		return err
 	}
 	return s.errorf("unexpected character")
+}
+
+// skipValue is skip for a value the scanner is at (no whitespace before
+// it), with the commonest values first.
+func (s *scanner) skipValue(depth int) error {
+	if depth <= maxDepth && s.i < len(s.b) {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			return s.skipString()
+		case c-'0' <= 9:
+			_, err := s.number()
+			return err
+		}
+	}
+	return s.skip(depth)
 }
 
 // number returns a JSON number's literal text, checked against the grammar.
@@ -370,12 +509,37 @@ const whitespace uint64 = 1<<' ' | 1<<'\t' | 1<<'\n' | 1<<'\r'
 
 // ws crosses whitespace.
 func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		if c := s.b[s.i]; c > ' ' || whitespace&(1<<c) == 0 {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return // compact JSON
+	}
+	s.wsRun()
+}
+
+// wsRun crosses whitespace eight bytes at a time: indented JSON has runs
+// of it. zeroBytes is exact, so the lowest byte flagged as none of the four
+// is the run's end.
+func (s *scanner) wsRun() {
+	b, i := s.b, s.i
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		space := zeroBytes(x^(lsbs*' ')) | zeroBytes(x^(lsbs*'\t')) | zeroBytes(x^(lsbs*'\n')) | zeroBytes(x^(lsbs*'\r'))
+		if m := ^space & msbs; m != 0 {
+			s.i = i + bits.TrailingZeros64(m)/8
 			return
 		}
-		s.i++
 	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c > ' ' || whitespace&(1<<c) == 0 {
+			break
+		}
+	}
+	s.i = i
+}
+
+// zeroBytes sets the top bit of each byte of y that is zero, and only of
+// those: no carry crosses a byte.
+func zeroBytes(y uint64) uint64 {
+	return ^(((y &^ msbs) + (lsbs*0x80 - lsbs)) | y)
 }
 
 func (s *scanner) peek() byte {
