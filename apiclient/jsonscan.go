@@ -166,7 +166,7 @@ func (s *scanner) stringToken() (stringToken, error) {
 					s.i = i
 					return stringToken{}, s.errorf("short \\u escape")
 				}
-				if hexValue[b[i+2]]|hexValue[b[i+3]]|hexValue[b[i+4]]|hexValue[b[i+5]] == 0xff {
+				if h := b[i+2 : i+6]; hexValue[h[0]]|hexValue[h[1]]|hexValue[h[2]]|hexValue[h[3]] == 0xff {
 					s.i = i
 					return stringToken{}, s.errorf("bad \\u escape")
 				}
@@ -229,7 +229,7 @@ func (s *scanner) skipString() error {
 					s.i = i
 					return s.errorf("short \\u escape")
 				}
-				if hexValue[b[i+2]]|hexValue[b[i+3]]|hexValue[b[i+4]]|hexValue[b[i+5]] == 0xff {
+				if h := b[i+2 : i+6]; hexValue[h[0]]|hexValue[h[1]]|hexValue[h[2]]|hexValue[h[3]] == 0xff {
 					s.i = i
 					return s.errorf("bad \\u escape")
 				}
@@ -276,41 +276,51 @@ func (s *scanner) member(first bool) (key stringToken, ok bool, err error) {
 
 // toKey is member's first half: it moves to the next member's key and
 // leaves the scanner at its opening quote. ok is false once the closing
-// brace is read, or on an error.
+// brace is read, or on an error. It works on locals, stored once.
 func (s *scanner) toKey(first bool) (ok bool, err error) {
-	if first {
-		if s.peek() == '}' {
-			s.i++
-			return false, nil
-		}
-	} else if s.i < len(s.b) && s.b[s.i] == ',' { // compact JSON: no whitespace
-		s.i++
-	} else {
-		s.ws()
-		switch s.next() {
-		case ',':
-		case '}':
+	b, i := s.b, s.i
+	if !first {
+		i = skipWS(b, i)
+		switch {
+		case i < len(b) && b[i] == ',':
+			i++
+		case i < len(b) && b[i] == '}':
+			s.i = i + 1
 			return false, nil
 		default:
+			s.i = i + 1
 			return false, s.errorf("expected , or }")
 		}
+	} else if i < len(b) && b[i] == '}' {
+		s.i = i + 1
+		return false, nil
 	}
-	s.ws()
-	if s.peek() != '"' {
+	i = skipWS(b, i)
+	s.i = i
+	if i >= len(b) || b[i] != '"' {
 		return false, s.errorf("expected a key")
 	}
 	return true, nil
 }
 
+// atCompact is true when the scanner is at sep followed by a byte of at
+// least next: a separator then no whitespace, as in compact JSON, where
+// toKey (sep ',', next '"') and toValue (sep ':', next ' '+1) would only
+// cross sep.
+func (s *scanner) atCompact(sep, next byte) bool {
+	return s.i+1 < len(s.b) && s.b[s.i] == sep && s.b[s.i+1] >= next
+}
+
 // toValue is member's second half, after the key: it reads the colon and
 // leaves the scanner at the value.
 func (s *scanner) toValue() error {
-	if s.i < len(s.b) && s.b[s.i] == ':' {
-		s.i++
-	} else if s.ws(); s.next() != ':' {
+	b := s.b
+	i := skipWS(b, s.i)
+	if i >= len(b) || b[i] != ':' {
+		s.i = i + 1
 		return s.errorf("expected :")
 	}
-	s.ws()
+	s.i = skipWS(b, i+1)
 	return nil
 }
 
@@ -320,34 +330,34 @@ func (s *scanner) toValue() error {
 // words, as keyWords does. ok is false for any other string, which it
 // leaves unread; it needs 17 bytes of body after the quote.
 func (s *scanner) shortASCIIString() (raw []byte, head, tail uint64, ok bool) {
-	b := s.b
 	i := s.i + 1
-	if i+16 > len(b) {
+	if i+16 > len(s.b) {
 		return nil, 0, 0, false
 	}
-	w0 := binary.LittleEndian.Uint64(b[i:])
+	k := s.b[i : i+16 : i+16] // one bounds check
+	w0 := binary.LittleEndian.Uint64(k[:8])
 	if m := specialOrNonASCII(w0); m != 0 {
 		n := bits.TrailingZeros64(m) / 8
-		if b[i+n] != '"' {
+		if k[n&15] != '"' {
 			return nil, 0, 0, false
 		}
 		s.i = i + n + 1
-		return b[i : i+n], w0 & (1<<(8*n) - 1), 0, true
+		return k[:n], w0 & (1<<(8*n) - 1), 0, true
 	}
-	w1 := binary.LittleEndian.Uint64(b[i+8:])
+	w1 := binary.LittleEndian.Uint64(k[8:])
 	m := specialOrNonASCII(w1)
 	if m == 0 {
 		return nil, 0, 0, false
 	}
-	n := bits.TrailingZeros64(m) / 8 // the content is 8+n bytes
-	if b[i+8+n] != '"' {
+	n := 8 + bits.TrailingZeros64(m)/8 // the content's length
+	if k[n&15] != '"' {
 		return nil, 0, 0, false
 	}
-	s.i = i + 8 + n + 1
-	if n > 0 {
-		tail = w0>>(8*n) | w1<<(64-8*n)
+	s.i = i + n + 1
+	if n > 8 {
+		tail = w0>>(8*(n-8)) | w1<<(8*(16-n))
 	}
-	return b[i : i+8+n], w0, tail, true
+	return k[:n], w0, tail, true
 }
 
 // specialOrNonASCII flags the bytes of x that are a quote, a backslash,
@@ -401,13 +411,17 @@ func (s *scanner) skip(depth int) error {
 			return err
 		}
 		for first := true; ; first = false {
-			if ok, err := s.toKey(first); !ok {
+			if s.atCompact(',', '"') && !first {
+				s.i++
+			} else if ok, err := s.toKey(first); !ok {
 				return err
 			}
 			if err := s.skipString(); err != nil {
 				return err
 			}
-			if err := s.toValue(); err != nil {
+			if s.atCompact(':', ' '+1) {
+				s.i++
+			} else if err := s.toValue(); err != nil {
 				return err
 			}
 			if err := s.skipValue(depth + 1); err != nil {
@@ -454,45 +468,61 @@ func (s *scanner) skipValue(depth int) error {
 }
 
 // number returns a JSON number's literal text, checked against the grammar.
+// On an error the scanner is where the grammar failed.
 func (s *scanner) number() ([]byte, error) {
-	start := s.i
-	if s.peek() == '-' {
-		s.i++
+	b, start := s.b, s.i
+	i := start
+	if i < len(b) && b[i] == '-' {
+		i++
 	}
-	switch c := s.peek(); {
-	case c == '0':
-		s.i++
-	case c >= '1' && c <= '9':
-		s.digits()
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i]-'1' <= 8:
+		i = digitsEnd(b, i+1)
 	default:
+		s.i = i
 		return nil, s.errorf("bad number")
 	}
-	if s.peek() == '.' {
-		s.i++
-		if s.digits() == 0 {
+	if i < len(b) && b[i] == '.' {
+		i++
+		j := digitsEnd(b, i)
+		if j == i {
+			s.i = i
 			return nil, s.errorf("bad number")
 		}
+		i = j
 	}
-	if c := s.peek(); c == 'e' || c == 'E' {
-		s.i++
-		if c := s.peek(); c == '+' || c == '-' {
-			s.i++
+	if i < len(b) && b[i]|0x20 == 'e' {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
 		}
-		if s.digits() == 0 {
+		j := digitsEnd(b, i)
+		if j == i {
+			s.i = i
 			return nil, s.errorf("bad number")
 		}
+		i = j
 	}
-	return s.b[start:s.i], nil
+	s.i = i
+	return b[start:i], nil
 }
 
 // digits crosses a run of decimal digits and returns its length. (Eight
 // at a time was no faster: most numbers of a body are short.)
 func (s *scanner) digits() int {
 	start := s.i
-	for s.i < len(s.b) && s.b[s.i]-'0' <= 9 {
-		s.i++
-	}
+	s.i = digitsEnd(s.b, s.i)
 	return s.i - start
+}
+
+// digitsEnd returns where the run of decimal digits at b[i:] ends.
+func digitsEnd(b []byte, i int) int {
+	for i < len(b) && b[i]-'0' <= 9 {
+		i++
+	}
+	return i
 }
 
 // literal reads word (true, false or null).
@@ -512,34 +542,19 @@ func (s *scanner) ws() {
 	if s.i < len(s.b) && s.b[s.i] > ' ' {
 		return // compact JSON
 	}
-	s.wsRun()
+	s.i = skipWS(s.b, s.i)
 }
 
-// wsRun crosses whitespace eight bytes at a time: indented JSON has runs
-// of it. zeroBytes is exact, so the lowest byte flagged as none of the four
-// is the run's end.
-func (s *scanner) wsRun() {
-	b, i := s.b, s.i
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		space := zeroBytes(x^(lsbs*' ')) | zeroBytes(x^(lsbs*'\t')) | zeroBytes(x^(lsbs*'\n')) | zeroBytes(x^(lsbs*'\r'))
-		if m := ^space & msbs; m != 0 {
-			s.i = i + bits.TrailingZeros64(m)/8
-			return
-		}
-	}
-	for ; i < len(b); i++ {
+// skipWS returns where the whitespace at b[i:] ends. Runs are short, one to
+// three bytes even in indented JSON: too short for eight at a time to pay.
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
 		if c := b[i]; c > ' ' || whitespace&(1<<c) == 0 {
 			break
 		}
+		i++
 	}
-	s.i = i
-}
-
-// zeroBytes sets the top bit of each byte of y that is zero, and only of
-// those: no carry crosses a byte.
-func zeroBytes(y uint64) uint64 {
-	return ^(((y &^ msbs) + (lsbs*0x80 - lsbs)) | y)
+	return i
 }
 
 func (s *scanner) peek() byte {

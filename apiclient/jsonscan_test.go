@@ -222,3 +222,52 @@ func FuzzWhitespace(f *testing.F) {
 		}
 	})
 }
+
+// numberReference is number as it was, peek by peek: the grammar, and where
+// it fails.
+func numberReference(s *scanner) ([]byte, error) {
+	start := s.i
+	if s.peek() == '-' {
+		s.i++
+	}
+	switch c := s.peek(); {
+	case c == '0':
+		s.i++
+	case c >= '1' && c <= '9':
+		s.digits()
+	default:
+		return nil, s.errorf("bad number")
+	}
+	if s.peek() == '.' {
+		s.i++
+		if s.digits() == 0 {
+			return nil, s.errorf("bad number")
+		}
+	}
+	if c := s.peek(); c == 'e' || c == 'E' {
+		s.i++
+		if c := s.peek(); c == '+' || c == '-' {
+			s.i++
+		}
+		if s.digits() == 0 {
+			return nil, s.errorf("bad number")
+		}
+	}
+	return s.b[start:s.i], nil
+}
+
+// FuzzNumber checks number against the peek-by-peek grammar.
+func FuzzNumber(f *testing.F) {
+	for _, seed := range []string{"", "0", "-", "-0", "01", "1767216895", "1.5", "1.", "-1.5e+3", "1e", "1E-", "2e+9x", "0.0001,", "9\xff"} {
+		f.Add([]byte(seed), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, at uint8) {
+		start := int(at) % (len(b) + 1)
+		got, want := &scanner{b: b, i: start}, &scanner{b: b, i: start}
+		n, err := got.number()
+		wantN, wantErr := numberReference(want)
+		if got.i != want.i || !bytes.Equal(n, wantN) || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("number(%q at %d) = %q, %v at %d; want %q, %v at %d", b, start, n, err, got.i, wantN, wantErr, want.i)
+		}
+	})
+}

@@ -250,7 +250,9 @@ func (d *decoder) decodePage(body []byte, p *page) error {
 // returns the field its key names in table. A short ASCII key, as most
 // are, is looked up by the words read while finding its end.
 func (d *decoder) memberField(first bool, table *keyTable) (f field, ok bool, err error) {
-	if ok, err = d.toKey(first); !ok {
+	if d.atCompact(',', '"') && !first {
+		d.i++
+	} else if ok, err = d.toKey(first); !ok {
 		return fieldOther, false, err
 	}
 	if raw, head, tail, short := d.shortASCIIString(); short {
@@ -262,7 +264,9 @@ func (d *decoder) memberField(first bool, table *keyTable) (f field, ok bool, er
 		}
 		f = d.keyField(table, key)
 	}
-	if err = d.toValue(); err != nil {
+	if d.atCompact(':', ' '+1) {
+		d.i++
+	} else if err = d.toValue(); err != nil {
 		return fieldOther, false, err
 	}
 	return f, true, nil
