@@ -303,12 +303,34 @@ func (s *scanner) toKey(first bool) (ok bool, err error) {
 	return true, nil
 }
 
-// atCompact is true when the scanner is at sep followed by a byte of at
-// least next: a separator then no whitespace, as in compact JSON, where
-// toKey (sep ',', next '"') and toValue (sep ':', next ' '+1) would only
-// cross sep.
-func (s *scanner) atCompact(sep, next byte) bool {
-	return s.i+1 < len(s.b) && s.b[s.i] == sep && s.b[s.i+1] >= next
+// keySep is how many bytes a comma and at most one space take at the
+// scanner when a key's quote follows them, as in compact or spaced JSON,
+// where toKey would only cross those bytes; else 0.
+func (s *scanner) keySep() int {
+	if b, i := s.b, s.i; i+2 < len(b) && b[i] == ',' {
+		if b[i+1] == '"' {
+			return 1
+		}
+		if b[i+1] == ' ' && b[i+2] == '"' {
+			return 2
+		}
+	}
+	return 0
+}
+
+// valueSep is how many bytes a colon and at most one space take at the
+// scanner when a byte other than whitespace follows them, where toValue
+// would only cross those bytes; else 0.
+func (s *scanner) valueSep() int {
+	if b, i := s.b, s.i; i+2 < len(b) && b[i] == ':' {
+		if b[i+1] > ' ' {
+			return 1
+		}
+		if b[i+1] == ' ' && b[i+2] > ' ' {
+			return 2
+		}
+	}
+	return 0
 }
 
 // toValue is member's second half, after the key: it reads the colon and
@@ -411,16 +433,16 @@ func (s *scanner) skip(depth int) error {
 			return err
 		}
 		for first := true; ; first = false {
-			if s.atCompact(',', '"') && !first {
-				s.i++
+			if n := s.keySep(); n != 0 && !first {
+				s.i += n
 			} else if ok, err := s.toKey(first); !ok {
 				return err
 			}
 			if err := s.skipString(); err != nil {
 				return err
 			}
-			if s.atCompact(':', ' '+1) {
-				s.i++
+			if n := s.valueSep(); n != 0 {
+				s.i += n
 			} else if err := s.toValue(); err != nil {
 				return err
 			}

@@ -118,7 +118,7 @@ func FuzzStringText(f *testing.F) {
 // and it accepts any valid JSON nested no deeper than maxDepth.
 func FuzzSkip(f *testing.F) {
 	for _, seed := range []string{`{}`, `[]`, `{"a":[1,-2.5e+3,"x\"",true,false,null,{}]}`, ` [ 1 , 2 ] `, `{"a" : {"b":[]},}`,
-		`01`, `-`, `1.`, `1e`, `"`, `tru`, `[1 2]`, `{"a"}`, strings.Repeat("[", 70) + strings.Repeat("]", 70)} {
+		`{"a":1,0":2}`, `{"a":1, 0":2}`, `{"a": 1, "b" :2}`, `01`, `-`, `1.`, `1e`, `"`, `tru`, `[1 2]`, `{"a"}`, strings.Repeat("[", 70) + strings.Repeat("]", 70)} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -250,8 +250,8 @@ func (d *decoder) decodePage(body []byte, p *page) error {
 // returns the field its key names in table. A short ASCII key, as most
 // are, is looked up by the words read while finding its end.
 func (d *decoder) memberField(first bool, table *keyTable) (f field, ok bool, err error) {
-	if d.atCompact(',', '"') && !first {
-		d.i++
+	if n := d.keySep(); n != 0 && !first {
+		d.i += n
 	} else if ok, err = d.toKey(first); !ok {
 		return fieldOther, false, err
 	}
@@ -264,8 +264,8 @@ func (d *decoder) memberField(first bool, table *keyTable) (f field, ok bool, er
 		}
 		f = d.keyField(table, key)
 	}
-	if d.atCompact(':', ' '+1) {
-		d.i++
+	if n := d.valueSep(); n != 0 {
+		d.i += n
 	} else if err = d.toValue(); err != nil {
 		return fieldOther, false, err
 	}
