@@ -323,6 +323,7 @@ func FuzzDecodePage(f *testing.F) {
 	for _, seed := range []string{
 		`{"RetCode":0,"Orders":[` + fullOrder + `]}`, `{"RetCode":"153","Message":"throttled"}`,
 		`{"Data":{"Orders":[],"TotalCount":"0"},"RetCode":0}`, `{"RetCode":0,"Orders":[{"X":[[[[]]]]}]}`, `{`,
+		`{"RetCode":0,0":[]}`, `{"RetCode":0, 0":[]}`, `{"RetCode":0,"Orders":[{"a":1,x":2}]}`, `{"RetCode" :0}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -166,7 +166,7 @@ func (s *scanner) stringToken() (stringToken, error) {
 					s.i = i
 					return stringToken{}, s.errorf("short \\u escape")
 				}
-				if hexValue[b[i+2]]|hexValue[b[i+3]]|hexValue[b[i+4]]|hexValue[b[i+5]] == 0xff {
+				if h := b[i+2 : i+6]; hexValue[h[0]]|hexValue[h[1]]|hexValue[h[2]]|hexValue[h[3]] == 0xff {
 					s.i = i
 					return stringToken{}, s.errorf("bad \\u escape")
 				}
@@ -189,6 +189,64 @@ const (
 	msbs = 0x8080808080808080
 )
 
+// skipString crosses a string token (the scanner is at its opening quote),
+// checked exactly as stringToken checks it, with the same errors, but
+// tracks nothing of what the string holds. Most skipped values are strings.
+func (s *scanner) skipString() error {
+	b := s.b
+	i := s.i + 1 // after the opening quote
+	for {
+		for ; i+8 <= len(b); i += 8 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			q, e := x^(lsbs*'"'), x^(lsbs*'\\')
+			if m := (((q - lsbs) &^ q) | ((e - lsbs) &^ e) | ((x - lsbs*0x20) &^ x)) & msbs; m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				goto special
+			}
+		}
+		for ; i < len(b); i++ {
+			if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+				goto special
+			}
+		}
+		break
+	special:
+		switch c := b[i]; {
+		case c == '"':
+			s.i = i + 1
+			return nil
+		case c != '\\':
+			s.i = i
+			return s.errorf("control character in string")
+		}
+		for i+1 < len(b) && b[i] == '\\' {
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+				continue
+			case 'u':
+				if i+6 > len(b) {
+					s.i = i
+					return s.errorf("short \\u escape")
+				}
+				if h := b[i+2 : i+6]; hexValue[h[0]]|hexValue[h[1]]|hexValue[h[2]]|hexValue[h[3]] == 0xff {
+					s.i = i
+					return s.errorf("bad \\u escape")
+				}
+				i += 6
+				continue
+			}
+			s.i = i
+			return s.errorf("bad escape")
+		}
+		if i+1 == len(b) && b[i] == '\\' {
+			break // a backslash ends the body
+		}
+	}
+	s.i = len(b)
+	return s.errorf("unterminated string")
+}
+
 // enterObject reads the opening brace of an object; member then reads its
 // members.
 func (s *scanner) enterObject() error {
@@ -204,37 +262,131 @@ func (s *scanner) enterObject() error {
 // its value, which the caller must consume; first is true for an object's
 // first call. ok is false once the closing brace is read, or on an error.
 func (s *scanner) member(first bool) (key stringToken, ok bool, err error) {
-	if first {
-		if s.peek() == '}' {
-			s.i++
-			return stringToken{}, false, nil
-		}
-	} else if s.i < len(s.b) && s.b[s.i] == ',' { // compact JSON: no whitespace
-		s.i++
-	} else {
-		s.ws()
-		switch s.next() {
-		case ',':
-		case '}':
-			return stringToken{}, false, nil
-		default:
-			return stringToken{}, false, s.errorf("expected , or }")
-		}
-	}
-	s.ws()
-	if s.peek() != '"' {
-		return stringToken{}, false, s.errorf("expected a key")
+	if ok, err = s.toKey(first); !ok {
+		return stringToken{}, false, err
 	}
 	if key, err = s.stringToken(); err != nil {
 		return stringToken{}, false, err
 	}
-	if s.i < len(s.b) && s.b[s.i] == ':' {
-		s.i++
-	} else if s.ws(); s.next() != ':' {
-		return stringToken{}, false, s.errorf("expected :")
+	if err = s.toValue(); err != nil {
+		return stringToken{}, false, err
 	}
-	s.ws()
 	return key, true, nil
+}
+
+// toKey is member's first half: it moves to the next member's key and
+// leaves the scanner at its opening quote. ok is false once the closing
+// brace is read, or on an error. It works on locals, stored once.
+func (s *scanner) toKey(first bool) (ok bool, err error) {
+	b, i := s.b, s.i
+	if !first {
+		i = skipWS(b, i)
+		switch {
+		case i < len(b) && b[i] == ',':
+			i++
+		case i < len(b) && b[i] == '}':
+			s.i = i + 1
+			return false, nil
+		default:
+			s.i = i + 1
+			return false, s.errorf("expected , or }")
+		}
+	} else if i < len(b) && b[i] == '}' {
+		s.i = i + 1
+		return false, nil
+	}
+	i = skipWS(b, i)
+	s.i = i
+	if i >= len(b) || b[i] != '"' {
+		return false, s.errorf("expected a key")
+	}
+	return true, nil
+}
+
+// keySep is how many bytes a comma and at most one space take at the
+// scanner when a key's quote follows them, as in compact or spaced JSON,
+// where toKey would only cross those bytes; else 0.
+func (s *scanner) keySep() int {
+	if b, i := s.b, s.i; i+2 < len(b) && b[i] == ',' {
+		if b[i+1] == '"' {
+			return 1
+		}
+		if b[i+1] == ' ' && b[i+2] == '"' {
+			return 2
+		}
+	}
+	return 0
+}
+
+// valueSep is how many bytes a colon and at most one space take at the
+// scanner when a byte other than whitespace follows them, where toValue
+// would only cross those bytes; else 0.
+func (s *scanner) valueSep() int {
+	if b, i := s.b, s.i; i+2 < len(b) && b[i] == ':' {
+		if b[i+1] > ' ' {
+			return 1
+		}
+		if b[i+1] == ' ' && b[i+2] > ' ' {
+			return 2
+		}
+	}
+	return 0
+}
+
+// toValue is member's second half, after the key: it reads the colon and
+// leaves the scanner at the value.
+func (s *scanner) toValue() error {
+	b := s.b
+	i := skipWS(b, s.i)
+	if i >= len(b) || b[i] != ':' {
+		s.i = i + 1
+		return s.errorf("expected :")
+	}
+	s.i = skipWS(b, i+1)
+	return nil
+}
+
+// shortASCIIString reads a string token of at most 15 bytes, all ASCII and
+// none escaped (the scanner is at its opening quote), as most keys are: it
+// returns its content and that content's first and last eight bytes as
+// words, as keyWords does. ok is false for any other string, which it
+// leaves unread; it needs 17 bytes of body after the quote.
+func (s *scanner) shortASCIIString() (raw []byte, head, tail uint64, ok bool) {
+	i := s.i + 1
+	if i+16 > len(s.b) {
+		return nil, 0, 0, false
+	}
+	k := s.b[i : i+16 : i+16] // one bounds check
+	w0 := binary.LittleEndian.Uint64(k[:8])
+	if m := specialOrNonASCII(w0); m != 0 {
+		n := bits.TrailingZeros64(m) / 8
+		if k[n&15] != '"' {
+			return nil, 0, 0, false
+		}
+		s.i = i + n + 1
+		return k[:n], w0 & (1<<(8*n) - 1), 0, true
+	}
+	w1 := binary.LittleEndian.Uint64(k[8:])
+	m := specialOrNonASCII(w1)
+	if m == 0 {
+		return nil, 0, 0, false
+	}
+	n := 8 + bits.TrailingZeros64(m)/8 // the content's length
+	if k[n&15] != '"' {
+		return nil, 0, 0, false
+	}
+	s.i = i + n + 1
+	if n > 8 {
+		tail = w0>>(8*(n-8)) | w1<<(8*(16-n))
+	}
+	return k[:n], w0, tail, true
+}
+
+// specialOrNonASCII flags the bytes of x that are a quote, a backslash,
+// below 0x20 or above 0x7f: the lowest flag is exact (see stringToken).
+func specialOrNonASCII(x uint64) uint64 {
+	q, e := x^(lsbs*'"'), x^(lsbs*'\\')
+	return (((q - lsbs) &^ q) | ((e - lsbs) &^ e) | ((x - lsbs*0x20) &^ x) | x) & msbs
 }
 
 // enterArray reads the opening bracket of an array (the scanner is at it);
@@ -275,18 +427,26 @@ func (s *scanner) skip(depth int) error {
 	s.ws()
 	switch c := s.peek(); {
 	case c == '"':
-		_, err := s.stringToken()
-		return err
+		return s.skipString()
 	case c == '{':
 		if err := s.enterObject(); err != nil {
 			return err
 		}
 		for first := true; ; first = false {
-			_, ok, err := s.member(first)
-			if !ok {
+			if n := s.keySep(); n != 0 && !first {
+				s.i += n
+			} else if ok, err := s.toKey(first); !ok {
 				return err
 			}
-			if err := s.skip(depth + 1); err != nil {
+			if err := s.skipString(); err != nil {
+				return err
+			}
+			if n := s.valueSep(); n != 0 {
+				s.i += n
+			} else if err := s.toValue(); err != nil {
+				return err
+			}
+			if err := s.skipValue(depth + 1); err != nil {
 				return err
 			}
 		}
@@ -297,7 +457,7 @@ func (s *scanner) skip(depth int) error {
 			if !ok {
 				return err
 			}
-			if err := s.skip(depth + 1); err != nil {
+			if err := s.skipValue(depth + 1); err != nil {
 				return err
 			}
 		}
@@ -314,46 +474,77 @@ func (s *scanner) skip(depth int) error {
 	return s.errorf("unexpected character")
 }
 
-// number returns a JSON number's literal text, checked against the grammar.
-func (s *scanner) number() ([]byte, error) {
-	start := s.i
-	if s.peek() == '-' {
-		s.i++
+// skipValue is skip for a value the scanner is at (no whitespace before
+// it), with the commonest values first.
+func (s *scanner) skipValue(depth int) error {
+	if depth <= maxDepth && s.i < len(s.b) {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			return s.skipString()
+		case c-'0' <= 9:
+			_, err := s.number()
+			return err
+		}
 	}
-	switch c := s.peek(); {
-	case c == '0':
-		s.i++
-	case c >= '1' && c <= '9':
-		s.digits()
+	return s.skip(depth)
+}
+
+// number returns a JSON number's literal text, checked against the grammar.
+// On an error the scanner is where the grammar failed.
+func (s *scanner) number() ([]byte, error) {
+	b, start := s.b, s.i
+	i := start
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i]-'1' <= 8:
+		i = digitsEnd(b, i+1)
 	default:
+		s.i = i
 		return nil, s.errorf("bad number")
 	}
-	if s.peek() == '.' {
-		s.i++
-		if s.digits() == 0 {
+	if i < len(b) && b[i] == '.' {
+		i++
+		j := digitsEnd(b, i)
+		if j == i {
+			s.i = i
 			return nil, s.errorf("bad number")
 		}
+		i = j
 	}
-	if c := s.peek(); c == 'e' || c == 'E' {
-		s.i++
-		if c := s.peek(); c == '+' || c == '-' {
-			s.i++
+	if i < len(b) && b[i]|0x20 == 'e' {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
 		}
-		if s.digits() == 0 {
+		j := digitsEnd(b, i)
+		if j == i {
+			s.i = i
 			return nil, s.errorf("bad number")
 		}
+		i = j
 	}
-	return s.b[start:s.i], nil
+	s.i = i
+	return b[start:i], nil
 }
 
 // digits crosses a run of decimal digits and returns its length. (Eight
 // at a time was no faster: most numbers of a body are short.)
 func (s *scanner) digits() int {
 	start := s.i
-	for s.i < len(s.b) && s.b[s.i]-'0' <= 9 {
-		s.i++
-	}
+	s.i = digitsEnd(s.b, s.i)
 	return s.i - start
+}
+
+// digitsEnd returns where the run of decimal digits at b[i:] ends.
+func digitsEnd(b []byte, i int) int {
+	for i < len(b) && b[i]-'0' <= 9 {
+		i++
+	}
+	return i
 }
 
 // literal reads word (true, false or null).
@@ -370,12 +561,22 @@ const whitespace uint64 = 1<<' ' | 1<<'\t' | 1<<'\n' | 1<<'\r'
 
 // ws crosses whitespace.
 func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		if c := s.b[s.i]; c > ' ' || whitespace&(1<<c) == 0 {
-			return
-		}
-		s.i++
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return // compact JSON
 	}
+	s.i = skipWS(s.b, s.i)
+}
+
+// skipWS returns where the whitespace at b[i:] ends. Runs are short, one to
+// three bytes even in indented JSON: too short for eight at a time to pay.
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
+		if c := b[i]; c > ' ' || whitespace&(1<<c) == 0 {
+			break
+		}
+		i++
+	}
+	return i
 }
 
 func (s *scanner) peek() byte {

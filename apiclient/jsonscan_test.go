@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -64,6 +65,28 @@ func FuzzStringToken(f *testing.F) {
 			t.Fatalf("stringToken(%q) = %+v, %v at %d; want end %d, escaped %v, non-ASCII %v, ok %v",
 				b, tok, err, sc.i, end, wantEsc, wantNonASCII, ok)
 		}
+		// skipString must stop where stringToken does, with the same error.
+		skip := &scanner{b: b}
+		skipErr := skip.skipString()
+		if skip.i != sc.i || fmt.Sprint(skipErr) != fmt.Sprint(err) {
+			t.Fatalf("skipString(%q) = %v at %d; stringToken %v at %d", b, skipErr, skip.i, err, sc.i)
+		}
+		// shortASCIIString reads a short plain string as stringToken does,
+		// or nothing.
+		short := &scanner{b: b}
+		raw, head, tail, isShort := short.shortASCIIString()
+		switch {
+		case !isShort:
+			if short.i != 0 || (err == nil && len(b) >= 17 && len(tok.raw) < 16 && !tok.escaped && !tok.nonASCII) {
+				t.Fatalf("shortASCIIString(%q) refused a short plain string, or moved to %d", b, short.i)
+			}
+		case err != nil || tok.escaped || tok.nonASCII || !bytes.Equal(raw, tok.raw) || short.i != sc.i:
+			t.Fatalf("shortASCIIString(%q) = %q at %d; stringToken %+v, %v at %d", b, raw, short.i, tok, err, sc.i)
+		default:
+			if h, tl := keyWords(tok.raw); h != head || tl != tail {
+				t.Fatalf("shortASCIIString(%q) words %#x %#x; want %#x %#x", b, head, tail, h, tl)
+			}
+		}
 	})
 }
 
@@ -95,7 +118,7 @@ func FuzzStringText(f *testing.F) {
 // and it accepts any valid JSON nested no deeper than maxDepth.
 func FuzzSkip(f *testing.F) {
 	for _, seed := range []string{`{}`, `[]`, `{"a":[1,-2.5e+3,"x\"",true,false,null,{}]}`, ` [ 1 , 2 ] `, `{"a" : {"b":[]},}`,
-		`01`, `-`, `1.`, `1e`, `"`, `tru`, `[1 2]`, `{"a"}`, strings.Repeat("[", 70) + strings.Repeat("]", 70)} {
+		`{"a":1,0":2}`, `{"a":1, 0":2}`, `{"a": 1, "b" :2}`, `01`, `-`, `1.`, `1e`, `"`, `tru`, `[1 2]`, `{"a"}`, strings.Repeat("[", 70) + strings.Repeat("]", 70)} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -176,6 +199,75 @@ func FuzzDigits(f *testing.F) {
 		sc := &scanner{b: b, i: start}
 		if got := sc.digits(); got != want || sc.i != start+want {
 			t.Fatalf("digits(%q at %d) = %d, at %d; want %d", b, start, got, sc.i, want)
+		}
+	})
+}
+
+// FuzzWhitespace checks the eight-bytes-at-a-time whitespace run against a
+// byte loop.
+func FuzzWhitespace(f *testing.F) {
+	for _, seed := range []string{"", " ", "\n\t\t\"a", "        x", "         \r\n\t \x0b", "\x00", "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t",
+		" \x8a\x89", "\xa0\xa0\xa0\xa0\xa0\xa0\xa0\xa0", "\n\n\n\n\n\n\n\x0c"} {
+		f.Add([]byte(seed), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, at uint8) {
+		start := int(at) % (len(b) + 1)
+		want := start
+		for want < len(b) && strings.IndexByte(" \t\n\r", b[want]) >= 0 {
+			want++
+		}
+		sc := &scanner{b: b, i: start}
+		if sc.ws(); sc.i != want {
+			t.Fatalf("ws(%q at %d) stopped at %d; want %d", b, start, sc.i, want)
+		}
+	})
+}
+
+// numberReference is number as it was, peek by peek: the grammar, and where
+// it fails.
+func numberReference(s *scanner) ([]byte, error) {
+	start := s.i
+	if s.peek() == '-' {
+		s.i++
+	}
+	switch c := s.peek(); {
+	case c == '0':
+		s.i++
+	case c >= '1' && c <= '9':
+		s.digits()
+	default:
+		return nil, s.errorf("bad number")
+	}
+	if s.peek() == '.' {
+		s.i++
+		if s.digits() == 0 {
+			return nil, s.errorf("bad number")
+		}
+	}
+	if c := s.peek(); c == 'e' || c == 'E' {
+		s.i++
+		if c := s.peek(); c == '+' || c == '-' {
+			s.i++
+		}
+		if s.digits() == 0 {
+			return nil, s.errorf("bad number")
+		}
+	}
+	return s.b[start:s.i], nil
+}
+
+// FuzzNumber checks number against the peek-by-peek grammar.
+func FuzzNumber(f *testing.F) {
+	for _, seed := range []string{"", "0", "-", "-0", "01", "1767216895", "1.5", "1.", "-1.5e+3", "1e", "1E-", "2e+9x", "0.0001,", "9\xff"} {
+		f.Add([]byte(seed), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, at uint8) {
+		start := int(at) % (len(b) + 1)
+		got, want := &scanner{b: b, i: start}, &scanner{b: b, i: start}
+		n, err := got.number()
+		wantN, wantErr := numberReference(want)
+		if got.i != want.i || !bytes.Equal(n, wantN) || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("number(%q at %d) = %q, %v at %d; want %q, %v at %d", b, start, n, err, got.i, wantN, wantErr, want.i)
 		}
 	})
 }

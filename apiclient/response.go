@@ -151,6 +151,12 @@ func (t *keyTable) lookup(key []byte, ascii bool) field {
 		return fieldOther
 	}
 	head, tail := keyWords(key)
+	return match(keys, key, head, tail)
+}
+
+// match returns the field of the key among keys, all of key's length, that
+// key (ASCII, with its words head and tail) is or folds to, or fieldOther.
+func match(keys []tableKey, key []byte, head, tail uint64) field {
 	for i := range keys {
 		k := &keys[i]
 		if head == k.head && tail == k.tail && len(key) <= 16 {
@@ -240,6 +246,32 @@ func (d *decoder) decodePage(body []byte, p *page) error {
 	return nil
 }
 
+// memberField reads the next member of an object as scanner.member does and
+// returns the field its key names in table. A short ASCII key, as most
+// are, is looked up by the words read while finding its end.
+func (d *decoder) memberField(first bool, table *keyTable) (f field, ok bool, err error) {
+	if n := d.keySep(); n != 0 && !first {
+		d.i += n
+	} else if ok, err = d.toKey(first); !ok {
+		return fieldOther, false, err
+	}
+	if raw, head, tail, short := d.shortASCIIString(); short {
+		f = match(table.byLength[len(raw)], raw, head, tail)
+	} else {
+		key, err := d.stringToken()
+		if err != nil {
+			return fieldOther, false, err
+		}
+		f = d.keyField(table, key)
+	}
+	if n := d.valueSep(); n != 0 {
+		d.i += n
+	} else if err = d.toValue(); err != nil {
+		return fieldOther, false, err
+	}
+	return f, true, nil
+}
+
 // keyField looks a member's key up in its object's table.
 func (d *decoder) keyField(table *keyTable, key stringToken) field {
 	if !key.escaped {
@@ -256,11 +288,11 @@ func (d *decoder) topLevel(p *page) error {
 		return err
 	}
 	for first := true; ; first = false {
-		key, ok, err := d.member(first)
+		f, ok, err := d.memberField(first, topLevelKeys)
 		if !ok {
 			return err
 		}
-		switch d.keyField(topLevelKeys, key) {
+		switch f {
 		case fieldRetCode:
 			n, ok, err := d.intValue()
 			if err != nil {
@@ -281,7 +313,7 @@ func (d *decoder) topLevel(p *page) error {
 		case fieldData:
 			err = d.data(p)
 		default:
-			err = d.skip(0)
+			err = d.skipValue(0)
 		}
 		if err != nil {
 			return err
@@ -298,17 +330,17 @@ func (d *decoder) data(p *page) error {
 		return err
 	}
 	for first := true; ; first = false {
-		key, ok, err := d.member(first)
+		f, ok, err := d.memberField(first, dataKeys)
 		if !ok {
 			return err
 		}
-		switch d.keyField(dataKeys, key) {
+		switch f {
 		case fieldOrders:
 			err = d.orders(p)
 		case fieldTotalCount:
 			err = d.totalCount(p)
 		default:
-			err = d.skip(1)
+			err = d.skipValue(1)
 		}
 		if err != nil {
 			return err
@@ -370,14 +402,14 @@ func (d *decoder) order(o *Order, no *orderNoRange) error {
 		return err
 	}
 	for first := true; ; first = false {
-		key, ok, err := d.member(first)
+		f, ok, err := d.memberField(first, orderKeys)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			break
 		}
-		switch d.keyField(orderKeys, key) {
+		switch f {
 		case fieldOrderNo:
 			err = d.orderNo(no)
 		case fieldRegion:
@@ -393,7 +425,7 @@ func (d *decoder) order(o *Order, no *orderNoRange) error {
 		case fieldCreateTime:
 			err = d.scalarField(&createTime)
 		default:
-			err = d.skip(1)
+			err = d.skipValue(1)
 		}
 		if err != nil {
 			return err
