@@ -155,26 +155,9 @@ func (s *scanner) stringToken() (stringToken, error) {
 			return stringToken{}, s.errorf("control character in string")
 		}
 		escaped = true
-		// Escapes come in runs (text sent as \u escapes): read the run here.
-		for i+1 < len(b) && b[i] == '\\' {
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-				continue
-			case 'u':
-				if i+6 > len(b) {
-					s.i = i
-					return stringToken{}, s.errorf("short \\u escape")
-				}
-				if h := b[i+2 : i+6]; hexValue[h[0]]|hexValue[h[1]]|hexValue[h[2]]|hexValue[h[3]] == 0xff {
-					s.i = i
-					return stringToken{}, s.errorf("bad \\u escape")
-				}
-				i += 6
-				continue
-			}
-			s.i = i
-			return stringToken{}, s.errorf("bad escape")
+		var err error
+		if i, err = s.escapes(i); err != nil {
+			return stringToken{}, err
 		}
 		if i+1 == len(b) && b[i] == '\\' {
 			break // a backslash ends the body
@@ -182,6 +165,35 @@ func (s *scanner) stringToken() (stringToken, error) {
 	}
 	s.i = len(b)
 	return stringToken{}, s.errorf("unterminated string")
+}
+
+// escapes checks the run of escapes that starts at b[i] (text sent as \u
+// escapes comes in runs) and returns the index after it. A backslash that
+// ends the body is left for the caller, which reports the string as
+// unterminated.
+func (s *scanner) escapes(i int) (int, error) {
+	b := s.b
+	for i+1 < len(b) && b[i] == '\\' {
+		switch b[i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i += 2
+			continue
+		case 'u':
+			if i+6 > len(b) {
+				s.i = i
+				return i, s.errorf("short \\u escape")
+			}
+			if h := b[i+2 : i+6]; hexValue[h[0]]|hexValue[h[1]]|hexValue[h[2]]|hexValue[h[3]] == 0xff {
+				s.i = i
+				return i, s.errorf("bad \\u escape")
+			}
+			i += 6
+			continue
+		}
+		s.i = i
+		return i, s.errorf("bad escape")
+	}
+	return i, nil
 }
 
 const (
@@ -219,25 +231,9 @@ func (s *scanner) skipString() error {
 			s.i = i
 			return s.errorf("control character in string")
 		}
-		for i+1 < len(b) && b[i] == '\\' {
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-				continue
-			case 'u':
-				if i+6 > len(b) {
-					s.i = i
-					return s.errorf("short \\u escape")
-				}
-				if h := b[i+2 : i+6]; hexValue[h[0]]|hexValue[h[1]]|hexValue[h[2]]|hexValue[h[3]] == 0xff {
-					s.i = i
-					return s.errorf("bad \\u escape")
-				}
-				i += 6
-				continue
-			}
-			s.i = i
-			return s.errorf("bad escape")
+		var err error
+		if i, err = s.escapes(i); err != nil {
+			return err
 		}
 		if i+1 == len(b) && b[i] == '\\' {
 			break // a backslash ends the body
