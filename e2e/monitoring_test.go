@@ -52,16 +52,7 @@ func TestMonitoringEndToEnd(t *testing.T) {
 
 	exporterAddr := exportertest.FreeAddr(t)
 	exporter := start(t, "debt_exporter", exe, "--demo", "--web.listen-address="+exporterAddr)
-	waitFor(ctx, t, "the exporter to complete a sweep", []*proc{exporter}, func() error {
-		body, err := get(ctx, "http://"+exporterAddr+"/metrics")
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(body, "\ndebt_up 1\n") {
-			return fmt.Errorf("no debt_up 1 in /metrics yet")
-		}
-		return nil
-	})
+	waitForUp(ctx, t, exporter, "http://"+exporterAddr+"/metrics")
 
 	// The webhook Alertmanager delivers to.
 	hook := newWebhook(t)
@@ -543,4 +534,20 @@ func requireAlertAtWebhook(ctx context.Context, t *testing.T, hook *webhook, pro
 	assert.Contains(t, got.Annotations["description"], exporterAddr+" (job debt) reports ")
 	assert.Contains(t, got.Annotations["description"], want)
 	assert.NotContains(t, got.Annotations["description"], "{{")
+}
+
+// waitForUp waits until url, the exporter's /metrics or a probe, reports a
+// complete sweep.
+func waitForUp(ctx context.Context, t *testing.T, exporter *proc, url string) {
+	t.Helper()
+	waitFor(ctx, t, "a complete sweep at "+url, []*proc{exporter}, func() error {
+		body, err := get(ctx, url)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(body, "\ndebt_up 1\n") {
+			return fmt.Errorf("no debt_up 1 at %s yet", url)
+		}
+		return nil
+	})
 }
