@@ -26,7 +26,6 @@ type pacer struct {
 	// rate is the learned rate, requests per second; 0 = not limited yet.
 	rate     float64
 	nextSend time.Time // earliest send time under the rate
-	pausedTo time.Time // Retry-After
 	// cutSeq is the send sequence number at the last cut: a throttle of a
 	// request sent before it belongs to the round already cut for.
 	seq, cutSeq uint64
@@ -63,8 +62,8 @@ func (p *pacer) acquire(ctx context.Context) (ticket, error) {
 		}
 		if float64(p.inflight) < math.Floor(p.window) || p.inflight == 0 {
 			now := p.now()
-			at := p.pausedTo
-			if r := p.effectiveRate(); r > 0 && p.nextSend.After(at) {
+			at := now
+			if p.effectiveRate() > 0 {
 				at = p.nextSend
 			}
 			if !at.After(now) {
@@ -107,12 +106,13 @@ func (p *pacer) effectiveRate() float64 {
 }
 
 // release returns a request's place with what the API said of it.
-func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
+// A Retry-After is honoured by the request that got it (see fetch), not
+// here: the pacer has already slowed the others down.
+func (p *pacer) release(t ticket, throttled bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.inflight--
 	now := p.now()
-	_ = retryAfter // honoured by the request that got it (see fetch)
 	if !throttled {
 		p.window = min(p.maxWindow, p.window+1/p.window)
 		p.admitted = appendRecent(p.admitted, t.sent)

@@ -103,12 +103,11 @@ type Collector struct {
 	cfg    Config
 	logger log.Logger
 
-	mu            sync.Mutex
-	inflight      *call
-	lastSuccess   *result // last complete sweep
-	latest        *result // last finished sweep, complete or not
-	dense         int     // DenseSeconds summed over complete sweeps
-	latestCounted *result // the last result added into dense
+	mu          sync.Mutex
+	inflight    *call
+	lastSuccess *result // last complete sweep
+	latest      *result // last finished sweep, complete or not
+	dense       int     // DenseSeconds summed over complete sweeps
 
 	first     chan struct{} // closed when the first background sweep ends
 	firstOnce sync.Once
@@ -175,10 +174,6 @@ func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) {
 	res := c.result(ctx)
 	c.mu.Lock()
 	lastSuccess := c.lastSuccess
-	if res != nil && res.err == nil && res != c.latestCounted {
-		c.dense += res.stats.DenseSeconds
-		c.latestCounted = res
-	}
 	dense := c.dense
 	c.mu.Unlock()
 

@@ -241,3 +241,17 @@ func TestAbandonedScrapeLogsOneLine(t *testing.T) {
 	assert.Contains(t, f.logs.String(), "closed pipe")
 	assert.NotContains(t, f.logs.String(), "unsupported value type")
 }
+
+// TestDenseSecondsAreCounted: a second holding more than a page of orders
+// is read by paging, exactly, and counted in
+// debt_sweep_dense_seconds_total, on every complete sweep.
+func TestDenseSecondsAreCounted(t *testing.T) {
+	f := newFixture(t, simapi.Config{Seed: 9, Orders: 2000}, nil)
+	f.srv.PostAt(250, now.Add(-time.Hour))
+	requireHealthy(t, f) // exact, the 250 orders of one second included
+	first := gather(t, f.coll)["debt_sweep_dense_seconds_total"]
+	require.Len(t, first, 1)
+	assert.GreaterOrEqual(t, first[0], 2.0, "the two sweeps so far each read the dense second")
+	second := gather(t, f.coll)["debt_sweep_dense_seconds_total"]
+	assert.Greater(t, second[0], first[0], "a counter over sweeps")
+}

@@ -176,7 +176,7 @@ func (c *Collector) sweep(ctx context.Context) *result {
 	end := c.cfg.Now()
 	res := &result{err: err, stats: stats, started: start, ended: end, duration: end.Sub(start)}
 	if err != nil {
-		c.logFailure(ctx, err, stats, res.duration)
+		c.logFailure(err, stats, res.duration)
 		return res
 	}
 	all := workers[0]
@@ -187,6 +187,9 @@ func (c *Collector) sweep(ctx context.Context) *result {
 		all.setAside(apiclient.InvalidOutOfWindow, "", stats.OutOfRangeExample, stats.OutOfRange)
 	}
 	res.totals = all.finish(c.cfg.MaxSeries)
+	c.mu.Lock()
+	c.dense += stats.DenseSeconds
+	c.mu.Unlock()
 	for _, reason := range invalidReasons {
 		if s := res.totals.samples[reason]; s.count > 0 {
 			level.Warn(c.logger).Log("msg", "orders left out of the sums", "reason", reason, "count", s.count,
@@ -209,7 +212,7 @@ func (c *Collector) sweep(ctx context.Context) *result {
 // invalidReasons are the reasons of debt_invalid_orders, always exposed.
 var invalidReasons = []string{apiclient.InvalidAmount, apiclient.InvalidCreateTime, apiclient.InvalidOutOfWindow}
 
-func (c *Collector) logFailure(ctx context.Context, err error, stats apiclient.Stats, d time.Duration) {
+func (c *Collector) logFailure(err error, stats apiclient.Stats, d time.Duration) {
 	kv := []any{"msg", "sweep failed", "err", err, "requests", stats.Requests, "duration", d}
 	var apiErr *apiclient.APIError
 	var statusErr *apiclient.StatusError
@@ -229,7 +232,6 @@ func (c *Collector) logFailure(ctx context.Context, err error, stats apiclient.S
 	case errors.Is(err, context.DeadlineExceeded):
 		kv = append(kv, "hint", "the sweep needs more time than the scrape allows: raise scrape_timeout, or sweep in the background with --sweep.interval")
 	}
-	_ = ctx
 	level.Error(c.logger).Log(kv...)
 }
 
