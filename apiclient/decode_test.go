@@ -294,6 +294,13 @@ func FuzzDecodeOrderAgainstEncodingJSON(f *testing.F) {
 		`{"OrderTotalPrice":"1","CreateTime":"1"},{"OrderTotalPrice":"2","CreateTime":"0"}`,
 		`{"\u004frderNo":"x","OrderTotalPrice":"1","CreateTime":"1","X":[{"a":["\""]}]}`,
 		"{\"Region\":\"\xff\",\"OrderTotalPrice\":\"1\",\"CreateTime\":\"1\"}",
+		// The common members' path (commonMembers): spaced, indented, a
+		// value over 64 bytes, a number it leaves to skipValue, a key in
+		// another case, a key that ends the body's words.
+		`{ "A": "x", "B": 12, "OrderTotalPrice": "2.5", "CreateTime": 9, "C": 0, "D": -1, "E": 1.5, "F": 2e3 }`,
+		"{\n  \"A\": \"x\",\n  \"REGION\": \"r\",\n\t\"OrderTotalPrice\": 1,\n  \"CreateTime\":\"3\"\n}",
+		`{"A":"` + strings.Repeat("y", 70) + `","Region":"r","OrderTotalPrice":"1","CreateTime":"1","B":"z\"q"}`,
+		`{"ProductCodeDisplay":"d","productcode":"p","OrderTotalPrice":"1","CreateTime":"1","B":tru}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -313,6 +320,29 @@ func FuzzDecodeOrderAgainstEncodingJSON(f *testing.F) {
 				continue
 			}
 			require.Equal(t, v, ours[k], "%s in %q", k, body)
+		}
+	})
+}
+
+// FuzzPlainKey checks the slots' look-up of a key against the table's
+// plain one, for keys of every length, in and out of a body.
+func FuzzPlainKey(f *testing.F) {
+	for _, seed := range []string{"", "Region", "region", "REGION", "OrderTotalPrice", "orderTOTALprice", "OrderNo",
+		"ModelID", "modelid", "Currency", "CreateTime", "ProductCode", "ProductCodeDisplay", "Regio\x80", "Region\xc5\xbf",
+		"\xe2\x84\xaaodelID", "OrderNo@", "OrderNo`", "Cur`ency", "R", strings.Repeat("K", 33)} {
+		f.Add(seed, uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, key string, pad uint8) {
+		inBody := append([]byte(key), make([]byte, pad%16)...)[:len(key)] // words read on past the key
+		alone := []byte(key)[:len(key):len(key)]
+		for _, table := range []*keyTable{topLevelKeys, dataKeys, orderKeys} {
+			want := table.lookup([]byte(key), isASCII([]byte(key)))
+			if got := table.plainKey(inBody); got != want {
+				t.Fatalf("plainKey(%q) = %d, want %d", key, got, want)
+			}
+			if got := table.plainKey(alone); got != want {
+				t.Fatalf("plainKey(%q), not in a body, = %d, want %d", key, got, want)
+			}
 		}
 	})
 }

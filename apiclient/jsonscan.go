@@ -2,10 +2,8 @@ package apiclient
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -21,15 +19,20 @@ var errSyntax = errors.New("malformed JSON")
 
 // scanner reads JSON from b, at offset i.
 type scanner struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	stops []uint64 // b's stop index (jsonindex.go)
+}
+
+// reset makes the scanner read b from its start, and indexes b.
+func (s *scanner) reset(b []byte) {
+	s.b, s.i, s.stops = b, 0, indexStops(b, s.stops)
 }
 
 // stringToken is a string as sent: raw is its content between the quotes.
 type stringToken struct {
-	raw      []byte
-	escaped  bool // raw holds a backslash escape
-	nonASCII bool // raw holds a byte >= 0x80, which may be invalid UTF-8
+	raw     []byte
+	escaped bool // raw holds a backslash escape
 }
 
 // text returns the string's text: raw itself when it needs no unescaping,
@@ -37,7 +40,7 @@ type stringToken struct {
 // lone surrogates become U+FFFD), appended to *buf. Earlier texts in *buf
 // stay valid.
 func (t stringToken) text(buf *[]byte) []byte {
-	if !t.escaped && (!t.nonASCII || utf8.Valid(t.raw)) {
+	if !t.escaped && utf8.Valid(t.raw) {
 		return t.raw
 	}
 	start := len(*buf)
@@ -49,7 +52,7 @@ func (t stringToken) text(buf *[]byte) []byte {
 // been checked by stringToken (the scanner), so every escape is well formed.
 func (t stringToken) appendText(dst []byte) []byte {
 	raw := t.raw
-	if !t.escaped && (!t.nonASCII || utf8.Valid(raw)) {
+	if !t.escaped && utf8.Valid(raw) {
 		return append(dst, raw...)
 	}
 	for i := 0; i < len(raw); {
@@ -114,57 +117,43 @@ var hexValue = func() (t [256]byte) {
 
 // stringToken reads a string token (the scanner is at its opening quote).
 // Escapes are checked for form; control characters are refused.
-//
-// Runs of plain bytes are crossed eight at a time: (v-lsbs) &^ v & msbs
-// flags the bytes of v that are zero, with false positives only above a
-// true one, so the lowest flag of the three tests (quote, backslash, below
-// 0x20) is exact. Skipped fields are most of a body, and most are strings.
 func (s *scanner) stringToken() (stringToken, error) {
-	b := s.b
 	start := s.i + 1 // after the opening quote
-	i := start
-	var high uint64 // the bytes crossed, OR-ed: their top bits say non-ASCII
-	escaped := false
+	end, escaped, err := s.stringEnd(start)
+	if err != nil {
+		return stringToken{}, err
+	}
+	s.i = end + 1
+	return stringToken{raw: s.b[start:end], escaped: escaped}, nil
+}
+
+// stringEnd returns the index of the closing quote of the string whose
+// content starts at b[i], and whether the content holds escapes, which it
+// checks. It goes from stop to stop (jsonindex.go): plain content is never
+// read. On an error the scanner is where the string went wrong.
+func (s *scanner) stringEnd(i int) (end int, escaped bool, err error) {
+	b := s.b
 	for {
-		for ; i+8 <= len(b); i += 8 {
-			x := binary.LittleEndian.Uint64(b[i:])
-			q, e := x^(lsbs*'"'), x^(lsbs*'\\')
-			if m := (((q - lsbs) &^ q) | ((e - lsbs) &^ e) | ((x - lsbs*0x20) &^ x)) & msbs; m != 0 {
-				n := bits.TrailingZeros64(m) // the special byte's top bit
-				high |= x & (1<<n - 1)
-				i += n / 8
-				goto special
-			}
-			high |= x
+		if i = s.nextStop(i); i >= len(b) {
+			break
 		}
-		for ; i < len(b); i++ {
-			c := b[i]
-			if c == '"' || c == '\\' || c < 0x20 {
-				goto special
-			}
-			high |= uint64(c)
-		}
-		break
-	special:
 		switch c := b[i]; {
 		case c == '"':
-			s.i = i + 1
-			return stringToken{raw: b[start:i], escaped: escaped, nonASCII: high&msbs != 0}, nil
+			return i, escaped, nil
 		case c != '\\':
 			s.i = i
-			return stringToken{}, s.errorf("control character in string")
+			return 0, false, s.errorf("control character in string")
 		}
 		escaped = true
-		var err error
 		if i, err = s.escapes(i); err != nil {
-			return stringToken{}, err
+			return 0, false, err
 		}
 		if i+1 == len(b) && b[i] == '\\' {
 			break // a backslash ends the body
 		}
 	}
 	s.i = len(b)
-	return stringToken{}, s.errorf("unterminated string")
+	return 0, false, s.errorf("unterminated string")
 }
 
 // escapes checks the run of escapes that starts at b[i] (text sent as \u
@@ -202,45 +191,20 @@ const (
 )
 
 // skipString crosses a string token (the scanner is at its opening quote),
-// checked exactly as stringToken checks it, with the same errors, but
-// tracks nothing of what the string holds. Most skipped values are strings.
+// checked exactly as stringToken checks it, with the same errors. Most
+// skipped values are strings, and most have no escapes: their closing
+// quote is the next stop.
 func (s *scanner) skipString() error {
-	b := s.b
-	i := s.i + 1 // after the opening quote
-	for {
-		for ; i+8 <= len(b); i += 8 {
-			x := binary.LittleEndian.Uint64(b[i:])
-			q, e := x^(lsbs*'"'), x^(lsbs*'\\')
-			if m := (((q - lsbs) &^ q) | ((e - lsbs) &^ e) | ((x - lsbs*0x20) &^ x)) & msbs; m != 0 {
-				i += bits.TrailingZeros64(m) / 8
-				goto special
-			}
-		}
-		for ; i < len(b); i++ {
-			if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
-				goto special
-			}
-		}
-		break
-	special:
-		switch c := b[i]; {
-		case c == '"':
-			s.i = i + 1
-			return nil
-		case c != '\\':
-			s.i = i
-			return s.errorf("control character in string")
-		}
-		var err error
-		if i, err = s.escapes(i); err != nil {
-			return err
-		}
-		if i+1 == len(b) && b[i] == '\\' {
-			break // a backslash ends the body
-		}
+	if i := s.nextStop(s.i + 1); i < len(s.b) && s.b[i] == '"' {
+		s.i = i + 1
+		return nil
 	}
-	s.i = len(b)
-	return s.errorf("unterminated string")
+	end, _, err := s.stringEnd(s.i + 1)
+	if err != nil {
+		return err
+	}
+	s.i = end + 1
+	return nil
 }
 
 // enterObject reads the opening brace of an object; member then reads its
@@ -340,49 +304,6 @@ func (s *scanner) toValue() error {
 	}
 	s.i = skipWS(b, i+1)
 	return nil
-}
-
-// shortASCIIString reads a string token of at most 15 bytes, all ASCII and
-// none escaped (the scanner is at its opening quote), as most keys are: it
-// returns its content and that content's first and last eight bytes as
-// words, as keyWords does. ok is false for any other string, which it
-// leaves unread; it needs 17 bytes of body after the quote.
-func (s *scanner) shortASCIIString() (raw []byte, head, tail uint64, ok bool) {
-	i := s.i + 1
-	if i+16 > len(s.b) {
-		return nil, 0, 0, false
-	}
-	k := s.b[i : i+16 : i+16] // one bounds check
-	w0 := binary.LittleEndian.Uint64(k[:8])
-	if m := specialOrNonASCII(w0); m != 0 {
-		n := bits.TrailingZeros64(m) / 8
-		if k[n&15] != '"' {
-			return nil, 0, 0, false
-		}
-		s.i = i + n + 1
-		return k[:n], w0 & (1<<(8*n) - 1), 0, true
-	}
-	w1 := binary.LittleEndian.Uint64(k[8:])
-	m := specialOrNonASCII(w1)
-	if m == 0 {
-		return nil, 0, 0, false
-	}
-	n := 8 + bits.TrailingZeros64(m)/8 // the content's length
-	if k[n&15] != '"' {
-		return nil, 0, 0, false
-	}
-	s.i = i + n + 1
-	if n > 8 {
-		tail = w0>>(8*(n-8)) | w1<<(8*(16-n))
-	}
-	return k[:n], w0, tail, true
-}
-
-// specialOrNonASCII flags the bytes of x that are a quote, a backslash,
-// below 0x20 or above 0x7f: the lowest flag is exact (see stringToken).
-func specialOrNonASCII(x uint64) uint64 {
-	q, e := x^(lsbs*'"'), x^(lsbs*'\\')
-	return (((q - lsbs) &^ q) | ((e - lsbs) &^ e) | ((x - lsbs*0x20) &^ x) | x) & msbs
 }
 
 // enterArray reads the opening bracket of an array (the scanner is at it);

@@ -12,6 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// scannerAt is a scanner of b, indexed, at offset i.
+func scannerAt(b []byte, i int) *scanner {
+	s := &scanner{}
+	s.reset(b)
+	s.i = i
+	return s
+}
+
 // stringTokenReference is the byte-at-a-time scan: where the string token
 // that starts at b[0] ends, and whether it holds escapes or non-ASCII bytes.
 func stringTokenReference(b []byte) (end int, escaped, nonASCII, ok bool) {
@@ -58,34 +66,18 @@ func FuzzStringToken(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s []byte) {
 		b := append([]byte{'"'}, s...)
-		sc := &scanner{b: b}
+		sc := scannerAt(b, 0)
 		tok, err := sc.stringToken()
 		end, wantEsc, wantNonASCII, ok := stringTokenReference(b)
-		if (err == nil) != ok || (ok && (len(tok.raw) != end-2 || sc.i != end || tok.escaped != wantEsc || tok.nonASCII != wantNonASCII)) {
+		if (err == nil) != ok || (ok && (len(tok.raw) != end-2 || sc.i != end || tok.escaped != wantEsc || !isASCII(tok.raw) != wantNonASCII)) {
 			t.Fatalf("stringToken(%q) = %+v, %v at %d; want end %d, escaped %v, non-ASCII %v, ok %v",
 				b, tok, err, sc.i, end, wantEsc, wantNonASCII, ok)
 		}
 		// skipString must stop where stringToken does, with the same error.
-		skip := &scanner{b: b}
+		skip := scannerAt(b, 0)
 		skipErr := skip.skipString()
 		if skip.i != sc.i || fmt.Sprint(skipErr) != fmt.Sprint(err) {
 			t.Fatalf("skipString(%q) = %v at %d; stringToken %v at %d", b, skipErr, skip.i, err, sc.i)
-		}
-		// shortASCIIString reads a short plain string as stringToken does,
-		// or nothing.
-		short := &scanner{b: b}
-		raw, head, tail, isShort := short.shortASCIIString()
-		switch {
-		case !isShort:
-			if short.i != 0 || (err == nil && len(b) >= 17 && len(tok.raw) < 16 && !tok.escaped && !tok.nonASCII) {
-				t.Fatalf("shortASCIIString(%q) refused a short plain string, or moved to %d", b, short.i)
-			}
-		case err != nil || tok.escaped || tok.nonASCII || !bytes.Equal(raw, tok.raw) || short.i != sc.i:
-			t.Fatalf("shortASCIIString(%q) = %q at %d; stringToken %+v, %v at %d", b, raw, short.i, tok, err, sc.i)
-		default:
-			if h, tl := keyWords(tok.raw); h != head || tl != tail {
-				t.Fatalf("shortASCIIString(%q) words %#x %#x; want %#x %#x", b, head, tail, h, tl)
-			}
 		}
 	})
 }
@@ -103,7 +95,7 @@ func FuzzStringText(f *testing.F) {
 		if json.Unmarshal(quoted, &want) != nil {
 			return
 		}
-		sc := &scanner{b: quoted}
+		sc := scannerAt(quoted, 0)
 		tok, err := sc.stringToken()
 		require.NoError(t, err, "%q", quoted)
 		buf := []byte("kept")
@@ -122,7 +114,7 @@ func FuzzSkip(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		sc := &scanner{b: b}
+		sc := scannerAt(b, 0)
 		err := sc.skip(0)
 		if err == nil {
 			sc.ws()
@@ -141,7 +133,7 @@ func FuzzSkip(f *testing.F) {
 }
 
 func TestScannerWalksObjectsAndArrays(t *testing.T) {
-	sc := &scanner{b: []byte(" { \"a\" : [ 1 , \"\\u0062\" ] ,\n\t\"c\\u00e9\":{} } ")}
+	sc := scannerAt([]byte(" { \"a\" : [ 1 , \"\\u0062\" ] ,\n\t\"c\\u00e9\":{} } "), 0)
 	require.NoError(t, sc.enterObject())
 	var keys []string
 	for first := true; ; first = false {
@@ -174,7 +166,7 @@ func TestScannerWalksObjectsAndArrays(t *testing.T) {
 	sc.ws()
 	assert.Equal(t, len(sc.b), sc.i)
 
-	sc = &scanner{b: []byte(`[1 2]`)}
+	sc = scannerAt([]byte(`[1 2]`), 0)
 	sc.enterArray()
 	ok, err := sc.element(true, " in a")
 	require.True(t, ok)
@@ -196,7 +188,7 @@ func FuzzDigits(f *testing.F) {
 		for start+want < len(b) && b[start+want] >= '0' && b[start+want] <= '9' {
 			want++
 		}
-		sc := &scanner{b: b, i: start}
+		sc := scannerAt(b, start)
 		if got := sc.digits(); got != want || sc.i != start+want {
 			t.Fatalf("digits(%q at %d) = %d, at %d; want %d", b, start, got, sc.i, want)
 		}
@@ -216,7 +208,7 @@ func FuzzWhitespace(f *testing.F) {
 		for want < len(b) && strings.IndexByte(" \t\n\r", b[want]) >= 0 {
 			want++
 		}
-		sc := &scanner{b: b, i: start}
+		sc := scannerAt(b, start)
 		if sc.ws(); sc.i != want {
 			t.Fatalf("ws(%q at %d) stopped at %d; want %d", b, start, sc.i, want)
 		}
@@ -263,7 +255,7 @@ func FuzzNumber(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte, at uint8) {
 		start := int(at) % (len(b) + 1)
-		got, want := &scanner{b: b, i: start}, &scanner{b: b, i: start}
+		got, want := scannerAt(b, start), scannerAt(b, start)
 		n, err := got.number()
 		wantN, wantErr := numberReference(want)
 		if got.i != want.i || !bytes.Equal(n, wantN) || fmt.Sprint(err) != fmt.Sprint(wantErr) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 )
 
 // This file is the schema of a ListUnpaidOrders response: which keys each
@@ -74,6 +75,26 @@ type keyTable struct {
 	// byLength[n] are the keys of n bytes: an ASCII key of another length
 	// is none of them, exactly or folded.
 	byLength [maxKeyLength + 1][]tableKey
+	// exact holds the keys of 16 bytes or fewer by a hash of their words
+	// and length, and folded by the same hash of their words made lower
+	// case (lower): a key is looked up in one slot of each, without a
+	// branch on its length or on which key it is. multiplier makes the
+	// hash; newKeyTable picks one under which no two keys share a slot.
+	exact, folded [keySlots]keySlot
+	multiplier    uint64
+}
+
+const keySlots = 64 // a power of two
+
+type keySlot struct {
+	head, tail uint64
+	n          int // 0 for an empty slot: no key is empty
+	field      field
+}
+
+// slot returns the slot of the words of a key of n bytes.
+func (t *keyTable) slot(head, tail uint64, n int) uint64 {
+	return ((head ^ tail<<1 ^ uint64(n)) * t.multiplier) >> (64 - 6) // 6: log2(keySlots)
 }
 
 // maxKeyLength bounds the names of a keyTable.
@@ -103,7 +124,34 @@ func newKeyTable(keys []tableKey) *keyTable {
 		keys[i].head, keys[i].tail = keyWords([]byte(name))
 		t.byLength[len(name)] = append(t.byLength[len(name)], keys[i])
 	}
-	return t
+	// Multipliers from a fixed sequence (odd, as a hash multiplier must
+	// be) until one gives every key its own slot, exact and folded.
+	for m := uint64(0x9e3779b97f4a7c15); ; m += 0x5851f42d4c957f2e {
+		if t.multiplier = m | 1; t.fillSlots() {
+			return t
+		}
+	}
+}
+
+// fillSlots fills exact and folded under t.multiplier, and reports whether
+// no two keys share a slot. Keys longer than 16 bytes have none.
+func (t *keyTable) fillSlots() bool {
+	t.exact, t.folded = [keySlots]keySlot{}, [keySlots]keySlot{}
+	for _, k := range t.keys {
+		n := len(k.name)
+		if n > 16 {
+			continue
+		}
+		e := &t.exact[t.slot(k.head, k.tail, n)]
+		lh, lt := k.head|lower, k.tail|lower
+		f := &t.folded[t.slot(lh, lt, n)]
+		if e.n != 0 || (f.n != 0 && (f.head != lh || f.tail != lt || f.n != n)) {
+			return false // two keys that fold to the same words may share one
+		}
+		*e = keySlot{head: k.head, tail: k.tail, n: n, field: k.field}
+		*f = keySlot{head: lh, tail: lt, n: n, field: k.field}
+	}
+	return true
 }
 
 // keyWords returns a key's first and last eight bytes as words, as in
@@ -154,6 +202,36 @@ func (t *keyTable) lookup(key []byte, ascii bool) field {
 	return match(keys, key, head, tail)
 }
 
+// plainKey returns the field of a key with no escapes, as lookup does. A
+// key of 16 bytes or fewer, as most are, is checked for ASCII in the words
+// it is compared by.
+//
+// Its one slot of exact gives the key's field if the key is a name of the
+// table. Else, if its folded slot holds its words made lower case, the key
+// may fold to a name, and match decides; that is rare, and the only branch
+// that depends on the key, so keys in any order cost no mispredictions.
+func (t *keyTable) plainKey(key []byte) field {
+	n := len(key)
+	if n > 16 {
+		return t.lookup(key, isASCII(key))
+	}
+	head, tail := keyWords(key)
+	if (head|tail)&msbs != 0 {
+		return t.lookup(key, false)
+	}
+	e := &t.exact[t.slot(head, tail, n)&(keySlots-1)]
+	f := fieldOther
+	if (e.head^head)|(e.tail^tail)|uint64(e.n^n) == 0 {
+		f = e.field
+	}
+	lh, lt := head|lower, tail|lower
+	g := &t.folded[t.slot(lh, lt, n)&(keySlots-1)]
+	if (g.head^lh)|(g.tail^lt)|uint64(g.n^n)|uint64(f) == 0 { // fieldOther is 0
+		return match(t.byLength[n], key, head, tail)
+	}
+	return f
+}
+
 // match returns the field of the key among keys, all of key's length, that
 // key (ASCII, with its words head and tail) is or folds to, or fieldOther.
 func match(keys []tableKey, key []byte, head, tail uint64) field {
@@ -182,12 +260,14 @@ func asciiEqualFold(a []byte, b string) bool {
 }
 
 func isASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= 0x80 {
-			return false
-		}
+	var high uint64
+	for ; len(b) >= 8; b = b[8:] {
+		high |= binary.LittleEndian.Uint64(b)
 	}
-	return true
+	for _, c := range b {
+		high |= uint64(c)
+	}
+	return high&msbs == 0
 }
 
 // maxLabels bounds the interned label values against a hostile variety.
@@ -220,7 +300,7 @@ func newDecoder() *decoder { return &decoder{labels: make(map[string]string)} }
 
 // decodePage parses body into p, reusing p.orders' backing array.
 func (d *decoder) decodePage(body []byte, p *page) error {
-	d.scanner = scanner{b: body}
+	d.scanner.reset(body)
 	d.orderNos, d.orderNoAt, d.valueText = d.orderNos[:0], d.orderNoAt[:0], d.valueText[:0]
 	*p = page{totalCount: -1, orders: p.orders[:0]}
 	if err := d.topLevel(p); err != nil {
@@ -255,8 +335,10 @@ func (d *decoder) memberField(first bool, table *keyTable) (f field, ok bool, er
 	} else if ok, err = d.toKey(first); !ok {
 		return fieldOther, false, err
 	}
-	if raw, head, tail, short := d.shortASCIIString(); short {
-		f = match(table.byLength[len(raw)], raw, head, tail)
+	if end := d.nextStop(d.i + 1); end < len(d.b) && d.b[end] == '"' {
+		raw := d.b[d.i+1 : end]
+		d.i = end + 1
+		f = table.plainKey(raw)
 	} else {
 		key, err := d.stringToken()
 		if err != nil {
@@ -272,10 +354,85 @@ func (d *decoder) memberField(first bool, table *keyTable) (f field, ok bool, er
 	return f, true, nil
 }
 
+// commonMembers is memberField for the commonest members, those of
+// compact, spaced or indented JSON with a key free of escapes. It crosses
+// the members whose key is not in table and whose value is a string free
+// of escapes or an integer, as memberField and skipValue would, and stops
+// at the first member whose key is in table, at its value: ok true, and f
+// the key's field. At any other member, and at the object's end, it stops
+// at the member's start for memberField: ok false. first says whether the
+// member it stopped at is the object's first. It works on locals, with no
+// call but the key's lookup, and stores once: most members of an order
+// are crossed here.
+func (d *decoder) commonMembers(isFirst bool, table *keyTable) (f field, ok, first bool) {
+	b, i, stops := d.b, d.i, d.stops
+	start := i
+members:
+	for first = isFirst; ; first = false {
+		start = i
+		if !first {
+			if i >= len(b) || b[i] != ',' {
+				break
+			}
+			i++
+		}
+		if i < len(b) && b[i] <= ' ' {
+			i = skipWS(b, i)
+		}
+		if i >= len(b) || b[i] != '"' {
+			break
+		}
+		// The key's end is the next stop (nextStop, by hand: inlined).
+		w, sh := (i+1)>>6, uint(i+1)&63
+		if w+1 >= len(stops) {
+			break
+		}
+		x := stops[w]>>sh | stops[w+1]<<1<<(63-sh)
+		end := i + 1 + bits.TrailingZeros64(x) // 64 past i+1 if x is 0
+		if x == 0 || end+2 >= len(b) || b[end] != '"' {
+			break
+		}
+		key := b[i+1 : end]
+		if i = end + 1; b[i] != ':' {
+			break
+		}
+		if i++; b[i] <= ' ' {
+			if i = skipWS(b, i); i >= len(b) {
+				break
+			}
+		}
+		if f = table.plainKey(key); f != fieldOther {
+			d.i = i
+			return f, true, first
+		}
+		switch c := b[i]; {
+		case c == '"':
+			w, sh = (i+1)>>6, uint(i+1)&63
+			if w+1 >= len(stops) {
+				break members
+			}
+			x = stops[w]>>sh | stops[w+1]<<1<<(63-sh)
+			if end = i + 1 + bits.TrailingZeros64(x); x == 0 || end >= len(b) || b[end] != '"' {
+				break members
+			}
+			i = end + 1
+		case c-'1' <= 8:
+			if end = digitsEnd(b, i+1); end >= len(b) || b[end] == '.' || b[end]|0x20 == 'e' {
+				break members
+			}
+			i = end
+		default:
+			break members
+		}
+	}
+	d.i = start
+	return fieldOther, false, first
+}
+
 // keyField looks a member's key up in its object's table.
 func (d *decoder) keyField(table *keyTable, key stringToken) field {
 	if !key.escaped {
-		return table.lookup(key.raw, !key.nonASCII)
+		return table.plainKey(key.raw)
 	}
 	d.keyText = d.keyText[:0]
 	text := key.text(&d.keyText)
@@ -402,13 +559,17 @@ func (d *decoder) order(o *Order, no *orderNoRange) error {
 		return err
 	}
 	for first := true; ; first = false {
-		f, ok, err := d.memberField(first, orderKeys)
-		if err != nil {
-			return err
-		}
+		f, ok, atFirst := d.commonMembers(first, orderKeys)
 		if !ok {
-			break
+			var err error
+			if f, ok, err = d.memberField(atFirst, orderKeys); err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
 		}
+		var err error
 		switch f {
 		case fieldOrderNo:
 			err = d.orderNo(no)

@@ -1,0 +1,7 @@
+package apiclient
+
+// indexBlocks writes the stop bitmap of b, 64 bytes a word, to stops:
+// len(b) is 64*len(stops). SSE2, which every amd64 processor has.
+//
+//go:noescape
+func indexBlocks(b []byte, stops []uint64)

@@ -1,0 +1,53 @@
+#include "textflag.h"
+
+// One 16-byte chunk at off(SI): its stop bits (quote, backslash, below
+// 0x20) go to the low 16 bits of reg. X12, X13 and X14 hold '"', '\\'
+// and 0x1f in every byte.
+#define CHUNK(off, reg) \
+	MOVOU   off(SI), X0 \
+	MOVO    X0, X1      \
+	PCMPEQB X12, X1     \
+	MOVO    X0, X2      \
+	PCMPEQB X13, X2     \
+	PMAXUB  X14, X0     \
+	PCMPEQB X14, X0     \
+	POR     X1, X0      \
+	POR     X2, X0      \
+	PMOVMSKB X0, reg
+
+// func indexBlocks(b []byte, stops []uint64)
+TEXT ·indexBlocks(SB), NOSPLIT, $0-48
+	MOVQ b_base+0(FP), SI
+	MOVQ stops_base+24(FP), DI
+	MOVQ stops_len+32(FP), CX
+	MOVQ $0x2222222222222222, AX
+	MOVQ AX, X12
+	PUNPCKLQDQ X12, X12
+	MOVQ $0x5c5c5c5c5c5c5c5c, AX
+	MOVQ AX, X13
+	PUNPCKLQDQ X13, X13
+	MOVQ $0x1f1f1f1f1f1f1f1f, AX
+	MOVQ AX, X14
+	PUNPCKLQDQ X14, X14
+	TESTQ CX, CX
+	JZ   done
+
+loop:
+	CHUNK(0, AX)
+	CHUNK(16, BX)
+	CHUNK(32, DX)
+	CHUNK(48, R8)
+	SHLQ $16, BX
+	SHLQ $32, DX
+	SHLQ $48, R8
+	ORQ  BX, AX
+	ORQ  DX, AX
+	ORQ  R8, AX
+	MOVQ AX, (DI)
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  loop
+
+done:
+	RET

@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package apiclient
+
+// indexBlocks writes the stop bitmap of b, 64 bytes a word, to stops:
+// len(b) is 64*len(stops).
+func indexBlocks(b []byte, stops []uint64) { indexBlocksGeneric(b, stops) }

@@ -1,0 +1,66 @@
+package apiclient
+
+import (
+	"strings"
+	"testing"
+)
+
+// stopsReference is the stop bitmap a byte at a time.
+func stopsReference(b []byte) []uint64 {
+	stops := make([]uint64, (len(b)+63)/64)
+	for i, c := range b {
+		if c == '"' || c == '\\' || c < 0x20 {
+			stops[i/64] |= 1 << (i % 64)
+		}
+	}
+	return stops
+}
+
+// FuzzIndexStops checks the index (SSE2 on amd64) and its eight-bytes-at-
+// a-time form against a byte loop, at every length and alignment.
+func FuzzIndexStops(f *testing.F) {
+	for _, seed := range []string{"", `"`, `\`, "\x00", "\x1f\x20\x21\x22\x5b\x5c\x5d\x7f\x80\xa2\xdc\xff",
+		strings.Repeat(`{"a\"b":"\u00e9\n"} `, 20), strings.Repeat("\x1f", 64), strings.Repeat("\x9f", 130)} {
+		f.Add([]byte(seed), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, shift uint8) {
+		b = append(make([]byte, int(shift%16)), b...)[shift%16:] // misaligned
+		want := stopsReference(b)
+		got := indexStops(b, []uint64{0xdead})
+		if len(got) != len(want)+1 || got[len(want)] != 0 {
+			t.Fatalf("%d words for %d bytes, want %d and a zero word", len(got), len(b), len(want))
+		}
+		for w := range want {
+			if got[w] != want[w] {
+				t.Fatalf("word %d of %q: %#x, want %#x", w, b, got[w], want[w])
+			}
+		}
+		full := len(b) / 64
+		generic := make([]uint64, full)
+		indexBlocksGeneric(b[:full*64], generic)
+		for w := range generic {
+			if generic[w] != want[w] {
+				t.Fatalf("generic word %d of %q: %#x, want %#x", w, b, generic[w], want[w])
+			}
+		}
+	})
+}
+
+// TestNextStop checks nextStop against a byte loop at every offset.
+func TestNextStop(t *testing.T) {
+	b := []byte(strings.Repeat("abc", 50) + `"` + strings.Repeat("x", 200) + "\\yz\n" + strings.Repeat("q", 70) +
+		`"` + strings.Repeat("r", 63) + `\` + strings.Repeat("s", 64) + `"` + strings.Repeat("t", 65))
+	s := &scanner{b: b, stops: indexStops(b, nil)}
+	for i := 0; i <= len(b)+70; i++ {
+		want := len(b)
+		for j := i; j < len(b); j++ {
+			if c := b[j]; c == '"' || c == '\\' || c < 0x20 {
+				want = j
+				break
+			}
+		}
+		if got := s.nextStop(i); got != want {
+			t.Fatalf("nextStop(%d) = %d, want %d", i, got, want)
+		}
+	}
+}
