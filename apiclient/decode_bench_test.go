@@ -75,3 +75,60 @@ func BenchmarkDecodeVariedPages(b *testing.B) {
 		}
 	}))/float64(orders), "allocs/order")
 }
+
+// BenchmarkDecodeFloor measures, on the same varied pages, what any
+// decoder of this design must pay, per order: the stop index alone, a walk
+// from stop to stop that does nothing at each (about 150 stops an order),
+// and a plain byte loop over the body, beside the decode itself. The walk
+// is a chain of dependent loads, and its cost bounds the decoder's.
+func BenchmarkDecodeFloor(b *testing.B) {
+	pages := variedPages(b)
+	d := apiclient.NewPageDecoder()
+	perOrder := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(100*len(pages)), "ns/order")
+	}
+	b.Run("index", func(b *testing.B) {
+		for b.Loop() {
+			for _, body := range pages {
+				d.IndexStops(body)
+			}
+		}
+		perOrder(b)
+	})
+	b.Run("walk", func(b *testing.B) {
+		stops := 0
+		for b.Loop() {
+			for _, body := range pages {
+				stops += d.WalkStops(body)
+			}
+		}
+		perOrder(b)
+		b.ReportMetric(float64(stops)/float64(b.N)/float64(100*len(pages)), "stops/order")
+	})
+	b.Run("bytes", func(b *testing.B) {
+		commas := 0
+		for b.Loop() {
+			for _, body := range pages {
+				for _, c := range body {
+					if c == ',' {
+						commas++
+					}
+				}
+			}
+		}
+		perOrder(b)
+		if commas == 0 {
+			b.Fatal("no commas")
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			for _, body := range pages {
+				if _, err := d.Decode(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		perOrder(b)
+	})
+}

@@ -14,3 +14,20 @@ func (x *PageDecoder) Decode(body []byte) (int, error) {
 	err := x.d.decodePage(body, &x.p)
 	return len(x.p.orders), err
 }
+
+// IndexStops builds the stop index of body (jsonindex.go), as a decode
+// does first.
+func (x *PageDecoder) IndexStops(body []byte) { x.d.scanner.reset(body) }
+
+// WalkStops builds the index and goes from stop to stop through body, as
+// the scanner does but doing nothing at each: the floor of the scanner's
+// cost. It returns the number of stops.
+func (x *PageDecoder) WalkStops(body []byte) int {
+	s := &x.d.scanner
+	s.reset(body)
+	n := 0
+	for i := s.nextStop(0); i < len(body); i = s.nextStop(i + 1) {
+		n++
+	}
+	return n
+}
