@@ -324,3 +324,50 @@ func TestServerTextIsCapped(t *testing.T) {
 	assert.Less(t, len(err.Error()), 1024, "error of %d bytes", len(err.Error()))
 	assert.Contains(t, err.Error(), "[cut: 10485760 bytes in all]")
 }
+
+// TestInvalidCreateTimesCountedOnce: an order whose CreateTime is no
+// integer has no time slice, so a time cursor that reads a second twice
+// (the boundary of two answers) gets it twice. The sweep counts each such
+// order once, by OrderNo, for every sort order, both readings of EndTime
+// and several concurrencies, with seconds holding several orders each.
+func TestInvalidCreateTimesCountedOnce(t *testing.T) {
+	for _, sort := range []int{simapi.SortDesc, simapi.SortAsc, simapi.Unsorted} {
+		for _, conc := range []int{1, 4} {
+			name := fmt.Sprintf("sort=%d/concurrency=%d", sort, conc)
+			srv := simapi.New(simapi.Config{Seed: int64(sort*10 + conc), Orders: 6000, Now: now, Span: 40 * time.Minute,
+				Sort: sort, EndTimeExclusive: conc == 4, Varied: true, InvalidCreateTimeEvery: 4})
+			c, err := apiclient.New(apiclient.Config{Endpoint: srv.URL, PublicKey: simapi.DemoPublicKey,
+				PrivateKey: simapi.DemoPrivateKey, Retry: fastRetry, Concurrency: conc})
+			require.NoError(t, err)
+			q := window(srv)
+			want := srv.Truth(q)
+			require.Equal(t, 1500, want.InvalidCreateTime, name)
+			for round := range 2 { // without a plan, then with one
+				var mu sync.Mutex
+				invalid, valid := map[string]int{}, 0
+				_, err := c.Sweep(context.Background(), q, func(_ int, orders []apiclient.Order) error {
+					mu.Lock()
+					defer mu.Unlock()
+					for _, o := range orders {
+						if o.Invalid == apiclient.InvalidCreateTime {
+							invalid[o.OrderNo]++
+						} else {
+							valid++
+						}
+					}
+					return nil
+				})
+				require.NoError(t, err, name)
+				assert.Equal(t, want.Matched-want.InvalidCreateTime, valid, "%s round %d", name, round)
+				assert.Len(t, invalid, want.InvalidCreateTime, "%s round %d", name, round)
+				for no, n := range invalid {
+					if n != 1 {
+						t.Errorf("%s round %d: %s delivered %d times", name, round, no, n)
+						break
+					}
+				}
+			}
+			srv.Close()
+		}
+	}
+}

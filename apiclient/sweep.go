@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -138,7 +139,15 @@ type sweep struct {
 	stats   Stats
 	density *profile // this sweep's spread, the plan of the next
 	sorted  sortOrder
+	// timeless holds the OrderNos of the orders delivered without a
+	// usable CreateTime (InvalidCreateTime): they have no slice, so two
+	// answers may both hold one. Nil until the first.
+	timeless map[string]struct{}
 }
+
+// maxTimeless bounds sweep.timeless against an API that sends nothing
+// but orders without a time; past it, such orders are passed on unchecked.
+const maxTimeless = 100_000
 
 func (s *sweep) fail(err error) {
 	s.mu.Lock()
@@ -506,10 +515,10 @@ func (r *reader) deliver(orders []Order, part slice) error {
 		o := &orders[i]
 		switch {
 		case !o.timeSet:
-			// Invalid is set: counted, not summed. Without a CreateTime
-			// it has no slice: an API that serves it in two answers of a
-			// time cursor has it counted twice among the invalid.
-			r.take = append(r.take, *o)
+			// Invalid is set: counted, not summed, once by OrderNo.
+			if r.firstTimeless(o.OrderNo) {
+				r.take = append(r.take, *o)
+			}
 		case o.CreateTime >= part.start && o.CreateTime < part.end:
 			r.take = append(r.take, *o)
 			r.density.add(o.CreateTime)
@@ -520,6 +529,28 @@ func (r *reader) deliver(orders []Order, part slice) error {
 		return nil
 	}
 	return r.s.fn(r.worker, r.take)
+}
+
+// firstTimeless reports whether an order without a usable CreateTime is
+// the first of its OrderNo in this sweep. Without a time it has no slice,
+// so the answers of a time cursor that meet at a second both hold it. An
+// order without an OrderNo, or past maxTimeless, cannot be checked.
+func (r *reader) firstTimeless(orderNo string) bool {
+	if orderNo == "" {
+		return true
+	}
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if _, seen := r.s.timeless[orderNo]; seen {
+		return false
+	}
+	if r.s.timeless == nil {
+		r.s.timeless = map[string]struct{}{}
+	}
+	if len(r.s.timeless) < maxTimeless {
+		r.s.timeless[strings.Clone(orderNo)] = struct{}{} // not the page's string
+	}
+	return true
 }
 
 // dense pages through second t, removing repeats by OrderNo.

@@ -196,6 +196,11 @@ var (
 	statusDisplay     = jt("待支付")
 )
 
+// invalidCreateTimes are CreateTime values that are not integers, as JSON
+// (a client must read none of them as a time). The order is still served
+// by its real CreateTime: it is in the answers of the slices that hold it.
+var invalidCreateTimes = []string{`"n/a"`, `""`, `null`, `"1767225600.5"`, `"-"`, `1.7e9`}
+
 // invalidAmounts are OrderTotalPrice values that are not plain decimals:
 // every one of them must be refused by money.Parse.
 var invalidAmounts = []jsonText{
@@ -222,6 +227,7 @@ type order struct {
 	total8     int64
 	totalScale int
 	invalid    int // index into invalidAmounts, or -1
+	badTime    int // index into invalidCreateTimes, or -1
 	src        uint64
 	noTag      byte  // OrderNo: prefix + noTag + 10 digits of noNum
 	noNum      int64 //
@@ -244,6 +250,7 @@ type dataset struct {
 	now          int64
 	span         uint64 // seconds
 	invalidEvery int64
+	badTimeEvery int64 // Config.InvalidCreateTimeEvery
 	varied       bool
 	prefix       string // OrderNo prefix, derived from the seed
 }
@@ -303,7 +310,7 @@ func (d *dataset) gen(i int64) order { return d.genAt(i, d.createTime(i)) }
 func (d *dataset) genAt(v, ct int64) order {
 	r := d.rngFor(v)
 	r.next() // createTime's draw
-	o := order{v: v, createTime: ct, invalid: -1, noTag: '1', noNum: v}
+	o := order{v: v, createTime: ct, invalid: -1, badTime: -1, noTag: '1', noNum: v}
 	if v >= d.n {
 		o.noTag, o.noNum = '2', v-d.n
 	}
@@ -361,6 +368,9 @@ func (d *dataset) genAt(v, ct int64) order {
 	o.src = r.next()
 	if d.invalidEvery > 0 && (v+1)%d.invalidEvery == 0 {
 		o.invalid = int(r.next() % uint64(len(invalidAmounts)))
+	}
+	if d.badTimeEvery > 0 && (v+1+d.badTimeEvery/2)%d.badTimeEvery == 0 {
+		o.badTime = int(mix(uint64(v)^d.seed) % uint64(len(invalidCreateTimes)))
 	}
 	if d.varied {
 		d.vary(&o)

@@ -3,6 +3,7 @@ package simapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -306,5 +307,32 @@ func TestMinScale(t *testing.T) {
 		d, err := money.Parse(appendFixed8(nil, c.v8, c.want))
 		require.NoError(t, err)
 		assert.Equal(t, strconv.FormatFloat(float64(c.v8)/1e8, 'f', -1, 64), strconv.FormatFloat(d.Float64(), 'f', -1, 64))
+	}
+}
+
+// TestInvalidCreateTimes checks InvalidCreateTimeEvery: the orders it
+// marks are served with a CreateTime that is no integer, still within the
+// slices that hold their real time, and Truth counts them apart.
+func TestInvalidCreateTimes(t *testing.T) {
+	for _, varied := range []bool{false, true} {
+		srv := New(Config{Seed: 9, Orders: 1500, Now: testNow, Varied: varied, InvalidAmountEvery: 7, InvalidCreateTimeEvery: 10})
+		q := srv.Query()
+		bad := 0
+		var valid []map[string]any
+		for _, o := range sweep(t, srv, q, 100) {
+			s := fmt.Sprint(o["CreateTime"])
+			if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+				bad++
+				continue
+			}
+			valid = append(valid, o)
+		}
+		want := srv.Truth(q)
+		assert.Equal(t, 150, bad, "varied=%v: one order in ten", varied)
+		assert.Equal(t, bad, want.InvalidCreateTime, "varied=%v", varied)
+		got := sum(t, valid)
+		got.Matched += bad
+		requireSameTruth(t, want, got)
+		srv.Close()
 	}
 }

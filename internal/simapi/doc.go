@@ -28,7 +28,7 @@
 //     Off by default; on in the benchmark and the demo.
 //   - DataWrapped, NumbersAsStrings, SendTotalCount: response dialects.
 //   - InvalidAmountEvery: every Nth order has an amount that is not a plain
-//     decimal.
+//     decimal; InvalidCreateTimeEvery: a CreateTime that is not an integer.
 //   - MemoResponses: keep answers in memory by request (the benchmark);
 //     Prerender fills the memo.
 //

@@ -89,9 +89,13 @@ func (r *renderer) order(b []byte, o *order, st *style) []byte {
 	b = append(b, statusDisplay.j...)
 	// CreateTime is a string in the reference, whatever NumbersAsStrings says.
 	b = append(b, `,"CreateTime":`...)
-	b = append(b, '"')
-	b = strconv.AppendInt(b, o.createTime, 10)
-	b = append(b, '"')
+	if o.badTime >= 0 {
+		b = append(b, invalidCreateTimes[o.badTime]...)
+	} else {
+		b = append(b, '"')
+		b = strconv.AppendInt(b, o.createTime, 10)
+		b = append(b, '"')
+	}
 	b = append(b, `,"StartTime":`...)
 	b = r.int(b, usageStart(o))
 	b = append(b, `,"EndTime":`...)
@@ -234,6 +238,9 @@ var fields = []field{
 	{`"Status"`, intOf(func(*order) int64 { return 1 })},
 	{`"StatusDisplay"`, text(&statusDisplay, 10)},
 	{`"CreateTime"`, func(_ *renderer, b []byte, o *order) []byte {
+		if o.badTime >= 0 {
+			return append(b, invalidCreateTimes[o.badTime]...)
+		}
 		if o.vary.ctNumber {
 			return strconv.AppendInt(b, o.createTime, 10)
 		}

@@ -71,6 +71,13 @@ type Config struct {
 	// carry an OrderTotalPrice that is not a plain decimal ("12,50", "1e3",
 	// "", "N/A", ...). Truth counts them in Invalid.
 	InvalidAmountEvery int
+	// InvalidCreateTimeEvery > 0 makes every Nth order (ids N/2-1,
+	// N/2-1+N, ...) carry a CreateTime that is not an integer ("n/a", "",
+	// null, "1767225600.5", ...). It is still served by its real time, so
+	// it is in the answers of the slices that hold that time, and in two
+	// answers of a time cursor that reads its second twice. Truth counts
+	// it in InvalidCreateTime (only there, whatever its amount).
+	InvalidCreateTimeEvery int
 	// MemoResponses keeps every answer with data in memory, keyed by the
 	// full request and the state of the set, and serves it again from
 	// there: about 850 bytes per order served. Without it, bodies are
@@ -164,10 +171,10 @@ func (s *Server) serve(ln net.Listener, scheme string) {
 // NewHandler returns a server that does not listen: serve it with
 // Handler() on any listener. URL stays empty.
 func NewHandler(cfg Config) *Server {
-	if cfg.Orders < 0 || cfg.Orders > math.MaxInt32 || cfg.Span < 0 || cfg.InvalidAmountEvery < 0 ||
+	if cfg.Orders < 0 || cfg.Orders > math.MaxInt32 || cfg.Span < 0 || cfg.InvalidAmountEvery < 0 || cfg.InvalidCreateTimeEvery < 0 ||
 		cfg.Sort < SortDesc || cfg.Sort > Unsorted {
-		panic(fmt.Sprintf("simapi: invalid Config: Orders=%d Span=%v InvalidAmountEvery=%d Sort=%d",
-			cfg.Orders, cfg.Span, cfg.InvalidAmountEvery, cfg.Sort))
+		panic(fmt.Sprintf("simapi: invalid Config: Orders=%d Span=%v InvalidAmountEvery=%d InvalidCreateTimeEvery=%d Sort=%d",
+			cfg.Orders, cfg.Span, cfg.InvalidAmountEvery, cfg.InvalidCreateTimeEvery, cfg.Sort))
 	}
 	if cfg.Now.IsZero() {
 		cfg.Now = time.Now()
@@ -192,6 +199,7 @@ func NewHandler(cfg Config) *Server {
 		views:  map[string]*cachedView{},
 		memo:   map[string][]byte{},
 	}
+	s.data.badTimeEvery = int64(cfg.InvalidCreateTimeEvery)
 	s.live.payRng = rng{mix(uint64(cfg.Seed) ^ 0x7061796d656e7473)}
 	s.live.postRng = rng{mix(uint64(cfg.Seed) ^ 0x706f7374696e6773)}
 	s.render = renderer{d: s.data, numbersAsStrings: cfg.NumbersAsStrings}

@@ -43,7 +43,10 @@ type Series struct {
 type Truth struct {
 	Series  map[Key]Series
 	Invalid int // matched orders whose OrderTotalPrice is not a plain decimal: not in Series
-	Matched int // all matched orders, valid or not: what a full sweep returns
+	// InvalidCreateTime: matched orders whose CreateTime is not an integer
+	// (Config.InvalidCreateTimeEvery): not in Series, nor in Invalid.
+	InvalidCreateTime int
+	Matched           int // all matched orders, valid or not: what a full sweep returns
 }
 
 // Total returns the exact sum over the series of one currency.
@@ -69,6 +72,10 @@ func (s *Server) Truth(q apiclient.Query) Truth {
 	var buf []byte
 	s.scan(&qq, func(o order) {
 		t.Matched++
+		if o.badTime >= 0 {
+			t.InvalidCreateTime++
+			return
+		}
 		buf = appendAmountText(buf[:0], &o)
 		amount, err := money.Parse(buf)
 		if err != nil {
