@@ -3,6 +3,7 @@ package apiclient_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -142,29 +143,39 @@ func TestSweepMatchesTruth(t *testing.T) {
 // A sorted API is walked by time cursor: the first sweep at most 1.5x, the
 // next (planned from it) at most 1.1x. An unsorted one is read in slices
 // of three quarters of a page: at most 1.5x, the first sweep (which must
-// survey the window) included.
+// survey the window, then walks it) included. Evenly spread orders, and
+// orders in a daily cycle nine times denser at its peak than at its trough
+// (1,000 pages: see walk.go for a small account's first sweep).
 func TestRequestsPerSweep(t *testing.T) {
 	for _, tt := range []struct {
 		name          string
 		sort          int
 		first, steady float64
+		peaks         bool
 	}{
-		{"descending", simapi.SortDesc, 1.5, 1.1},
-		{"ascending", simapi.SortAsc, 1.5, 1.1},
-		{"unsorted", simapi.Unsorted, 1.5, 1.5},
+		{"descending", simapi.SortDesc, 1.5, 1.1, false},
+		{"ascending", simapi.SortAsc, 1.5, 1.1, false},
+		{"unsorted", simapi.Unsorted, 1.5, 1.5, false},
+		{"descending", simapi.SortDesc, 1.5, 1.1, true},
+		{"ascending", simapi.SortAsc, 1.5, 1.1, true},
+		{"unsorted", simapi.Unsorted, 1.5, 1.5, true},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := simapi.New(simapi.Config{Seed: 11, Orders: 20000, Now: now, Sort: tt.sort, Varied: true})
+		t.Run(fmt.Sprintf("%s/daily_peaks=%v", tt.name, tt.peaks), func(t *testing.T) {
+			orders := 20000
+			if tt.peaks {
+				orders = 100000
+			}
+			srv := simapi.New(simapi.Config{Seed: 11, Orders: orders, Now: now, Sort: tt.sort, Varied: true, DailyPeaks: tt.peaks})
 			defer srv.Close()
 			c, _ := newClient(t, srv, nil)
-			pages := 200.0 // ceil(20000 / 100)
+			pages := float64(orders / 100)
 			_, _, first := sum(t, c, window(srv))
-			assert.Equal(t, 20000, first.Orders)
+			assert.Equal(t, orders, first.Orders)
 			assert.LessOrEqual(t, float64(first.Requests), tt.first*pages, "first sweep")
 			for range 2 {
 				before := srv.Requests()
 				_, _, steady := sum(t, c, window(srv))
-				assert.Equal(t, 20000, steady.Orders)
+				assert.Equal(t, orders, steady.Orders)
 				assert.LessOrEqual(t, float64(steady.Requests), tt.steady*pages, "steady sweep")
 				assert.EqualValues(t, steady.Requests, srv.Requests()-before, "Stats.Requests counts what the server saw")
 				assert.Equal(t, tt.name, steady.Sorted)

@@ -68,9 +68,14 @@ const maxDensePages = 100
 // slice is [start, end) in Unix seconds. A first sweep (no plan yet) has
 // one slice, the window, marked fanout: its first full answer spreads the
 // rest over every worker.
+//
+// A slice of a walk (walkEnd > end) is one step through the region
+// [start, walkEnd) of the first sweep of an unsorted API: once it is read,
+// the next step is sized from the orders this one held (walk.go).
 type slice struct {
 	start, end int64
 	fanout     bool
+	walkEnd    int64
 }
 
 // Sweep reads every order of q exactly once and calls fn with them, a
@@ -277,31 +282,52 @@ func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
 	return orders, nil
 }
 
-// read reads slice sl; it returns the slices still to read (parts of sl).
+// read reads slice sl; it returns the slices still to read: parts of sl,
+// and the next step if sl is one of a walk.
 func (r *reader) read(ctx context.Context, sl slice) ([]slice, error) {
+	push, held, err := r.readSlice(ctx, sl)
+	if err != nil || sl.walkEnd <= sl.end {
+		return push, err
+	}
+	return append(push, nextStep(sl, held, r.s.c.cfg.PageSize)), nil
+}
+
+// readSlice is read but for the walk: held is how many orders sl held
+// when one answer read it whole, or -1 when it took more.
+func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held int, err error) {
+	held = -1
 	r.count(func(st *Stats) { st.Slices++ })
 	pageSize := r.s.c.cfg.PageSize
 	retried := false
+	first := sl
 	for sl.start < sl.end {
 		orders, err := r.get(ctx, sl, 1)
 		if err != nil {
-			return nil, err
+			return nil, held, err
 		}
 		lo, hi, err := r.check(orders, sl)
 		if err != nil {
-			return nil, err
+			return nil, held, err
 		}
 		switch {
 		case len(orders) < pageSize:
-			return nil, r.deliver(orders, sl)
+			if !retried && sl == first {
+				held = 0
+				for i := range orders {
+					if t := orders[i].CreateTime; orders[i].timeSet && t >= sl.start && t < sl.end {
+						held++
+					}
+				}
+			}
+			return nil, held, r.deliver(orders, sl)
 		case sl.end-sl.start == 1:
 			// One second holding a page or more: page through it.
-			return nil, r.dense(ctx, sl.start)
+			return nil, held, r.dense(ctx, sl.start)
 		case lo > hi:
 			// A full answer of orders at EndTime only: the API includes
 			// EndTime (get has learned it) and asks again without it.
 			if retried {
-				return nil, fmt.Errorf("%w: [%d, %d) answered with orders at %d only", ErrIgnoresRange, sl.start, sl.end, sl.end)
+				return nil, held, fmt.Errorf("%w: [%d, %d) answered with orders at %d only", ErrIgnoresRange, sl.start, sl.end, sl.end)
 			}
 			retried = true
 			continue
@@ -309,7 +335,7 @@ func (r *reader) read(ctx context.Context, sl slice) ([]slice, error) {
 			// One second fills the page, so the API's order says nothing:
 			// page through that second, then read what is around it.
 			if err := r.dense(ctx, lo); err != nil {
-				return nil, err
+				return nil, held, err
 			}
 			var rest []slice
 			if lo > sl.start {
@@ -318,7 +344,7 @@ func (r *reader) read(ctx context.Context, sl slice) ([]slice, error) {
 			if lo+1 < sl.end {
 				rest = append(rest, slice{start: lo + 1, end: sl.end})
 			}
-			return rest, nil
+			return rest, held, nil
 		}
 		order := sortedBy(orders, sl)
 		if sl.fanout {
@@ -327,40 +353,41 @@ func (r *reader) read(ctx context.Context, sl slice) ([]slice, error) {
 			case ascending:
 				r.observeSort(ascending)
 				if err := r.deliver(orders, slice{start: sl.start, end: hi}); err != nil {
-					return nil, err
+					return nil, held, err
 				}
-				return evenly(slice{start: hi, end: sl.end}, parts), nil
+				return evenly(slice{start: hi, end: sl.end}, parts), held, nil
 			case descending:
 				r.observeSort(descending)
 				if err := r.deliver(orders, slice{start: lo + 1, end: sl.end}); err != nil {
-					return nil, err
+					return nil, held, err
 				}
-				return evenly(slice{start: sl.start, end: lo + 1}, parts), nil
+				return evenly(slice{start: sl.start, end: lo + 1}, parts), held, nil
 			}
 			r.observeSort(unsorted)
-			return r.survey(ctx, sl, orders)
+			push, err := r.survey(ctx, sl, orders)
+			return push, held, err
 		}
 		switch order {
 		case ascending:
 			// Complete below the greatest CreateTime; read on from there.
 			r.observeSort(ascending)
 			if err := r.deliver(orders, slice{start: sl.start, end: hi}); err != nil {
-				return nil, err
+				return nil, held, err
 			}
 			sl.start = hi
 		case descending:
 			// Complete above the least CreateTime; read on below it.
 			r.observeSort(descending)
 			if err := r.deliver(orders, slice{start: lo + 1, end: sl.end}); err != nil {
-				return nil, err
+				return nil, held, err
 			}
 			sl.end = lo + 1
 		default:
 			r.observeSort(unsorted)
-			return split(sl, orders, 2), nil
+			return split(sl, orders, 2), held, nil
 		}
 	}
-	return nil, nil
+	return nil, held, nil
 }
 
 // survey plans the first sweep of an unsorted API, whose pages are a
@@ -418,7 +445,8 @@ func (r *reader) survey(ctx context.Context, sl slice, first []Order) ([]slice, 
 	}
 	total := full*pageSize + shortLen
 	parts := max(1, (total*4+3*pageSize-1)/(3*pageSize))
-	return quantiles(sl, samples, parts), nil
+	regions := min(parts, walkRegions*r.s.c.cfg.Concurrency)
+	return walks(quantiles(sl, samples, regions), float64(total)/float64(regions), pageSize), nil
 }
 
 // quantiles cuts sl into n slices at the quantiles of samples. Between

@@ -1,6 +1,7 @@
 package simapi
 
 import (
+	"math"
 	"math/bits"
 	"strconv"
 	"unicode/utf16"
@@ -251,6 +252,7 @@ type dataset struct {
 	span         uint64 // seconds
 	invalidEvery int64
 	badTimeEvery int64 // Config.InvalidCreateTimeEvery
+	dailyPeaks   bool  // Config.DailyPeaks
 	varied       bool
 	prefix       string // OrderNo prefix, derived from the seed
 }
@@ -289,7 +291,30 @@ func (d *dataset) createTime(i int64) int64 {
 	a := uint64(i)*1024 + r.next()%1024
 	hi, lo := bits.Mul64(a, d.span)
 	q, _ := bits.Div64(hi, lo, uint64(d.n)*1024) // a < n*1024, so q < span: no overflow
+	if d.dailyPeaks {
+		q = peaked(q, d.span)
+	}
 	return d.now - int64(q)
+}
+
+// peaked moves an offset into the window, spread evenly over [0, span),
+// so that the orders' density in time follows a daily cycle,
+// 1 + 0.8 cos(2πt/day): 9 times denser at the peak than at the trough,
+// and smooth. The offset q is the count below t, F(t) = t + 0.8 day/2π
+// sin(2πt/day), which is solved for t by Newton's method (F' >= 0.2).
+// Increasing in q, so CreateTimes stay non-increasing in the id.
+func peaked(q, span uint64) uint64 {
+	const day, a = 86400.0, 0.8
+	const w = 2 * math.Pi / day
+	t := float64(q)
+	for range 50 {
+		step := (t + a/w*math.Sin(w*t) - float64(q)) / (1 + a*math.Cos(w*t))
+		t -= step
+		if math.Abs(step) < 0.01 {
+			break
+		}
+	}
+	return min(uint64(max(t, 0)), span-1)
 }
 
 func pick[T any](items []T, weight func(*T) int, roll uint64) *T {

@@ -336,3 +336,25 @@ func TestInvalidCreateTimes(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// TestDailyPeaks checks the daily cycle: every order still in the window,
+// in the sort order, and the hour of the day at the peak holding several
+// times the orders of the hour at the trough.
+func TestDailyPeaks(t *testing.T) {
+	d := newDataset(3, 200000, testNow.Unix(), int64(DefaultSpan/time.Second), 0, false)
+	d.dailyPeaks = true
+	var perHour [24]int
+	prev := d.now + 1
+	for i := range d.n {
+		ct := d.createTime(i)
+		require.LessOrEqual(t, ct, prev, "non-increasing in the id")
+		require.Greater(t, ct, d.now-int64(d.span), "in the window")
+		prev = ct
+		perHour[((d.now-ct)%86400)/3600]++
+	}
+	lo, hi := perHour[0], perHour[0]
+	for _, n := range perHour {
+		lo, hi = min(lo, n), max(hi, n)
+	}
+	assert.Greater(t, float64(hi)/float64(lo), 5.0, "peak hour %d, trough hour %d orders", hi, lo)
+}

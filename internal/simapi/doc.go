@@ -29,6 +29,7 @@
 //   - DataWrapped, NumbersAsStrings, SendTotalCount: response dialects.
 //   - InvalidAmountEvery: every Nth order has an amount that is not a plain
 //     decimal; InvalidCreateTimeEvery: a CreateTime that is not an integer.
+//   - DailyPeaks: orders bunch in a daily cycle instead of spreading evenly.
 //   - MemoResponses: keep answers in memory by request (the benchmark);
 //     Prerender fills the memo.
 //

@@ -78,6 +78,10 @@ type Config struct {
 	// answers of a time cursor that reads its second twice. Truth counts
 	// it in InvalidCreateTime (only there, whatever its amount).
 	InvalidCreateTimeEvery int
+	// DailyPeaks bunches the base orders in a daily cycle, 9 times denser
+	// at the peak than at the trough, as usage is: a window is no longer
+	// evenly spread in time, which is what a sweep's first plan guesses.
+	DailyPeaks bool
 	// MemoResponses keeps every answer with data in memory, keyed by the
 	// full request and the state of the set, and serves it again from
 	// there: about 850 bytes per order served. Without it, bodies are
@@ -200,6 +204,7 @@ func NewHandler(cfg Config) *Server {
 		memo:   map[string][]byte{},
 	}
 	s.data.badTimeEvery = int64(cfg.InvalidCreateTimeEvery)
+	s.data.dailyPeaks = cfg.DailyPeaks
 	s.live.payRng = rng{mix(uint64(cfg.Seed) ^ 0x7061796d656e7473)}
 	s.live.postRng = rng{mix(uint64(cfg.Seed) ^ 0x706f7374696e6773)}
 	s.render = renderer{d: s.data, numbersAsStrings: cfg.NumbersAsStrings}

@@ -65,7 +65,7 @@ type options struct {
 	orders, reps, conc int
 	naive              bool
 	rssOrders          []int
-	sorts              []int
+	sorts              []dataset
 	scan               []int
 	cpuProfile         string
 	tmp                string
@@ -79,7 +79,8 @@ func run() error {
 	flag.IntVar(&o.conc, "concurrency", 4, "requests in flight for the sweep and the raw fetch (the exporter's --api.concurrency)")
 	flag.BoolVar(&o.naive, "naive", true, "measure the naive baseline (slow)")
 	flag.StringVar(&rss, "rss-orders", "100000,1000000", "dataset sizes for the exporter's peak RSS; empty to skip")
-	flag.StringVar(&sorts, "sorts", "desc,asc,unsorted", "API sort orders of the requests table; empty to skip")
+	flag.StringVar(&sorts, "sorts", "desc,asc,unsorted,desc+peaks,unsorted+peaks",
+		"API sort orders of the requests table, +peaks for orders in a daily cycle; empty to skip")
 	flag.StringVar(&scan, "scan", "", "also time the steady sweep alone at these concurrencies, e.g. 1,2,4,8")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of three extra steady sweeps to this file")
 	flag.Parse()
@@ -92,11 +93,12 @@ func run() error {
 	}
 	for _, name := range strings.Split(sorts, ",") {
 		if name = strings.TrimSpace(name); name != "" {
-			so, err := bench.ParseSort(name)
+			base, peaks := strings.CutSuffix(name, "+peaks")
+			so, err := bench.ParseSort(base)
 			if err != nil {
 				return fmt.Errorf("-sorts: %w", err)
 			}
-			o.sorts = append(o.sorts, so)
+			o.sorts = append(o.sorts, dataset{sort: so, peaks: peaks})
 		}
 	}
 	if o.reps < 1 || o.conc < 1 || o.orders < 1 {
@@ -152,6 +154,20 @@ func counts(name, list string) ([]int, error) {
 }
 
 // requestsRow is what one sort order's sweeps cost in requests.
+// dataset is an API's sort order, and whether its orders bunch in a daily
+// cycle (simapi.Config.DailyPeaks) instead of spreading evenly.
+type dataset struct {
+	sort  int
+	peaks bool
+}
+
+func (d dataset) String() string {
+	if d.peaks {
+		return bench.SortName(d.sort) + "+peaks"
+	}
+	return bench.SortName(d.sort)
+}
+
 type requestsRow struct {
 	sort                 int
 	pages                int // ceil(orders / PageSize)
@@ -340,39 +356,41 @@ func scanTable(ctx context.Context, o options, tg *bench.Target) error {
 func requestsTable(o options, desc requestsRow) error {
 	fmt.Printf("\nrequests per sweep, %d orders, concurrency %d, against ceil(orders/%d) = %d; every sweep checked against Truth\n\n",
 		o.orders, o.conc, bench.PageSize, desc.pages)
-	fmt.Printf("%-10s %8s %8s %-14s %8s %8s %-14s %s\n", "API sort", "pages", "1st", "x (<= 1.5)", "steady", "3rd", "x (target)", "")
+	fmt.Printf("%-14s %8s %8s %-14s %8s %8s %-14s %s\n", "API sort", "pages", "1st", "x (<= 1.5)", "steady", "3rd", "x (target)", "")
 	allMet := true
-	for _, so := range o.sorts {
+	for _, ds := range o.sorts {
 		row := desc
-		if so != simapi.SortDesc {
+		if ds != (dataset{sort: simapi.SortDesc}) {
 			var err error
-			if row, err = countRequests(o, so); err != nil {
-				return fmt.Errorf("requests, %s: %w", bench.SortName(so), err)
+			if row, err = countRequests(o, ds); err != nil {
+				return fmt.Errorf("requests, %s: %w", ds, err)
 			}
 		}
 		target := targetSortedSteady
-		if so == simapi.Unsorted {
+		if ds.sort == simapi.Unsorted {
 			target = targetUnsortedSteady
 		}
 		fx, sx := float64(row.first)/float64(row.pages), float64(row.steady)/float64(row.pages)
 		fv, sv := fx <= targetFirst, sx <= target && row.third == row.steady
 		allMet = allMet && fv && sv
-		fmt.Printf("%-10s %8d %8d %5.2f %-8s %8d %8d %5.2f (<= %.1f) %-8s\n", bench.SortName(so), row.pages,
+		fmt.Printf("%-14s %8d %8d %5.2f %-8s %8d %8d %5.2f (<= %.1f) %-8s\n", ds, row.pages,
 			row.first, fx, verdict(fv), row.steady, row.third, sx, target, verdict(sv))
 	}
 	fmt.Printf("\nrequests per sweep within target for every sort, first and steady: %s\n", verdict(allMet))
 	return nil
 }
 
-func countRequests(o options, so int) (requestsRow, error) {
-	row := requestsRow{sort: so}
+func countRequests(o options, ds dataset) (requestsRow, error) {
+	row := requestsRow{sort: ds.sort}
 	now := time.Now().Truncate(time.Second)
-	api, err := startAPI(o.tmp, o.orders, now, so, false)
+	api, err := startAPI(o.tmp, o.orders, now, ds.sort, false, "-daily-peaks="+strconv.FormatBool(ds.peaks))
 	if err != nil {
 		return row, err
 	}
 	defer api.stop()
-	tg := bench.NewTarget(simapi.NewHandler(bench.ServerConfig(o.orders, now, so)), api.url)
+	cfg := bench.ServerConfig(o.orders, now, ds.sort)
+	cfg.DailyPeaks = ds.peaks
+	tg := bench.NewTarget(simapi.NewHandler(cfg), api.url)
 	row.pages = tg.MinRequests()
 	ctx := context.Background()
 	s, err := bench.NewSweeper(tg, o.conc)
@@ -536,10 +554,10 @@ type apiProcess struct {
 }
 
 // startAPI runs fakeapi and waits until it serves.
-func startAPI(tmp string, orders int, now time.Time, sort int, prerender bool) (*apiProcess, error) {
-	cmd := exec.Command(filepath.Join(tmp, "fakeapi"), "-orders", strconv.Itoa(orders),
+func startAPI(tmp string, orders int, now time.Time, sort int, prerender bool, more ...string) (*apiProcess, error) {
+	cmd := exec.Command(filepath.Join(tmp, "fakeapi"), append([]string{"-orders", strconv.Itoa(orders),
 		"-now", strconv.FormatInt(now.Unix(), 10), "-sort", bench.SortName(sort),
-		"-prerender="+strconv.FormatBool(prerender), "-lifetime", "30m")
+		"-prerender=" + strconv.FormatBool(prerender), "-lifetime", "30m"}, more...)...)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()

@@ -35,6 +35,7 @@ func main() {
 	sortName := flag.String("sort", "desc", "order of answers: desc, asc or unsorted")
 	prerender := flag.Bool("prerender", true, "render every offset page of the whole window before serving")
 	lifetime := flag.Duration("lifetime", 30*time.Minute, "exit after this long whatever happens")
+	peaks := flag.Bool("daily-peaks", false, "orders in a daily cycle, 9 times denser at the peak (simapi.Config.DailyPeaks)")
 	flag.Parse()
 	sort, err := bench.ParseSort(*sortName)
 	if err != nil {
@@ -44,7 +45,9 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	api := bench.StartAPI(bench.ServerConfig(*orders, time.Unix(*now, 0), sort), ln, *prerender)
+	cfg := bench.ServerConfig(*orders, time.Unix(*now, 0), sort)
+	cfg.DailyPeaks = *peaks
+	api := bench.StartAPI(cfg, ln, *prerender)
 	fmt.Printf("URL %s\n", api.URL)
 
 	done := make(chan struct{})
