@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 package apiclient
 
 // indexBlocks writes the stop bitmap of b, 64 bytes a word, to stops:

@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
 // One 16-byte chunk at off(SI): its stop bits (quote, backslash, below

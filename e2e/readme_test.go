@@ -39,9 +39,11 @@ func TestREADMEQuickStart(t *testing.T) {
 	mk.Dir, mk.Env = exportertest.RepoRoot(t), cleanMakeEnv()
 	out, err := mk.Output()
 	require.NoError(t, err)
-	// The exporter's module, then the chart's (charts/test, a module of
-	// its own), then the timing tests alone.
-	assert.Equal(t, "go test -count=1 ./...\ncd charts/test && go test -count=1 ./...\n"+
+	// The exporter's module, the decoder without its assembly, the
+	// chart's module (charts/test, a module of its own), then the timing
+	// tests alone.
+	assert.Equal(t, "go test -count=1 ./...\ngo test -count=1 -tags purego ./apiclient/ ./collector/\n"+
+		"cd charts/test && go test -count=1 ./...\n"+
 		"DEBT_EXPORTER_TIMING_TESTS=1 go test -count=1 -run 'TestThrottledGateway|TestRandomThrottles' ./apiclient/", strings.TrimSpace(string(out)))
 
 	ci := readRepoFile(t, ".ci/run")
