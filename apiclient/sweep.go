@@ -445,8 +445,8 @@ func (r *reader) survey(ctx context.Context, sl slice, first []Order) ([]slice, 
 	}
 	total := full*pageSize + shortLen
 	parts := max(1, (total*4+3*pageSize-1)/(3*pageSize))
-	regions := min(parts, walkRegions*r.s.c.cfg.Concurrency)
-	return walks(quantiles(sl, samples, regions), float64(total)/float64(regions), pageSize), nil
+	regions := quantiles(sl, samples, min(parts, walkRegions*r.s.c.cfg.Concurrency))
+	return walks(regions, float64(total)/float64(len(regions)), pageSize), nil
 }
 
 // quantiles cuts sl into n slices at the quantiles of samples. Between

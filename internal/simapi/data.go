@@ -300,15 +300,18 @@ func (d *dataset) createTime(i int64) int64 {
 // peaked moves an offset into the window, spread evenly over [0, span),
 // so that the orders' density in time follows a daily cycle,
 // 1 + 0.8 cos(2πt/day): 9 times denser at the peak than at the trough,
-// and smooth. The offset q is the count below t, F(t) = t + 0.8 day/2π
-// sin(2πt/day), which is solved for t by Newton's method (F' >= 0.2).
-// Increasing in q, so CreateTimes stay non-increasing in the id.
+// and smooth. The count below t is F(t) = t + 0.8 day/2π sin(2πt/day);
+// q, scaled by F(span)/span so that the window is filled whatever its
+// length, is solved for t by Newton's method (F' >= 0.2). Increasing in
+// q, so CreateTimes stay non-increasing in the id.
 func peaked(q, span uint64) uint64 {
 	const day, a = 86400.0, 0.8
 	const w = 2 * math.Pi / day
-	t := float64(q)
+	f := func(t float64) float64 { return t + a/w*math.Sin(w*t) }
+	target := float64(q) * f(float64(span)) / float64(span)
+	t := target
 	for range 50 {
-		step := (t + a/w*math.Sin(w*t) - float64(q)) / (1 + a*math.Cos(w*t))
+		step := (f(t) - target) / (1 + a*math.Cos(w*t))
 		t -= step
 		if math.Abs(step) < 0.01 {
 			break

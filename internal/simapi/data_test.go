@@ -358,3 +358,23 @@ func TestDailyPeaks(t *testing.T) {
 	}
 	assert.Greater(t, float64(hi)/float64(lo), 5.0, "peak hour %d, trough hour %d orders", hi, lo)
 }
+
+// TestDailyPeaksFillAnySpan: whatever the window's length, a whole number
+// of days or not, the cycle fills it, with no second piling up orders.
+func TestDailyPeaksFillAnySpan(t *testing.T) {
+	for _, span := range []uint64{3600, 86400, 151200, 3 * 86400 / 2, 100000} {
+		perSecond := map[uint64]int{}
+		var last uint64
+		for q := range span {
+			tm := peaked(q, span)
+			require.Less(t, tm, span)
+			require.GreaterOrEqual(t, tm, last, "increasing in q")
+			last = tm
+			perSecond[tm]++
+		}
+		for s, n := range perSecond {
+			require.LessOrEqual(t, n, 6, "span %d: %d offsets on second %d", span, n, s)
+		}
+		assert.Greater(t, last, span-span/50, "span %d: the oldest part is filled", span)
+	}
+}

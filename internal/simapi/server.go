@@ -71,8 +71,8 @@ type Config struct {
 	// carry an OrderTotalPrice that is not a plain decimal ("12,50", "1e3",
 	// "", "N/A", ...). Truth counts them in Invalid.
 	InvalidAmountEvery int
-	// InvalidCreateTimeEvery > 0 makes every Nth order (ids N/2-1,
-	// N/2-1+N, ...) carry a CreateTime that is not an integer ("n/a", "",
+	// InvalidCreateTimeEvery > 0 makes every Nth order (ids N-N/2-1,
+	// then every N) carry a CreateTime that is not an integer ("n/a", "",
 	// null, "1767225600.5", ...). It is still served by its real time, so
 	// it is in the answers of the slices that hold that time, and in two
 	// answers of a time cursor that reads its second twice. Truth counts
