@@ -311,7 +311,7 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 		}
 		switch {
 		case len(orders) < pageSize:
-			if !retried && sl == first {
+			if sl == first { // read whole by this answer (a retry asks the same)
 				held = 0
 				for i := range orders {
 					if t := orders[i].CreateTime; orders[i].timeSet && t >= sl.start && t < sl.end {
