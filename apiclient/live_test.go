@@ -371,3 +371,17 @@ func TestInvalidCreateTimesCountedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestFullAnswerWithoutTimes: a slice answered with a full page of orders
+// none of which has a usable CreateTime cannot be split or proven whole:
+// the sweep fails with an error that says so, not one about EndTime.
+func TestFullAnswerWithoutTimes(t *testing.T) {
+	srv := simapi.New(simapi.Config{Seed: 3, Orders: 300, Now: now, InvalidCreateTimeEvery: 1})
+	defer srv.Close()
+	c, err := apiclient.New(apiclient.Config{Endpoint: srv.URL, PublicKey: simapi.DemoPublicKey,
+		PrivateKey: simapi.DemoPrivateKey, Retry: fastRetry})
+	require.NoError(t, err)
+	_, err = c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
+	require.ErrorIs(t, err, apiclient.ErrIgnoresRange)
+	assert.Contains(t, err.Error(), "without one usable CreateTime")
+}

@@ -323,6 +323,11 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 		case sl.end-sl.start == 1:
 			// One second holding a page or more: page through it.
 			return nil, held, r.dense(ctx, sl.start)
+		case lo > hi && !anyTimed(orders):
+			// Nothing in it to split the slice at, and no way to know it
+			// is whole: say so, rather than blame EndTime below.
+			return nil, held, fmt.Errorf("%w: a full answer for [%d, %d) without one usable CreateTime: the slice cannot be split",
+				ErrIgnoresRange, sl.start, sl.end)
 		case lo > hi:
 			// A full answer of orders at EndTime only: the API includes
 			// EndTime (get has learned it) and asks again without it.
@@ -480,6 +485,16 @@ func quantiles(sl slice, samples []int64, n int) []slice {
 		}
 	}
 	return append(out, slice{start: a, end: sl.end})
+}
+
+// anyTimed reports whether an order of the answer has a usable CreateTime.
+func anyTimed(orders []Order) bool {
+	for i := range orders {
+		if orders[i].timeSet {
+			return true
+		}
+	}
+	return false
 }
 
 // evenly cuts sl into n slices of equal length (fewer if it is short).
