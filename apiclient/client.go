@@ -12,7 +12,9 @@
 // How a sweep reads the window (time slices, each answered atomically by
 // one request) is in sweep.go; requests are signed form POSTs (no
 // credential in a URL), paced against throttling (pace.go), retried when
-// transient, never redirected.
+// transient, never redirected. An unsorted API's first sweep walks the
+// window (walk.go). Answers are decoded by a validating scanner
+// (jsonindex.go, jsonscan.go) into the API's schema (response.go).
 package apiclient
 
 import (
