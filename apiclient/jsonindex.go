@@ -79,16 +79,22 @@ func leUint64(b []byte) uint64 {
 // costs no branch: stops are some 15 bytes apart, and a branch on it would
 // be mispredicted one time in four.
 func (s *scanner) nextStop(i int) int {
+	if x := stopWindow(s.stops, i); x != 0 {
+		return i + bits.TrailingZeros64(x)
+	}
+	return s.nextStopFrom(i)
+}
+
+// stopWindow returns the stop bits of the 64 bytes from i, bit 0 for
+// b[i]: zero if none of them is a stop, or if i is past the index.
+func stopWindow(stops []uint64, i int) uint64 {
 	w, sh := i>>6, uint(i)&63
-	if w+1 >= len(s.stops) {
-		return len(s.b)
+	if w+1 >= len(stops) {
+		return 0
 	}
 	// The next word's bits come shifted in twice, by 1 and by 63-sh, so
 	// that no shift reaches 64.
-	if x := s.stops[w]>>sh | s.stops[w+1]<<1<<(63-sh); x != 0 {
-		return i + bits.TrailingZeros64(x)
-	}
-	return s.nextStopFrom(i + 64)
+	return stops[w]>>sh | stops[w+1]<<1<<(63-sh)
 }
 
 // nextStopFrom is nextStop a word at a time, for long runs of plain bytes.

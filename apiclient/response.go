@@ -382,12 +382,8 @@ members:
 		if i >= len(b) || b[i] != '"' {
 			break
 		}
-		// The key's end is the next stop (nextStop, by hand: inlined).
-		w, sh := (i+1)>>6, uint(i+1)&63
-		if w+1 >= len(stops) {
-			break
-		}
-		x := stops[w]>>sh | stops[w+1]<<1<<(63-sh)
+		// The key's end is the next stop, within 64 bytes.
+		x := stopWindow(stops, i+1)
 		end := i + 1 + bits.TrailingZeros64(x) // 64 past i+1 if x is 0
 		if x == 0 || end+2 >= len(b) || b[end] != '"' {
 			break
@@ -407,11 +403,7 @@ members:
 		}
 		switch c := b[i]; {
 		case c == '"':
-			w, sh = (i+1)>>6, uint(i+1)&63
-			if w+1 >= len(stops) {
-				break members
-			}
-			x = stops[w]>>sh | stops[w+1]<<1<<(63-sh)
+			x = stopWindow(stops, i+1)
 			if end = i + 1 + bits.TrailingZeros64(x); x == 0 || end >= len(b) || b[end] != '"' {
 				break members
 			}
