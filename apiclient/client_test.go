@@ -184,6 +184,25 @@ func TestRequestsPerSweep(t *testing.T) {
 	}
 }
 
+// TestSmallSortedAccountFirstSweep: the first sweep of a sorted API cuts
+// the window into as many slices as its first answer's density calls for,
+// not a fixed 8 per worker: 300 orders took 33 requests.
+func TestSmallSortedAccountFirstSweep(t *testing.T) {
+	for _, sort := range []int{simapi.SortDesc, simapi.SortAsc} {
+		for _, orders := range []int{300, 1000, 3000} {
+			t.Run(fmt.Sprintf("%s/%d", map[int]string{simapi.SortDesc: "descending", simapi.SortAsc: "ascending"}[sort], orders), func(t *testing.T) {
+				srv := simapi.New(simapi.Config{Seed: 11, Orders: orders, Now: now, Sort: sort, Varied: true})
+				defer srv.Close()
+				c, _ := newClient(t, srv, nil)
+				want := srv.Truth(window(srv))
+				got, _, first := sum(t, c, window(srv))
+				requireSameSeries(t, want.Series, got)
+				assert.LessOrEqual(t, float64(first.Requests), 1.5*float64(orders/100), "first sweep")
+			})
+		}
+	}
+}
+
 func TestFiltersAreSentAsLists(t *testing.T) {
 	srv := simapi.New(simapi.Config{Seed: 2, Orders: 3000, Now: now})
 	defer srv.Close()
