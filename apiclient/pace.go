@@ -3,17 +3,20 @@ package apiclient
 import (
 	"context"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
 
 // pacer decides when the next request may go: it keeps a window of
 // requests in flight (AIMD: cut by a quarter on a throttle, at least two,
-// grown by 1/window per success) and, once the API has throttled, a rate in requests per second
-// learned from what the API admitted. It lives on the Client, so a sweep
-// starts from what the last one learned; it recovers on success, so random
-// throttles (the gateway's own load, not a limit) cannot walk it down to a
-// request or two per second and keep it there.
+// grown by 1/window per success) and, once the API has throttled, a rate
+// in requests per second learned from what the API admitted. It lives on
+// the Client, so a sweep starts from what the last one learned; it
+// recovers on success, so random throttles (the gateway's own load, not a
+// limit) cannot walk it down to a request or two per second and keep it
+// there. A throttle with a Retry-After stalls its request (fetch honours
+// it), so after one the rate probes upward slowly.
 type pacer struct {
 	maxWindow float64 // --api.concurrency
 	ceiling   float64 // --api.rate-limit, requests per second; 0 = none
@@ -30,8 +33,12 @@ type pacer struct {
 	// request sent before it belongs to the round already cut for.
 	seq, cutSeq uint64
 	admitted    []time.Time // send times of recent successes, for the first cut
-	sent        []time.Time // send times of recent requests
+	sent        []time.Time // send times of recent requests, in order
 	lastCut     time.Time
+	// costly is whether the last throttle told its request to wait (a
+	// Retry-After): each throttle then stalls a request for a second or
+	// more, so the rate probes upward slowly.
+	costly bool
 }
 
 func newPacer(concurrency int, ceiling float64) *pacer {
@@ -105,10 +112,11 @@ func (p *pacer) effectiveRate() float64 {
 	return p.ceiling
 }
 
-// release returns a request's place with what the API said of it.
-// A Retry-After is honoured by the request that got it (see fetch), not
-// here: the pacer has already slowed the others down.
-func (p *pacer) release(t ticket, throttled bool) {
+// release returns a request's place with what the API said of it, and
+// the Retry-After of a throttle (0 for none). A Retry-After is honoured by
+// the request that got it (see fetch), not here: the pacer has already
+// slowed the others down.
+func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.inflight--
@@ -118,22 +126,32 @@ func (p *pacer) release(t ticket, throttled bool) {
 		p.admitted = appendRecent(p.admitted, t.sent)
 		if p.rate > 0 {
 			// Gentle growth near the limit (a few % of requests throttled
-			// against a token bucket); fast growth after a second without a
-			// throttle, so that random throttles (the gateway's own load)
-			// cannot keep the rate down once they stop. Above twice what
-			// was admitted lately, the rate no longer binds.
-			if now.Sub(p.lastCut) > time.Second {
+			// against a token bucket); fast growth after a second busy
+			// without a throttle, so that random throttles (the gateway's
+			// own load) cannot keep the rate down once they stop. Slow
+			// growth, about costlyGrowth a second, when a throttle costs a
+			// Retry-After: each is a request stalled for a second. Above
+			// twice what was admitted in a busy second, the rate no longer
+			// binds. Only a busy second says so: between sweeps, or while
+			// every worker sits out a Retry-After, the client sends nothing
+			// and the limit it learned still holds.
+			busy := p.busy(now)
+			switch {
+			case p.costly:
+				p.rate *= 1 + costlyGrowth/max(p.rate, 1)
+			case busy && now.Sub(p.lastCut) > time.Second:
 				p.rate *= 1.1
-			} else {
+			default:
 				p.rate *= 1.008
 			}
-			if p.rate > 2*recentRate(p.admitted, now)+10 {
+			if busy && p.rate > 2*recentRate(p.admitted, now)+10 {
 				p.rate = 0
 			}
 		}
 		p.cond.Broadcast()
 		return
 	}
+	p.costly = retryAfter > 0
 	if t.seq <= p.cutSeq {
 		p.cond.Broadcast()
 		return // this round was cut already
@@ -152,12 +170,35 @@ func (p *pacer) release(t ticket, throttled bool) {
 			measured = recentRate(p.sent, now)
 		}
 		p.rate = max(0.5, 0.9*measured)
+	} else if measured := recentRate(p.admitted, now); p.costly && measured > 0 {
+		// A throttle stalls a request: the rate goes to a little under
+		// what the API admitted in the last second, the limit (where
+		// throttles of a burst may have cut the rate below it, or where
+		// the rate came from another load), not a quarter under the rate.
+		p.rate = max(0.5, 0.95*measured)
 	} else {
 		p.rate = max(0.5, p.rate*0.75)
 	}
 	// Send the next request no sooner than one interval from now.
 	p.nextSend = maxTime(p.nextSend, now.Add(time.Duration(float64(time.Second)/p.rate)))
 	p.cond.Broadcast()
+}
+
+// costlyGrowth is how fast the rate grows, a share a second, after a
+// throttle that came with a Retry-After.
+const costlyGrowth = 0.15
+
+// busy reports whether requests went out all through the last second: in
+// each of its quarters.
+func (p *pacer) busy(now time.Time) bool {
+	for q := range 4 {
+		from := now.Add(-time.Duration(q+1) * time.Second / 4)
+		i, _ := slices.BinarySearchFunc(p.sent, from, func(t, from time.Time) int { return t.Compare(from) })
+		if i == len(p.sent) || !p.sent[i].Before(from.Add(time.Second/4)) {
+			return false
+		}
+	}
+	return true
 }
 
 // recentRate is events per second over the trailing second (or since the

@@ -102,7 +102,7 @@ func (c *Client) fetch(ctx context.Context, base map[string]string, start, end i
 		}
 		retryAfter, err := c.attempt(ctx, body, params["Signature"], where, buf)
 		throttled := isThrottle(err)
-		c.pace.release(t, throttled)
+		c.pace.release(t, throttled, retryAfter)
 		if err == nil {
 			return nil
 		}

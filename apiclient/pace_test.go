@@ -1,0 +1,106 @@
+package apiclient
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// pacerAt returns a pacer on a clock the test moves, that has learned a
+// rate, and a helper that records a busy second of sends, all admitted,
+// at perSecond, ending at the clock.
+func pacerAt(rate float64) (*pacer, *time.Time, func(perSecond int)) {
+	clock := time.Unix(1_000_000, 0)
+	p := newPacer(4, 0)
+	p.now = func() time.Time { return clock }
+	p.rate = rate
+	p.lastCut = clock.Add(-time.Hour)
+	busySecond := func(perSecond int) {
+		for i := perSecond - 1; i >= 0; i-- {
+			t := clock.Add(-time.Duration(i) * time.Second / time.Duration(perSecond))
+			p.sent, p.admitted = append(p.sent, t), append(p.admitted, t)
+		}
+	}
+	return p, &clock, busySecond
+}
+
+// send records one request sent at the clock, as acquire does.
+func send(p *pacer, clock time.Time) ticket {
+	p.inflight++
+	p.seq++
+	p.sent = append(p.sent, clock)
+	return ticket{seq: p.seq, sent: clock}
+}
+
+// TestPacerKeepsItsRateWhileIdle: between sweeps the client sends nothing,
+// which says nothing of the API's limit. The first success of the next
+// sweep used to drop the learned rate (it was above twice what was
+// admitted "lately", that is nothing) and the sweep began with a burst
+// into the limit.
+func TestPacerKeepsItsRateWhileIdle(t *testing.T) {
+	p, clock, busySecond := pacerAt(100)
+	busySecond(100)
+	*clock = clock.Add(30 * time.Second) // the next sweep
+	p.release(send(p, *clock), false, 0)
+	assert.InDelta(t, 100*1.008, p.rate, 1e-9, "gentle growth, the limit kept")
+}
+
+// TestPacerAfterRetryAfter: when every worker sat out a Retry-After, the
+// second without a throttle was not a second of successes: no fast growth
+// and no drop. Throttles with a Retry-After make the rate grow slowly.
+func TestPacerAfterRetryAfter(t *testing.T) {
+	p, clock, busySecond := pacerAt(100)
+	busySecond(100)
+	p.release(send(p, *clock), true, time.Second) // a throttle with Retry-After: 1
+	assert.True(t, p.costly)
+	rate := p.rate
+	*clock = clock.Add(1100 * time.Millisecond) // the Retry-After sat out
+	p.release(send(p, *clock), false, 0)
+	assert.InDelta(t, rate*(1+costlyGrowth/rate), p.rate, 1e-9)
+	// Even after a busy second without a throttle: slow.
+	*clock = clock.Add(time.Second)
+	busySecond(100)
+	rate = p.rate
+	p.release(send(p, *clock), false, 0)
+	assert.InDelta(t, rate*(1+costlyGrowth/rate), p.rate, 1e-9)
+	// Throttles without one probe as before.
+	p.release(send(p, *clock), true, 0)
+	assert.False(t, p.costly)
+	rate = p.rate
+	p.release(send(p, *clock), false, 0)
+	assert.InDelta(t, rate*1.008, p.rate, 1e-9)
+}
+
+// TestPacerCostlyThrottleGoesToTheAdmittedRate: a throttle with a
+// Retry-After sets the rate a little under what the API admitted in a busy
+// second; one without cuts it by a quarter.
+func TestPacerCostlyThrottleGoesToTheAdmittedRate(t *testing.T) {
+	for _, tt := range []struct {
+		retryAfter time.Duration
+		want       float64
+	}{
+		{time.Second, 0.95 * 100 / 0.99}, // 100 sends over 0.99 s
+		{0, 200 * 0.75},
+	} {
+		p, clock, busySecond := pacerAt(200)
+		busySecond(100)
+		p.release(send(p, *clock), true, tt.retryAfter)
+		assert.InDelta(t, tt.want, p.rate, 1e-6, "Retry-After %v", tt.retryAfter)
+	}
+}
+
+// TestPacerRecoversAfterABusySecondWithoutThrottles: random throttles cut
+// the rate far below what the API admits; once they stop, a busy second
+// of successes grows it fast, and far above what is admitted it is
+// dropped.
+func TestPacerRecoversAfterABusySecondWithoutThrottles(t *testing.T) {
+	p, clock, busySecond := pacerAt(20)
+	p.lastCut = clock.Add(-2 * time.Second)
+	busySecond(100)
+	p.release(send(p, *clock), false, 0)
+	assert.InDelta(t, 22, p.rate, 1e-9, "fast growth")
+	p.rate = 250
+	p.release(send(p, *clock), false, 0)
+	assert.Zero(t, p.rate, "above twice the admitted rate: no longer a limit")
+}
