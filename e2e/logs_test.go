@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/debt-exporter/debt_exporter/internal/exportertest"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
 )
 
 // logLine is one parsed line: its keys in the order written, and values.
@@ -84,7 +87,22 @@ func TestLogFormat(t *testing.T) {
 
 	for _, format := range []string{"logfmt", "json"} {
 		t.Run(format, func(t *testing.T) {
-			e := exportertest.Start(t, nil, "--demo", "--demo.orders=300000", "--log.level=debug",
+			// The simulated API holds every request until the short scrape
+			// below has ended, so that the sweep outlasts it however fast
+			// this machine is.
+			gate := make(chan struct{})
+			sim := simapi.NewHandler(simapi.Config{Seed: 3, Orders: 3000, Now: time.Now()})
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case <-gate:
+				case <-r.Context().Done():
+					return
+				}
+				sim.Handler().ServeHTTP(w, r)
+			}))
+			defer api.Close()
+			e := exportertest.Start(t, []string{"DEBT_EXPORTER_PRIVATE_KEY=" + simapi.DemoPrivateKey},
+				"--api.endpoint="+api.URL, "--api.public-key="+simapi.DemoPublicKey, "--log.level=debug",
 				"--log.format="+format, "--web.config.file="+webConfig)
 			waitLog := func(what string) {
 				t.Helper()
@@ -106,8 +124,7 @@ func TestLogFormat(t *testing.T) {
 
 			// The collector: a scrape whose own deadline (its scrape-timeout
 			// header) passes while another, with a later one, keeps the
-			// shared sweep going. A sweep of 300,000 orders takes seconds;
-			// the short scrape gives up half a second after it joins.
+			// shared sweep going (held at the gate until then).
 			transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
 			get := func(timeout string) (string, error) {
 				req, err := http.NewRequest(http.MethodGet, "https://"+e.Addr+"/metrics", nil)
@@ -126,7 +143,13 @@ func TestLogFormat(t *testing.T) {
 			long := make(chan error, 1)
 			go func() { _, err := get("60"); long <- err }()
 			time.Sleep(300 * time.Millisecond)
+			// Past 5 s the gate opens anyway: a short scrape that waited for
+			// the sweep then fails the test rather than hang it.
+			var once sync.Once
+			open := func() { once.Do(func() { close(gate) }) }
+			defer time.AfterFunc(5*time.Second, open).Stop()
 			body, err := get("1")
+			open()
 			require.NoError(t, err)
 			assert.Contains(t, body, "debt_up 0", "the short scrape ends by its own deadline")
 			require.NoError(t, <-long)
