@@ -203,6 +203,53 @@ func TestSmallSortedAccountFirstSweep(t *testing.T) {
 	}
 }
 
+// TestAWokenAccountIsShared: the plan expects a slice to hold a few pages,
+// but the account has woken up there (30,000 orders in its last day). The
+// walk of that slice shares what is left with the other workers once it
+// has read well past its expectation; it was walked by one worker alone,
+// all 300 pages in a row.
+func TestAWokenAccountIsShared(t *testing.T) {
+	for _, sort := range []int{simapi.SortAsc, simapi.SortDesc} {
+		t.Run(map[int]string{simapi.SortDesc: "descending", simapi.SortAsc: "ascending"}[sort], func(t *testing.T) {
+			quiet := simapi.NewHandler(simapi.Config{Seed: 11, Orders: 3000, Now: now, Sort: sort, Span: 30 * 24 * time.Hour})
+			woken := simapi.NewHandler(simapi.Config{Seed: 12, Orders: 30000, Now: now, Sort: sort, Span: 24 * time.Hour})
+			var api atomic.Pointer[simapi.Server]
+			api.Store(quiet)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(2 * time.Millisecond) // so that the others are idle while one walks
+				api.Load().Handler().ServeHTTP(w, r)
+			}))
+			defer srv.Close()
+			c, err := apiclient.New(apiclient.Config{Endpoint: srv.URL, PublicKey: simapi.DemoPublicKey,
+				PrivateKey: simapi.DemoPrivateKey, Retry: fastRetry})
+			require.NoError(t, err)
+			q := quiet.Query()
+			sweep := func() (apiclient.Stats, map[int]int) {
+				var mu sync.Mutex
+				byWorker := map[int]int{}
+				stats, err := c.Sweep(context.Background(), q, func(worker int, orders []apiclient.Order) error {
+					mu.Lock()
+					defer mu.Unlock()
+					byWorker[worker] += len(orders)
+					return nil
+				})
+				require.NoError(t, err)
+				return stats, byWorker
+			}
+			sweep()
+			planned, _ := sweep() // planned from the quiet account
+			api.Store(woken)
+			stats, byWorker := sweep()
+			require.Equal(t, 30000, stats.Orders)
+			assert.GreaterOrEqual(t, stats.Slices, planned.Slices+3, "the woken slice was cut for the other workers")
+			assert.LessOrEqual(t, float64(stats.Requests), 1.1*300, "sharing costs a request or so a part")
+			for w, n := range byWorker {
+				assert.LessOrEqual(t, n, 30000*3/4, "worker %d read %d of 30000 orders: %v", w, n, byWorker)
+			}
+		})
+	}
+}
+
 func TestFiltersAreSentAsLists(t *testing.T) {
 	srv := simapi.New(simapi.Config{Seed: 2, Orders: 3000, Now: now})
 	defer srv.Close()

@@ -122,6 +122,9 @@ func (p *profile) plan(w slice, pageSize, workers int) []slice {
 	if a < w.end {
 		out = append(out, slice{start: a, end: w.end})
 	}
+	for i := range out {
+		out[i].expect = p.expected(out[i].start, out[i].end) / float64(pageSize)
+	}
 	// Workers take slices from the end: the first sweep's spread hands the
 	// biggest first, but order does not matter for correctness.
 	return out

@@ -77,6 +77,9 @@ type slice struct {
 	start, end int64
 	fanout     bool
 	walkEnd    int64
+	// expect is how many pages the plan expects the slice to hold (0:
+	// no estimate). A cursor walk that finds far more shares the rest.
+	expect float64
 }
 
 // Sweep reads every order of q exactly once and calls fn with them, a
@@ -179,6 +182,14 @@ func (s *sweep) next(ctx context.Context) (slice, bool) {
 	s.queue = s.queue[:len(s.queue)-1]
 	s.busy++
 	return sl, true
+}
+
+// push queues slices for any worker, at once.
+func (s *sweep) push(slices []slice) {
+	s.mu.Lock()
+	s.queue = append(s.queue, slices...)
+	s.mu.Unlock()
+	s.cond.Broadcast()
 }
 
 func (s *sweep) done(push []slice) {
@@ -301,6 +312,7 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 	pageSize := r.s.c.cfg.PageSize
 	retried := false
 	first := sl
+	walk := walked{from: sl}
 	for sl.start < sl.end {
 		orders, err := r.get(ctx, sl, 1)
 		if err != nil {
@@ -361,14 +373,14 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 				if err := r.deliver(orders, read); err != nil {
 					return nil, held, err
 				}
-				return evenly(rest, r.fanoutParts(orders, read, rest)), held, nil
+				return r.fanout(orders, lo, hi, rest), held, nil
 			case descending:
 				r.observeSort(descending)
 				read, rest := slice{start: lo + 1, end: sl.end}, slice{start: sl.start, end: lo + 1}
 				if err := r.deliver(orders, read); err != nil {
 					return nil, held, err
 				}
-				return evenly(rest, r.fanoutParts(orders, read, rest)), held, nil
+				return r.fanout(orders, lo, hi, rest), held, nil
 			}
 			r.observeSort(unsorted)
 			push, err := r.survey(ctx, sl, orders)
@@ -382,6 +394,7 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 				return nil, held, err
 			}
 			sl.start = hi
+			sl = r.share(sl, ascending, &walk)
 		case descending:
 			// Complete above the least CreateTime; read on below it.
 			r.observeSort(descending)
@@ -389,6 +402,7 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 				return nil, held, err
 			}
 			sl.end = lo + 1
+			sl = r.share(sl, descending, &walk)
 		default:
 			r.observeSort(unsorted)
 			return split(sl, orders, 2), held, nil
@@ -397,29 +411,84 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 	return nil, held, nil
 }
 
-// fanoutParts is how many slices the first sweep of a sorted API cuts the
-// rest of the window into, after a first answer that read [read.start,
-// read.end) whole: a quarter as many as the rest is expected to fill
-// pages at the answer's density, and at most 8 per worker, which keep
-// the workers busy on a large window. Each slice is walked by its time
-// cursor and ends on a short answer, half a request more than its pages
-// on average: an eighth of a request a page, a quarter where the answer's
-// density is twice the window's. An account of a few pages is not cut
-// into dozens of nearly empty slices (it was: 33 requests for 5 pages).
-func (r *reader) fanoutParts(orders []Order, read, rest slice) int {
+// fanout cuts the rest of the window of the first sweep of a sorted API,
+// after a first answer whose orders in range span [lo, hi], into a quarter
+// as many slices as the rest is expected to fill pages at their density
+// (measured over their own span, not the stretch of window they lie in,
+// which may be empty), at most 8 per worker. Each slice is walked by its
+// time cursor and ends on a short answer, half a request more than its
+// pages on average: an eighth of a request a page, a quarter where the
+// answer's density is twice the window's. An account of a few pages is not
+// cut into dozens of nearly empty slices (it was: 33 requests for 3
+// pages); a slice that holds far more than expected is shared (share).
+func (r *reader) fanout(orders []Order, lo, hi int64, rest slice) []slice {
 	most := 8 * r.s.c.cfg.Concurrency
-	inRead := 0
+	n := 0
 	for i := range orders {
-		if t := orders[i].CreateTime; orders[i].timeSet && t >= read.start && t < read.end {
-			inRead++
+		if t := orders[i].CreateTime; orders[i].timeSet && t >= lo && t <= hi {
+			n++
 		}
 	}
-	if inRead == 0 || read.end <= read.start {
-		return most
+	if hi <= lo || n < 2 {
+		return evenly(rest, most) // one second: no density to go by
 	}
-	expected := float64(inRead) / float64(read.end-read.start) * float64(rest.end-rest.start)
-	pages := expected / float64(r.s.c.cfg.PageSize)
-	return int(min(max(math.Ceil(pages/4), 1), float64(most)))
+	pages := float64(n-1) / float64(hi-lo) * float64(rest.end-rest.start) / float64(r.s.c.cfg.PageSize)
+	out := evenly(rest, int(min(max(math.Ceil(pages/4), 1), float64(most))))
+	for i := range out {
+		out[i].expect = pages / float64(len(out))
+	}
+	return out
+}
+
+// sharePages is how many pages past its expectation a cursor walk reads
+// before it shares the rest of its slice.
+const sharePages = 8
+
+// walked is what a cursor walk has read of its slice: from where, in how
+// many full answers.
+type walked struct {
+	from  slice
+	pages int
+}
+
+// share is called after each full answer of a slice walked by its time
+// cursor, rest being what is left of it. Once the walk has read sharePages
+// more pages than the slice was expected to hold, the plan was wrong there
+// (orders bunch where the last sweep saw few: an account that woke up, or
+// the first answer of a first sweep was no guide), so rest is cut into as
+// many parts as there are workers (fewer if it is expected to hold less),
+// at the density walked so far, and all but the part at the cursor are
+// queued for the others. It depends on the answers alone, never on timing:
+// the same account gets the same requests.
+func (r *reader) share(rest slice, order sortOrder, w *walked) slice {
+	w.pages++
+	if rest.expect <= 0 || float64(w.pages) <= rest.expect+sharePages || rest.end-rest.start < 2 {
+		return rest
+	}
+	span := rest.start - w.from.start // seconds walked
+	if order == descending {
+		span = w.from.end - rest.end
+	}
+	if span <= 0 {
+		return rest
+	}
+	left := float64(w.pages) * float64(rest.end-rest.start) / float64(span)
+	k := int(min(float64(r.s.c.cfg.Concurrency), math.Ceil(left/sharePages)))
+	if k < 2 {
+		return rest
+	}
+	parts := evenly(rest, k)
+	for i := range parts {
+		parts[i].expect = left / float64(len(parts))
+	}
+	keep := parts[0] // the cursor's part
+	others := parts[1:]
+	if order == descending {
+		keep, others = parts[len(parts)-1], parts[:len(parts)-1]
+	}
+	r.s.push(others)
+	*w = walked{from: keep}
+	return keep
 }
 
 // survey plans the first sweep of an unsorted API, whose pages are a
