@@ -3,7 +3,6 @@ package apiclient
 import (
 	"context"
 	"math"
-	"slices"
 	"sync"
 	"time"
 )
@@ -35,11 +34,21 @@ type pacer struct {
 	admitted    []time.Time // send times of recent successes, for the first cut
 	sent        []time.Time // send times of recent requests, in order
 	lastCut     time.Time
-	// costly is whether the last throttle told its request to wait (a
-	// Retry-After): each throttle then stalls a request for a second or
-	// more, so the rate probes upward slowly.
+	// costly is whether the last round cut was for a throttle that told
+	// its request to wait (a Retry-After): each throttle then stalls a
+	// request for a second or more, so the rate probes upward slowly until
+	// a round is cut for a throttle without one.
 	costly bool
+	// waiting counts the requests waiting in acquire. The pacer is idle
+	// when none waits and none is in flight; busyFrom is when it last
+	// came out of an idle spell longer than idleGap, idleFrom when it last
+	// went idle.
+	waiting            int
+	busyFrom, idleFrom time.Time
 }
+
+// idleGap is how long the pacer must be idle for it to count: a worker
+// decoding an answer before it asks again is not idle.
 
 func newPacer(concurrency int, ceiling float64) *pacer {
 	p := &pacer{maxWindow: float64(concurrency), ceiling: ceiling, window: float64(concurrency), now: time.Now}
@@ -63,6 +72,9 @@ func (p *pacer) acquire(ctx context.Context) (ticket, error) {
 	defer stop()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.arrive(p.now())
+	p.waiting++
+	defer func() { p.waiting-- }()
 	for {
 		if err := ctx.Err(); err != nil {
 			return ticket{}, context.Cause(ctx)
@@ -121,6 +133,9 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 	defer p.mu.Unlock()
 	p.inflight--
 	now := p.now()
+	if p.inflight == 0 && p.waiting == 0 {
+		p.idleFrom = now
+	}
 	if !throttled {
 		p.window = min(p.maxWindow, p.window+1/p.window)
 		p.admitted = appendRecent(p.admitted, t.sent)
@@ -151,13 +166,13 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 		p.cond.Broadcast()
 		return
 	}
-	p.costly = retryAfter > 0
 	if t.seq <= p.cutSeq {
 		p.cond.Broadcast()
 		return // this round was cut already
 	}
 	p.cutSeq = p.seq
 	p.lastCut = now
+	p.costly = retryAfter > 0
 	// The window shrinks by a quarter, not to one: against a rate limit
 	// the rate is what binds, and a window of one would make the sweep's
 	// pace hang on each request's latency.
@@ -170,12 +185,14 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 			measured = recentRate(p.sent, now)
 		}
 		p.rate = max(0.5, 0.9*measured)
-	} else if measured := recentRate(p.admitted, now); p.costly && measured > 0 {
+	} else if admitted := recentCount(p.admitted, now); p.costly && admitted >= minMeasured {
 		// A throttle stalls a request: the rate goes to a little under
 		// what the API admitted in the last second, the limit (where
 		// throttles of a burst may have cut the rate below it, or where
 		// the rate came from another load), not a quarter under the rate.
-		p.rate = max(0.5, 0.95*measured)
+		// A second of a few successes (after a Retry-After sat out) says
+		// too little: then a quarter under.
+		p.rate = max(0.5, 0.95*recentRate(p.admitted, now))
 	} else {
 		p.rate = max(0.5, p.rate*0.75)
 	}
@@ -188,17 +205,39 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 // throttle that came with a Retry-After.
 const costlyGrowth = 0.15
 
-// busy reports whether requests went out all through the last second: in
-// each of its quarters.
-func (p *pacer) busy(now time.Time) bool {
-	for q := range 4 {
-		from := now.Add(-time.Duration(q+1) * time.Second / 4)
-		i, _ := slices.BinarySearchFunc(p.sent, from, func(t, from time.Time) int { return t.Compare(from) })
-		if i == len(p.sent) || !p.sent[i].Before(from.Add(time.Second/4)) {
-			return false
-		}
+// minMeasured is how many successes in the last second make what the API
+// admitted in it a measure of its limit, after a throttle with a
+// Retry-After.
+const minMeasured = 5
+
+const idleGap = 250 * time.Millisecond
+
+// arrive notes a request that asks to be sent at now: if the pacer was
+// idle for longer than idleGap, a busy spell starts.
+func (p *pacer) arrive(now time.Time) {
+	if p.inflight == 0 && p.waiting == 0 && now.Sub(p.idleFrom) > idleGap {
+		p.busyFrom = now
 	}
-	return true
+}
+
+// busy reports whether requests were in flight or waiting to be sent all
+// through the last second (gaps under idleGap aside): only then does what
+// the API admitted in it say what the API allows, rather than what an idle
+// client happened to send (between sweeps, or while every worker sat out a
+// Retry-After).
+func (p *pacer) busy(now time.Time) bool {
+	idle := p.inflight == 0 && p.waiting == 0 && now.Sub(p.idleFrom) > idleGap
+	return !idle && now.Sub(p.busyFrom) >= time.Second
+}
+
+// recentCount is how many of times lie in the trailing second.
+func recentCount(times []time.Time, now time.Time) int {
+	from := now.Add(-time.Second)
+	n := 0
+	for i := len(times) - 1; i >= 0 && times[i].After(from); i-- {
+		n++
+	}
+	return n
 }
 
 // recentRate is events per second over the trailing second (or since the

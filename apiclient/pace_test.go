@@ -21,12 +21,18 @@ func pacerAt(rate float64) (*pacer, *time.Time, func(perSecond int)) {
 			t := clock.Add(-time.Duration(i) * time.Second / time.Duration(perSecond))
 			p.sent, p.admitted = append(p.sent, t), append(p.admitted, t)
 		}
+		// Busy all through it, the last answer just in.
+		if clock.Sub(p.busyFrom) < time.Second {
+			p.busyFrom = clock.Add(-time.Second)
+		}
+		p.idleFrom = clock
 	}
 	return p, &clock, busySecond
 }
 
 // send records one request sent at the clock, as acquire does.
 func send(p *pacer, clock time.Time) ticket {
+	p.arrive(clock)
 	p.inflight++
 	p.seq++
 	p.sent = append(p.sent, clock)
@@ -103,4 +109,48 @@ func TestPacerRecoversAfterABusySecondWithoutThrottles(t *testing.T) {
 	p.rate = 250
 	p.release(send(p, *clock), false, 0)
 	assert.Zero(t, p.rate, "above twice the admitted rate: no longer a limit")
+}
+
+// TestPacerRecoversAtALowRate: at a rate of a request a second, workers
+// wait on the rate all the time; that is busy, and the rate grows fast
+// once throttles stop. (A check of a send in every quarter second never
+// held below four a second.)
+func TestPacerRecoversAtALowRate(t *testing.T) {
+	p, clock, _ := pacerAt(1)
+	p.lastCut = clock.Add(-2 * time.Second)
+	p.busyFrom = clock.Add(-2 * time.Second)
+	p.waiting = 3 // the other workers, waiting on the rate
+	p.release(send(p, *clock), false, 0)
+	assert.InDelta(t, 1.1, p.rate, 1e-9)
+}
+
+// TestPacerCostlyCutAfterAThinSecond: after every worker sat out a
+// Retry-After, one success and another throttle say little of the limit:
+// the rate is cut by a quarter, not to a tenth.
+func TestPacerCostlyCutAfterAThinSecond(t *testing.T) {
+	p, clock, busySecond := pacerAt(100)
+	busySecond(100)
+	p.release(send(p, *clock), true, time.Second)
+	rate := p.rate
+	*clock = clock.Add(950 * time.Millisecond)
+	p.release(send(p, *clock), false, 0)
+	*clock = clock.Add(60 * time.Millisecond)
+	grown := p.rate
+	p.release(send(p, *clock), true, time.Second)
+	assert.InDelta(t, 0.75*grown, p.rate, 1e-9)
+	assert.Greater(t, p.rate, 0.7*rate)
+}
+
+// TestPacerCostlyFollowsTheRoundCut: a throttle of a round already cut
+// does not change how the rate grows; the throttle that cut it does.
+func TestPacerCostlyFollowsTheRoundCut(t *testing.T) {
+	p, clock, busySecond := pacerAt(100)
+	busySecond(100)
+	a, b := send(p, *clock), send(p, *clock)
+	p.release(a, true, 0)           // cuts the round
+	p.release(b, true, time.Second) // the same round
+	assert.False(t, p.costly)
+	c := send(p, *clock)
+	p.release(c, true, time.Second) // a new round
+	assert.True(t, p.costly)
 }
