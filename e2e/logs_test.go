@@ -91,6 +91,8 @@ func TestLogFormat(t *testing.T) {
 			// below has ended, so that the sweep outlasts it however fast
 			// this machine is.
 			gate := make(chan struct{})
+			var once sync.Once
+			open := func() { once.Do(func() { close(gate) }) }
 			sim := simapi.NewHandler(simapi.Config{Seed: 3, Orders: 3000, Now: time.Now()})
 			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				select {
@@ -101,6 +103,7 @@ func TestLogFormat(t *testing.T) {
 				sim.Handler().ServeHTTP(w, r)
 			}))
 			defer api.Close()
+			defer open() // before Close, which waits for the held requests
 			e := exportertest.Start(t, []string{"DEBT_EXPORTER_PRIVATE_KEY=" + simapi.DemoPrivateKey},
 				"--api.endpoint="+api.URL, "--api.public-key="+simapi.DemoPublicKey, "--log.level=debug",
 				"--log.format="+format, "--web.config.file="+webConfig)
@@ -145,8 +148,6 @@ func TestLogFormat(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 			// Past 5 s the gate opens anyway: a short scrape that waited for
 			// the sweep then fails the test rather than hang it.
-			var once sync.Once
-			open := func() { once.Do(func() { close(gate) }) }
 			defer time.AfterFunc(5*time.Second, open).Stop()
 			body, err := get("1")
 			open()
