@@ -32,7 +32,7 @@ type pacer struct {
 	// request sent before it belongs to the round already cut for.
 	seq, cutSeq uint64
 	admitted    []time.Time // send times of recent successes, for the first cut
-	sent        []time.Time // send times of recent requests, in order
+	sent        []time.Time // send times of recent requests
 	lastCut     time.Time
 	// costly is whether the last round cut was for a throttle that told
 	// its request to wait (a Retry-After): each throttle then stalls a
@@ -46,9 +46,6 @@ type pacer struct {
 	waiting            int
 	busyFrom, idleFrom time.Time
 }
-
-// idleGap is how long the pacer must be idle for it to count: a worker
-// decoding an answer before it asks again is not idle.
 
 func newPacer(concurrency int, ceiling float64) *pacer {
 	p := &pacer{maxWindow: float64(concurrency), ceiling: ceiling, window: float64(concurrency), now: time.Now}
@@ -210,6 +207,8 @@ const costlyGrowth = 0.15
 // Retry-After.
 const minMeasured = 5
 
+// idleGap is how long the pacer must be idle for it to count: a worker
+// decoding an answer before it asks again is not idle.
 const idleGap = 250 * time.Millisecond
 
 // arrive notes a request that asks to be sent at now: if the pacer was
