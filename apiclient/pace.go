@@ -182,7 +182,7 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 			measured = recentRate(p.sent, now)
 		}
 		p.rate = max(0.5, 0.9*measured)
-	} else if admitted := recentCount(p.admitted, now); p.costly && admitted >= minMeasured {
+	} else if admitted, _ := recent(p.admitted, now); p.costly && admitted >= minMeasured {
 		// A throttle stalls a request: the rate goes to a little under
 		// what the API admitted in the last second, the limit (where
 		// throttles of a burst may have cut the rate below it, or where
@@ -229,26 +229,22 @@ func (p *pacer) busy(now time.Time) bool {
 	return !idle && now.Sub(p.busyFrom) >= time.Second
 }
 
-// recentCount is how many of times lie in the trailing second.
-func recentCount(times []time.Time, now time.Time) int {
+// recent returns how many of times lie in the trailing second, and the
+// oldest of them (now for none).
+func recent(times []time.Time, now time.Time) (n int, oldest time.Time) {
 	from := now.Add(-time.Second)
-	n := 0
+	oldest = now
 	for i := len(times) - 1; i >= 0 && times[i].After(from); i-- {
 		n++
+		oldest = times[i]
 	}
-	return n
+	return n, oldest
 }
 
 // recentRate is events per second over the trailing second (or since the
 // oldest of them when that is more recent, at least 100ms); 0 for none.
 func recentRate(times []time.Time, now time.Time) float64 {
-	from := now.Add(-time.Second)
-	n := 0
-	oldest := now
-	for i := len(times) - 1; i >= 0 && times[i].After(from); i-- {
-		n++
-		oldest = times[i]
-	}
+	n, oldest := recent(times, now)
 	if n == 0 {
 		return 0
 	}

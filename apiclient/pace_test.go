@@ -99,7 +99,8 @@ func TestPacerCostlyThrottleGoesToTheAdmittedRate(t *testing.T) {
 // TestPacerRecoversAfterABusySecondWithoutThrottles: random throttles cut
 // the rate far below what the API admits; once they stop, a busy second
 // of successes grows it fast, and far above what is admitted it is
-// dropped.
+// dropped. (It held before the busy rule too: it guards that the rule,
+// which keeps idle seconds out, lets busy ones in.)
 func TestPacerRecoversAfterABusySecondWithoutThrottles(t *testing.T) {
 	p, clock, busySecond := pacerAt(20)
 	p.lastCut = clock.Add(-2 * time.Second)
