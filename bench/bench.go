@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"runtime"
 	"runtime/metrics"
@@ -29,6 +30,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
@@ -717,6 +719,38 @@ type Measurement struct {
 	Bytes    uint64 // heap bytes allocated (runtime.MemStats.TotalAlloc delta)
 	Allocs   uint64 // heap objects allocated (Mallocs delta)
 	PeakHeap uint64 // highest sampled in-use heap (objects and fragmentation) during the run
+	// CPU is this process's user and system time during the run; ServerCPU
+	// the same of the process given to Measure (the API's), when known.
+	CPU, ServerCPU time.Duration
+}
+
+// ProcessCPU reads the user and system time a process has used so far
+// from /proc (clock ticks of 10ms), or 0 where /proc cannot tell.
+func ProcessCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count from after it.
+	_, rest, ok := bytes.Cut(b, []byte(") "))
+	f := strings.Fields(string(rest))
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // heapInUse reads the in-use heap like MemStats.HeapInuse, without stopping
@@ -733,8 +767,9 @@ func heapInUse(s []metrics.Sample) uint64 {
 
 // Measure runs fn once after a GC and returns its figures. The heap is
 // sampled every 2ms; the peak is what the process must hold, so it
-// includes garbage not yet collected, as RSS would.
-func Measure(fn func() error) (Measurement, error) {
+// includes garbage not yet collected, as RSS would. serverPID, if not 0,
+// is the process whose CPU time is reported as ServerCPU.
+func Measure(serverPID int, fn func() error) (Measurement, error) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -757,15 +792,17 @@ func Measure(fn func() error) (Measurement, error) {
 			}
 		}
 	}()
+	cpu0, server0 := selfCPU(), ProcessCPU(serverPID)
 	start := time.Now()
 	err := fn()
 	wall := time.Since(start)
+	cpu, server := selfCPU()-cpu0, ProcessCPU(serverPID)-server0
 	close(stop)
 	peak = max(peak, <-sampled, heapInUse(samples))
 	runtime.ReadMemStats(&after)
 	return Measurement{
 		Wall: wall, Bytes: after.TotalAlloc - before.TotalAlloc, Allocs: after.Mallocs - before.Mallocs,
-		PeakHeap: peak,
+		PeakHeap: peak, CPU: cpu, ServerCPU: server,
 	}, err
 }
 
@@ -784,10 +821,12 @@ func Median(ms []Measurement) Measurement {
 		return v[len(v)/2]
 	}
 	return Measurement{
-		Wall:     time.Duration(med(func(m Measurement) uint64 { return uint64(m.Wall) })),
-		Bytes:    med(func(m Measurement) uint64 { return m.Bytes }),
-		Allocs:   med(func(m Measurement) uint64 { return m.Allocs }),
-		PeakHeap: med(func(m Measurement) uint64 { return m.PeakHeap }),
+		Wall:      time.Duration(med(func(m Measurement) uint64 { return uint64(m.Wall) })),
+		Bytes:     med(func(m Measurement) uint64 { return m.Bytes }),
+		Allocs:    med(func(m Measurement) uint64 { return m.Allocs }),
+		PeakHeap:  med(func(m Measurement) uint64 { return m.PeakHeap }),
+		CPU:       time.Duration(med(func(m Measurement) uint64 { return uint64(m.CPU) })),
+		ServerCPU: time.Duration(med(func(m Measurement) uint64 { return uint64(m.ServerCPU) })),
 	}
 }
 

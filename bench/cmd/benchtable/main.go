@@ -233,7 +233,7 @@ func table(o options) (requestsRow, error) {
 
 	var raws, sweeps, naives []bench.Measurement
 	for range o.reps {
-		m, err := bench.Measure(func() error { _, err := replay(); return err })
+		m, err := bench.Measure(api.cmd.Process.Pid, func() error { _, err := replay(); return err })
 		if err != nil {
 			return row, err
 		}
@@ -243,7 +243,7 @@ func table(o options) (requestsRow, error) {
 			return row, err
 		}
 		var st int
-		m, err = bench.Measure(func() error { s, err := sweeper.Run(ctx); st = s.Requests; return err })
+		m, err = bench.Measure(api.cmd.Process.Pid, func() error { s, err := sweeper.Run(ctx); st = s.Requests; return err })
 		got, rerr := api.Stop()
 		if err != nil {
 			return row, fmt.Errorf("sweep: %w", err)
@@ -258,7 +258,7 @@ func table(o options) (requestsRow, error) {
 		sweeps = append(sweeps, m)
 
 		if o.naive {
-			m, err = bench.Measure(func() error { return naive.Run(ctx) })
+			m, err = bench.Measure(api.cmd.Process.Pid, func() error { return naive.Run(ctx) })
 			if err != nil {
 				return row, fmt.Errorf("naive: %w", err)
 			}
@@ -274,10 +274,12 @@ func table(o options) (requestsRow, error) {
 	fmt.Printf("simulated API: separate process on 127.0.0.1, answers memoised (warm for every contender)\n")
 	fmt.Printf("raw fetch: the steady sweep's requests as fakeapi recorded them, replayed signed; every measured\n")
 	fmt.Printf("sweep and replay recorded again and matched request for request, byte for byte; median of %d runs\n\n", o.reps)
-	fmt.Printf("%-30s %9s %11s %9s %13s %11s\n", "contender", "wall", "orders/s", "B/order", "allocs/order", "peak heap")
+	fmt.Printf("%-30s %9s %11s %9s %13s %11s %12s %12s\n", "contender", "wall", "orders/s", "B/order", "allocs/order",
+		"peak heap", "CPU µs/ord", "API µs/ord")
 	line := func(name string, m bench.Measurement) {
-		fmt.Printf("%-30s %8.2fs %11.0f %9.0f %13.2f %8.1f MiB\n", name, m.Wall.Seconds(), orders/m.Wall.Seconds(),
-			float64(m.Bytes)/orders, float64(m.Allocs)/orders, float64(m.PeakHeap)/(1<<20))
+		fmt.Printf("%-30s %8.2fs %11.0f %9.0f %13.2f %8.1f MiB %12.2f %12.2f\n", name, m.Wall.Seconds(), orders/m.Wall.Seconds(),
+			float64(m.Bytes)/orders, float64(m.Allocs)/orders, float64(m.PeakHeap)/(1<<20),
+			float64(m.CPU.Microseconds())/orders, float64(m.ServerCPU.Microseconds())/orders)
 	}
 	r, s := bench.Median(raws), bench.Median(sweeps)
 	line(fmt.Sprintf("raw fetch (concurrency %d)", o.conc), r)
@@ -339,7 +341,7 @@ func scanTable(ctx context.Context, o options, tg *bench.Target) error {
 		var ms []bench.Measurement
 		reqs := 0
 		for range o.reps {
-			m, err := bench.Measure(func() error { st, err := s.Run(ctx); reqs = st.Requests; return err })
+			m, err := bench.Measure(0, func() error { st, err := s.Run(ctx); reqs = st.Requests; return err })
 			if err != nil {
 				return fmt.Errorf("sweep at concurrency %d: %w", conc, err)
 			}
