@@ -52,7 +52,7 @@ test:
 # the eight-bytes-at-a-time index that every other architecture uses.
 TEST_PUREGO = $(GO) test -count=1 -tags purego ./apiclient/ ./collector/
 
-TEST_TIMING = DEBT_EXPORTER_TIMING_TESTS=1 $(GO) test -count=1 -run 'TestThrottledGateway|TestRandomThrottles' ./apiclient/
+TEST_TIMING = DEBT_EXPORTER_TIMING_TESTS=1 $(GO) test -count=1 -run 'TestThrottledGateway|TestRandomThrottles|TestRetryAfter' ./apiclient/
 
 test-timing:
 	$(TEST_TIMING)

@@ -188,8 +188,10 @@ func newTransport(cfg Config) *http.Transport {
 	}
 }
 
-// Workers is the number of workers of a sweep: Config.Concurrency.
-func (c *Client) Workers() int { return c.cfg.Concurrency }
+// Workers is the number of workers of a sweep: twice Config.Concurrency.
+// At most Concurrency hold a slice at a time; a spare one takes a slice
+// while another's request waits out a Retry-After or a backoff.
+func (c *Client) Workers() int { return 2 * c.cfg.Concurrency }
 
 // Pace reports the requests the client now allows in flight and its rate
 // limit in requests per second (0: none), as learned from throttling.

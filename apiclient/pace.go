@@ -39,12 +39,17 @@ type pacer struct {
 	// request for a second or more, so the rate probes upward slowly until
 	// a round is cut for a throttle without one.
 	costly bool
+	// nearLimit is whether the rate was last set from what the API
+	// admitted over a busy second, after a throttle with a Retry-After.
+	nearLimit bool
 	// waiting counts the requests waiting in acquire. The pacer is idle
 	// when none waits and none is in flight; busyFrom is when it last
 	// came out of an idle spell longer than idleGap, idleFrom when it last
 	// went idle.
 	waiting            int
 	busyFrom, idleFrom time.Time
+	sweepFrom          time.Time // see begin
+	lastSuccess        time.Time
 }
 
 func newPacer(concurrency int, ceiling float64) *pacer {
@@ -133,9 +138,11 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 	if p.inflight == 0 && p.waiting == 0 {
 		p.idleFrom = now
 	}
+
 	if !throttled {
 		p.window = min(p.maxWindow, p.window+1/p.window)
 		p.admitted = appendRecent(p.admitted, t.sent)
+		defer func() { p.lastSuccess = now }()
 		if p.rate > 0 {
 			// Gentle growth near the limit (a few % of requests throttled
 			// against a token bucket); fast growth after a second busy
@@ -149,10 +156,15 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 			// and the limit it learned still holds.
 			busy := p.busy(now)
 			switch {
+			case p.costly && p.nearLimit:
+				p.rate *= 1 + nearLimitGrowth/max(p.rate, 1)
 			case p.costly:
 				p.rate *= 1 + costlyGrowth/max(p.rate, 1)
 			case busy && now.Sub(p.lastCut) > time.Second:
-				p.rate *= 1.1
+				// Doubling every fastDoubling, whatever the rate: at a
+				// few requests a second, growth by the answer took
+				// seconds to undo a collapse.
+				p.rate *= math.Exp2(float64(min(now.Sub(p.lastSuccess), maxGrowthStep)) / float64(fastDoubling))
 			default:
 				p.rate *= 1.008
 			}
@@ -177,30 +189,48 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 	if p.rate == 0 {
 		// The first throttle: a little under what the API admitted (or,
 		// when it admitted nothing lately, under what was sent).
-		measured := recentRate(p.admitted, now)
+		_, measured := p.measured(p.admitted, now)
 		if measured == 0 {
-			measured = recentRate(p.sent, now)
+			_, measured = p.measured(p.sent, now)
 		}
 		p.rate = max(0.5, 0.9*measured)
-	} else if admitted, _ := recent(p.admitted, now); p.costly && admitted >= minMeasured {
-		// A throttle stalls a request: the rate goes to a little under
-		// what the API admitted in the last second, the limit (where
-		// throttles of a burst may have cut the rate below it, or where
-		// the rate came from another load), not a quarter under the rate.
-		// A second of a few successes (after a Retry-After sat out) says
-		// too little: then a quarter under.
-		p.rate = max(0.5, 0.95*recentRate(p.admitted, now))
+	} else if admitted, rate := p.measured(p.admitted, now); p.costly && admitted >= minMeasured && !now.Add(-time.Second).Before(p.sweepFrom) {
+		// A throttle stalls a request: the rate goes under what the API
+		// admitted in the last second, the limit (where throttles of a
+		// burst may have cut the rate below it, or where the rate came
+		// from another load), not a quarter under the rate. A tenth under,
+		// as that second may hold a gateway's burst besides its rate; and
+		// from there it grows slowly (nearLimitGrowth), as each throttle
+		// stalls a request, and one near a sweep's end the sweep. A second
+		// of a few successes (after a Retry-After sat out), or less than a
+		// second of this sweep, says too little: then a quarter under.
+		p.rate = max(0.5, 0.9*rate)
+		p.nearLimit = true
 	} else {
 		p.rate = max(0.5, p.rate*0.75)
+		p.nearLimit = false
 	}
 	// Send the next request no sooner than one interval from now.
 	p.nextSend = maxTime(p.nextSend, now.Add(time.Duration(float64(time.Second)/p.rate)))
 	p.cond.Broadcast()
 }
 
+// fastDoubling is how long the rate takes to double once a busy second
+// passed without a throttle; maxGrowthStep bounds the growth one answer
+// brings, however long since the last.
+const (
+	fastDoubling  = 100 * time.Millisecond
+	maxGrowthStep = 250 * time.Millisecond
+)
+
 // costlyGrowth is how fast the rate grows, a share a second, after a
 // throttle that came with a Retry-After.
-const costlyGrowth = 0.15
+const costlyGrowth = 0.3
+
+// nearLimitGrowth is how fast it grows once a throttle with a Retry-After
+// has set it from what the API admitted: close under the limit, about 3.5
+// seconds back to it.
+const nearLimitGrowth = 0.03
 
 // minMeasured is how many successes in the last second make what the API
 // admitted in it a measure of its limit, after a throttle with a
@@ -229,10 +259,29 @@ func (p *pacer) busy(now time.Time) bool {
 	return !idle && now.Sub(p.busyFrom) >= time.Second
 }
 
-// recent returns how many of times lie in the trailing second, and the
-// oldest of them (now for none).
-func recent(times []time.Time, now time.Time) (n int, oldest time.Time) {
-	from := now.Add(-time.Second)
+// begin notes that a sweep starts: a cut measures what the API admitted
+// in this sweep only, since a sweep just before may have run under
+// another limit, or none.
+func (p *pacer) begin() {
+	p.mu.Lock()
+	p.sweepFrom = p.now()
+	p.mu.Unlock()
+}
+
+// measured is recent and recentRate over the trailing second of this
+// sweep.
+func (p *pacer) measured(times []time.Time, now time.Time) (n int, rate float64) {
+	n, oldest := recent(times, now, p.sweepFrom)
+	if n == 0 {
+		return 0, 0
+	}
+	return n, float64(n) / max(now.Sub(oldest), 100*time.Millisecond).Seconds()
+}
+
+// recent returns how many of times lie in the trailing second, and after
+// notBefore, and the oldest of them (now for none).
+func recent(times []time.Time, now, notBefore time.Time) (n int, oldest time.Time) {
+	from := maxTime(now.Add(-time.Second), notBefore.Add(-time.Nanosecond))
 	oldest = now
 	for i := len(times) - 1; i >= 0 && times[i].After(from); i-- {
 		n++
@@ -244,7 +293,7 @@ func recent(times []time.Time, now time.Time) (n int, oldest time.Time) {
 // recentRate is events per second over the trailing second (or since the
 // oldest of them when that is more recent, at least 100ms); 0 for none.
 func recentRate(times []time.Time, now time.Time) float64 {
-	n, oldest := recent(times, now)
+	n, oldest := recent(times, now, time.Time{})
 	if n == 0 {
 		return 0
 	}

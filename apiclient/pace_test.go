@@ -1,6 +1,7 @@
 package apiclient
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -54,19 +55,29 @@ func TestPacerKeepsItsRateWhileIdle(t *testing.T) {
 
 // TestPacerAfterRetryAfter: when every worker sat out a Retry-After, the
 // second without a throttle was not a second of successes: no fast growth
-// and no drop. Throttles with a Retry-After make the rate grow slowly.
+// and no drop. Throttles with a Retry-After make the rate grow slowly, and
+// more slowly still once the rate was set from what the API admitted.
 func TestPacerAfterRetryAfter(t *testing.T) {
 	p, clock, busySecond := pacerAt(100)
 	busySecond(100)
 	p.release(send(p, *clock), true, time.Second) // a throttle with Retry-After: 1
 	assert.True(t, p.costly)
+	assert.True(t, p.nearLimit, "set from a busy second's admissions")
 	rate := p.rate
 	*clock = clock.Add(1100 * time.Millisecond) // the Retry-After sat out
 	p.release(send(p, *clock), false, 0)
-	assert.InDelta(t, rate*(1+costlyGrowth/rate), p.rate, 1e-9)
+	assert.InDelta(t, rate*(1+nearLimitGrowth/rate), p.rate, 1e-9)
 	// Even after a busy second without a throttle: slow.
 	*clock = clock.Add(time.Second)
 	busySecond(100)
+	rate = p.rate
+	p.release(send(p, *clock), false, 0)
+	assert.InDelta(t, rate*(1+nearLimitGrowth/rate), p.rate, 1e-9)
+	// A cut from a thin second (one success after the Retry-After) is by
+	// a quarter, and the rate probes faster: it may be far under.
+	*clock = clock.Add(1100 * time.Millisecond)
+	p.release(send(p, *clock), true, time.Second)
+	assert.False(t, p.nearLimit)
 	rate = p.rate
 	p.release(send(p, *clock), false, 0)
 	assert.InDelta(t, rate*(1+costlyGrowth/rate), p.rate, 1e-9)
@@ -79,14 +90,14 @@ func TestPacerAfterRetryAfter(t *testing.T) {
 }
 
 // TestPacerCostlyThrottleGoesToTheAdmittedRate: a throttle with a
-// Retry-After sets the rate a little under what the API admitted in a busy
+// Retry-After sets the rate a tenth under what the API admitted in a busy
 // second; one without cuts it by a quarter.
 func TestPacerCostlyThrottleGoesToTheAdmittedRate(t *testing.T) {
 	for _, tt := range []struct {
 		retryAfter time.Duration
 		want       float64
 	}{
-		{time.Second, 0.95 * 100 / 0.99}, // 100 sends over 0.99 s
+		{time.Second, 0.9 * 100 / 0.99}, // 100 sends over 0.99 s
 		{0, 200 * 0.75},
 	} {
 		p, clock, busySecond := pacerAt(200)
@@ -105,8 +116,9 @@ func TestPacerRecoversAfterABusySecondWithoutThrottles(t *testing.T) {
 	p, clock, busySecond := pacerAt(20)
 	p.lastCut = clock.Add(-2 * time.Second)
 	busySecond(100)
+	p.lastSuccess = clock.Add(-10 * time.Millisecond)
 	p.release(send(p, *clock), false, 0)
-	assert.InDelta(t, 22, p.rate, 1e-9, "fast growth")
+	assert.InDelta(t, 20*math.Exp2(0.1), p.rate, 1e-9, "fast growth: doubling every 100ms")
 	p.rate = 250
 	p.release(send(p, *clock), false, 0)
 	assert.Zero(t, p.rate, "above twice the admitted rate: no longer a limit")
@@ -121,8 +133,9 @@ func TestPacerRecoversAtALowRate(t *testing.T) {
 	p.lastCut = clock.Add(-2 * time.Second)
 	p.busyFrom = clock.Add(-2 * time.Second)
 	p.waiting = 3 // the other workers, waiting on the rate
+	p.lastSuccess = clock.Add(-time.Second)
 	p.release(send(p, *clock), false, 0)
-	assert.InDelta(t, 1.1, p.rate, 1e-9)
+	assert.InDelta(t, math.Exp2(2.5), p.rate, 1e-9, "a second since the last answer: growth as for 250ms")
 }
 
 // TestPacerCostlyCutAfterAThinSecond: after every worker sat out a
@@ -154,4 +167,36 @@ func TestPacerCostlyFollowsTheRoundCut(t *testing.T) {
 	c := send(p, *clock)
 	p.release(c, true, time.Second) // a new round
 	assert.True(t, p.costly)
+}
+
+// TestPacerCutMeasuresThisSweep: a sweep that starts right after another
+// (which ran under no limit, at 2,000 a second) and is throttled at once
+// cuts to what this sweep was admitted, not to what the last one was. It
+// used to take the trailing second whole: the rate stayed near 2,000, and
+// every worker sat out a Retry-After at once.
+func TestPacerCutMeasuresThisSweep(t *testing.T) {
+	p, clock, busySecond := pacerAt(0)
+	busySecond(2000)
+	*clock = clock.Add(time.Millisecond)
+	p.begin()
+	for range 10 { // a gateway's burst of 10, admitted within 3 ms
+		*clock = clock.Add(300 * time.Microsecond)
+		p.release(send(p, *clock), false, 0)
+	}
+	p.release(send(p, *clock), true, time.Second)
+	assert.InDelta(t, 0.9*10/0.1, p.rate, 1e-6, "10 admitted, over at least 100ms")
+	assert.False(t, p.nearLimit, "less than a second of this sweep says little")
+	// A throttle within the sweep's first second cuts by a quarter, even
+	// with many admitted.
+	*clock = clock.Add(500 * time.Millisecond)
+	busySecond(80)
+	rate := p.rate
+	p.release(send(p, *clock), true, time.Second)
+	assert.InDelta(t, 0.75*rate, p.rate, 1e-6)
+	// A second into it, the cut measures it.
+	*clock = clock.Add(time.Second)
+	busySecond(100)
+	p.release(send(p, *clock), true, time.Second)
+	assert.InDelta(t, 0.9*100/0.99, p.rate, 1e-6)
+	assert.True(t, p.nearLimit)
 }

@@ -74,7 +74,10 @@ type pageBuf struct {
 
 // fetch requests one page of [start, end), retrying transient failures,
 // and decodes it into buf.page.
-func (c *Client) fetch(ctx context.Context, base map[string]string, start, end int64, number int, buf *pageBuf) error {
+//
+// A request that must wait (a Retry-After, a backoff) calls pause first:
+// the sweep lets another worker take a slice meanwhile.
+func (c *Client) fetch(ctx context.Context, base map[string]string, start, end int64, number int, buf *pageBuf, pause func()) error {
 	params := make(map[string]string, len(base)+2)
 	for k, v := range base {
 		params[k] = v
@@ -127,10 +130,12 @@ func (c *Client) fetch(ctx context.Context, base map[string]string, start, end i
 			}
 			if retryAfter > 0 {
 				// Retry-After is honoured by this request, not by every
-				// worker: the pacer has already slowed the others down.
+				// worker: the pacer has already slowed the others down,
+				// and another worker takes a slice meanwhile.
 				if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < retryAfter {
 					return fmt.Errorf("giving up: Retry-After %v would pass the deadline: %w", retryAfter, err)
 				}
+				pause()
 				timer := time.NewTimer(retryAfter)
 				select {
 				case <-ctx.Done():
@@ -148,6 +153,7 @@ func (c *Client) fetch(ctx context.Context, base map[string]string, start, end i
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
 			return fmt.Errorf("giving up: the next retry would pass the deadline: %w", err)
 		}
+		pause()
 		timer := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():

@@ -37,7 +37,9 @@ import (
 //
 // Slices are planned from the previous sweep's spread of orders in time, so
 // that in steady state nearly every request is the only one of its slice,
-// and fetched by Concurrency workers, each aggregating on its own.
+// and fetched by Concurrency workers, each aggregating on its own (and as
+// many spare ones, which take a slice while a request waits out a
+// Retry-After or a backoff).
 
 // Stats describes a sweep, finished or not.
 type Stats struct {
@@ -83,8 +85,8 @@ type slice struct {
 }
 
 // Sweep reads every order of q exactly once and calls fn with them, a
-// batch at a time, from Config.Concurrency workers at once; worker is in
-// [0, Config.Concurrency) and no two calls with the same worker overlap,
+// batch at a time, from up to Workers() workers at once; worker is in
+// [0, Workers()) and no two calls with the same worker overlap,
 // so each worker can aggregate into sums of its own. The slice and its
 // orders are reused after fn returns. On error, what fn received is an
 // incomplete sweep and must be discarded.
@@ -108,8 +110,10 @@ func (c *Client) Sweep(ctx context.Context, q Query, fn func(worker int, orders 
 	s.queue = prev.plan(window, c.cfg.PageSize, c.cfg.Concurrency)
 	s.stats.Sorted = prev.sortedName()
 
+	c.pace.begin()
+	s.slots = make(chan struct{}, c.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for w := range c.cfg.Concurrency {
+	for w := range c.Workers() {
 		wg.Go(func() { s.work(ctx, w) })
 	}
 	wg.Wait()
@@ -139,6 +143,10 @@ type sweep struct {
 	fn     func(int, []Order) error
 	cancel context.CancelCauseFunc
 	window slice
+
+	// slots lets Concurrency workers hold a slice; the others wait for
+	// one that sits out a Retry-After or a backoff (reader.pause).
+	slots chan struct{}
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -212,14 +220,22 @@ func (s *sweep) work(ctx context.Context, worker int) {
 		s.mu.Unlock()
 	}()
 	for {
+		select {
+		case s.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		r.slot = true
 		sl, ok := s.next(ctx)
 		if !ok {
+			r.pause()
 			return
 		}
 		push, err := r.read(ctx, sl)
 		if err != nil {
 			s.fail(err)
 		}
+		r.pause()
 		s.done(push)
 		if err != nil {
 			return
@@ -227,10 +243,23 @@ func (s *sweep) work(ctx context.Context, worker int) {
 	}
 }
 
+// pause gives the worker's slot back, if it still holds it: while its
+// request waits, or once its slice is read. A worker that pauses mid-slice
+// finishes that slice without a slot: requests in flight are the pacer's
+// to bound, and a slot it waited for could be held by a worker waiting for
+// its slice's parts.
+func (r *reader) pause() {
+	if r.slot {
+		r.slot = false
+		<-r.s.slots
+	}
+}
+
 // reader is one worker's state.
 type reader struct {
 	s       *sweep
 	worker  int
+	slot    bool // holds one of s.slots
 	buf     *pageBuf
 	density *profile
 	take    []Order // the orders of an answer that are delivered
@@ -261,7 +290,7 @@ func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
 		// The API includes EndTime: ask for exactly [start, end).
 		end--
 	}
-	if err := r.s.c.fetch(ctx, r.s.base, sl.start, end, page, r.buf); err != nil {
+	if err := r.s.c.fetch(ctx, r.s.base, sl.start, end, page, r.buf, r.pause); err != nil {
 		return nil, err
 	}
 	orders := r.buf.page.orders

@@ -152,6 +152,19 @@ func TestRateLimit(t *testing.T) {
 
 	srv.SetRateLimit(0, 0)
 	assert.Equal(t, 0, call(t, srv, form).code(t))
+
+	// The next n requests, whatever the rate.
+	srv.SetThrottleNext(2, 3*time.Second)
+	for range 2 {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+		assert.Equal(t, "3", resp.Header.Get("Retry-After"))
+	}
+	assert.Equal(t, 0, call(t, srv, form).code(t))
 }
 
 func TestRandomThrottle(t *testing.T) {

@@ -46,7 +46,8 @@
 // (an order with a CreateTime outside the window), SetDuplicate (an OrderNo
 // twice in one answer), SetRateLimit (token bucket on the real clock; 153,
 // or HTTP 429 with Retry-After after SetRateLimit429), SetRandomThrottle
-// (153 to a seeded random fraction). Counters: Requests, Admitted,
+// (153 to a seeded random fraction), SetThrottleNext (429 with a given
+// Retry-After). Counters: Requests, Admitted,
 // Throttled; the request log: LastRequests, LastRequest.
 //
 // The dataset: regions cn-wlcb, cn-sh2, hk, us-ca, cn-bj2 and "" (empty);

@@ -34,6 +34,8 @@ type faults struct {
 	randomP                        float64
 	randomSeed                     uint64
 	randomNext                     uint64
+	throttleLeft                   int
+	throttleAfter                  time.Duration
 }
 
 func decrement(n int) int {
@@ -245,11 +247,24 @@ func (s *Server) SetRandomThrottle(p float64, seed int64) {
 	s.f.randomP, s.f.randomSeed, s.f.randomNext = p, uint64(seed), 0
 }
 
+// SetThrottleNext answers HTTP 429 with Retry-After: retryAfter (whole
+// seconds, at least 1) to the next n well-formed, correctly signed
+// requests, whatever the rate: a gateway that turns a burst away at once.
+func (s *Server) SetThrottleNext(n int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.f.throttleLeft, s.f.throttleAfter = n, retryAfter
+}
+
 // throttle decides whether a valid request is throttled: status 429 with a
 // Retry-After, or 153, or 0 to admit it.
 func (s *Server) throttle() (status int, retryAfter time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.f.throttleLeft != 0 {
+		s.f.throttleLeft = decrement(s.f.throttleLeft)
+		return 429, s.f.throttleAfter
+	}
 	if s.f.randomP > 0 {
 		k := s.f.randomNext
 		s.f.randomNext++
