@@ -189,8 +189,10 @@ func newTransport(cfg Config) *http.Transport {
 }
 
 // Workers is the number of workers of a sweep: twice Config.Concurrency.
-// At most Concurrency hold a slice at a time; a spare one takes a slice
-// while another's request waits out a Retry-After or a backoff.
+// Concurrency of them take slices; a spare one takes a slice while
+// another's request waits out a Retry-After or a backoff (that one keeps
+// its slice and finishes it). Requests in flight stay within the pacer's
+// window, at most Concurrency.
 func (c *Client) Workers() int { return 2 * c.cfg.Concurrency }
 
 // Pace reports the requests the client now allows in flight and its rate

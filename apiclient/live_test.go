@@ -204,6 +204,51 @@ func TestThrottledGateway(t *testing.T) {
 	}
 }
 
+// TestSpareWorkersReadDuringARetryAfter: while the requests turned away
+// with a Retry-After wait it out, spare workers read other slices. With
+// only --api.concurrency workers, the four would all be waiting and
+// nothing would be read until the first of them woke.
+func TestSpareWorkersReadDuringARetryAfter(t *testing.T) {
+	srv := simapi.New(simapi.Config{Seed: 8, Orders: 6000, Now: now})
+	defer srv.Close()
+	var mu sync.Mutex
+	type event struct {
+		at      time.Time
+		outcome string
+	}
+	var events []event
+	c, _ := newClient(t, srv, func(cfg *apiclient.Config) {
+		cfg.Observe = func(outcome string) {
+			mu.Lock()
+			events = append(events, event{time.Now(), outcome})
+			mu.Unlock()
+		}
+	})
+	q := window(srv)
+	_, _ = collect(t, c, q) // the plan: the next sweep starts with every slice queued
+	mu.Lock()
+	events = nil
+	mu.Unlock()
+	srv.SetThrottleNext(4, time.Second)
+	got, _ := collect(t, c, q)
+	require.Len(t, got, 6000)
+	var first time.Time
+	throttled, during := 0, 0
+	for _, e := range events {
+		switch {
+		case e.outcome == apiclient.OutcomeThrottled:
+			throttled++
+			if first.IsZero() {
+				first = e.at
+			}
+		case e.outcome == apiclient.OutcomeSuccess && !first.IsZero() && e.at.Sub(first) < 900*time.Millisecond:
+			during++
+		}
+	}
+	assert.Equal(t, 4, throttled)
+	assert.GreaterOrEqual(t, during, 5, "pages read while the throttled requests waited")
+}
+
 // TestRetryAfterDoesNotHoldTheSweep: a gateway that turns the first four
 // requests of a sweep away with Retry-After: 2 (every request then in
 // flight) stalls those four for two seconds, not the sweep: other workers
@@ -211,7 +256,7 @@ func TestThrottledGateway(t *testing.T) {
 // the whole sweep, the four workers all sitting it out.
 func TestRetryAfterDoesNotHoldTheSweep(t *testing.T) {
 	timingTest(t)
-	const orders, retryAfter = 6000, 2 * time.Second // 60 pages
+	const orders, retryAfter = 6000, 2 * time.Second // 64 pages
 	srv := simapi.New(simapi.Config{Seed: 8, Orders: orders, Now: now})
 	defer srv.Close()
 	c, obs := newClient(t, srv, nil)

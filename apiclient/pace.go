@@ -149,22 +149,29 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 			// without a throttle, so that random throttles (the gateway's
 			// own load) cannot keep the rate down once they stop. Slow
 			// growth, about costlyGrowth a second, when a throttle costs a
-			// Retry-After: each is a request stalled for a second. Above
-			// twice what was admitted in a busy second, the rate no longer
-			// binds. Only a busy second says so: between sweeps, or while
-			// every worker sits out a Retry-After, the client sends nothing
-			// and the limit it learned still holds.
+			// Retry-After: each is a request stalled for a second; then
+			// only costlyQuiet busy seconds without a throttle say the
+			// limit may be gone (a burst of them may have set the rate
+			// from nothing the API admitted). Above twice what was
+			// admitted in a busy second, the rate no longer binds. Only a
+			// busy spell says so: between sweeps, or while every worker
+			// sits out a Retry-After, the client sends nothing and the
+			// limit it learned still holds.
 			busy := p.busy(now)
+			quiet := time.Second
+			if p.costly {
+				quiet = costlyQuiet
+			}
 			switch {
-			case p.costly && p.nearLimit:
-				p.rate *= 1 + nearLimitGrowth/max(p.rate, 1)
-			case p.costly:
-				p.rate *= 1 + costlyGrowth/max(p.rate, 1)
-			case busy && now.Sub(p.lastCut) > time.Second:
+			case busy && now.Sub(maxTime(p.lastCut, p.busyFrom)) > quiet:
 				// Doubling every fastDoubling, whatever the rate: at a
 				// few requests a second, growth by the answer took
 				// seconds to undo a collapse.
 				p.rate *= math.Exp2(float64(min(now.Sub(p.lastSuccess), maxGrowthStep)) / float64(fastDoubling))
+			case p.costly && p.nearLimit:
+				p.rate *= 1 + nearLimitGrowth/max(p.rate, 1)
+			case p.costly:
+				p.rate *= 1 + costlyGrowth/max(p.rate, 1)
 			default:
 				p.rate *= 1.008
 			}
@@ -194,6 +201,7 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 			_, measured = p.measured(p.sent, now)
 		}
 		p.rate = max(0.5, 0.9*measured)
+		p.nearLimit = false
 	} else if admitted, rate := p.measured(p.admitted, now); p.costly && admitted >= minMeasured && !now.Add(-time.Second).Before(p.sweepFrom) {
 		// A throttle stalls a request: the rate goes under what the API
 		// admitted in the last second, the limit (where throttles of a
@@ -216,11 +224,13 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 }
 
 // fastDoubling is how long the rate takes to double once a busy second
-// passed without a throttle; maxGrowthStep bounds the growth one answer
-// brings, however long since the last.
+// passed without a throttle (costlyQuiet seconds after one with a
+// Retry-After); maxGrowthStep bounds the growth one answer brings, however
+// long since the last: at most a doubling.
 const (
 	fastDoubling  = 100 * time.Millisecond
-	maxGrowthStep = 250 * time.Millisecond
+	maxGrowthStep = 100 * time.Millisecond
+	costlyQuiet   = 5 * time.Second
 )
 
 // costlyGrowth is how fast the rate grows, a share a second, after a
@@ -261,7 +271,8 @@ func (p *pacer) busy(now time.Time) bool {
 
 // begin notes that a sweep starts: a cut measures what the API admitted
 // in this sweep only, since a sweep just before may have run under
-// another limit, or none.
+// another limit, or none. (Two sweeps at once on one Client measure from
+// the later's start; the exporter runs one at a time per account.)
 func (p *pacer) begin() {
 	p.mu.Lock()
 	p.sweepFrom = p.now()

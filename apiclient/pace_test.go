@@ -135,7 +135,7 @@ func TestPacerRecoversAtALowRate(t *testing.T) {
 	p.waiting = 3 // the other workers, waiting on the rate
 	p.lastSuccess = clock.Add(-time.Second)
 	p.release(send(p, *clock), false, 0)
-	assert.InDelta(t, math.Exp2(2.5), p.rate, 1e-9, "a second since the last answer: growth as for 250ms")
+	assert.InDelta(t, 2, p.rate, 1e-9, "a second since the last answer: at most a doubling")
 }
 
 // TestPacerCostlyCutAfterAThinSecond: after every worker sat out a
@@ -199,4 +199,45 @@ func TestPacerCutMeasuresThisSweep(t *testing.T) {
 	p.release(send(p, *clock), true, time.Second)
 	assert.InDelta(t, 0.9*100/0.99, p.rate, 1e-6)
 	assert.True(t, p.nearLimit)
+}
+
+// TestPacerRecoversAfterARetryAfterBurst: a sweep whose first requests
+// were all turned away with a Retry-After has admitted nothing, so its
+// first cut comes from what it sent (36/s from four sends), not from any
+// limit. That rate grows slowly, as after every throttle with a
+// Retry-After, but once five busy seconds have passed without a throttle
+// it doubles again, and soon no longer binds: it used to hold the client
+// below the API for dozens of sweeps.
+func TestPacerRecoversAfterARetryAfterBurst(t *testing.T) {
+	p, clock, _ := pacerAt(0)
+	p.nearLimit = true // left from an earlier limit
+	p.begin()
+	for range 4 {
+		send(p, *clock)
+	}
+	for i := range 4 {
+		p.release(ticket{seq: uint64(i + 1), sent: *clock}, true, time.Second)
+	}
+	assert.InDelta(t, 0.9*4/0.1, p.rate, 1e-6, "four sends over at least 100ms")
+	assert.True(t, p.costly)
+	assert.False(t, p.nearLimit, "a first cut is not near a measured limit")
+	// Busy at the rate, every request admitted.
+	p.busyFrom = *clock
+	step := func(d time.Duration) {
+		for end := clock.Add(d); clock.Before(end); {
+			*clock = clock.Add(time.Duration(float64(time.Second) / p.rate))
+			p.sent = append(p.sent, *clock)
+			p.inflight++
+			p.release(ticket{seq: p.seq + 1, sent: *clock}, false, 0)
+			p.seq++
+			if p.rate == 0 {
+				return
+			}
+		}
+	}
+	step(4 * time.Second)
+	assert.Greater(t, p.rate, 36.0)
+	assert.Less(t, p.rate, 36*1.5*1.5*1.5*1.5, "slow growth, about 30%/s, for the first seconds")
+	step(2 * time.Second)
+	assert.Zero(t, p.rate, "five quiet busy seconds on, the rate no longer binds")
 }

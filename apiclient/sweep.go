@@ -144,8 +144,10 @@ type sweep struct {
 	cancel context.CancelCauseFunc
 	window slice
 
-	// slots lets Concurrency workers hold a slice; the others wait for
-	// one that sits out a Retry-After or a backoff (reader.pause).
+	// slots lets Concurrency workers take a slice at a time; the others
+	// wait for a slot. A worker whose request sits out a Retry-After or a
+	// backoff gives its slot back (reader.pause) and finishes its slice
+	// without one, so up to Workers() slices may be held at once.
 	slots chan struct{}
 
 	mu      sync.Mutex
