@@ -211,7 +211,13 @@ func (s *sweep) done(push []slice) {
 }
 
 func (s *sweep) work(ctx context.Context, worker int) {
-	stop := context.AfterFunc(ctx, s.cond.Broadcast)
+	// Under the lock, so that a worker between its check of ctx and its
+	// Wait in next cannot miss the end.
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	})
 	defer stop()
 	buf := s.c.bufs.Get().(*pageBuf)
 	defer s.c.bufs.Put(buf)
