@@ -138,7 +138,6 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 	if p.inflight == 0 && p.waiting == 0 {
 		p.idleFrom = now
 	}
-
 	if !throttled {
 		p.window = min(p.maxWindow, p.window+1/p.window)
 		p.admitted = appendRecent(p.admitted, t.sent)

@@ -140,11 +140,7 @@ func TestRateLimit(t *testing.T) {
 	srv.SetRateLimit429(true)
 	status, _ := post(t, srv, form)
 	assert.Equal(t, http.StatusOK, status)
-	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
+	resp := postHead(t, srv, form)
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	ra, err := strconv.Atoi(resp.Header.Get("Retry-After"))
 	require.NoError(t, err)
@@ -156,11 +152,7 @@ func TestRateLimit(t *testing.T) {
 	// The next n requests, whatever the rate.
 	srv.SetThrottleNext(2, 3*time.Second)
 	for range 2 {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
+		resp := postHead(t, srv, form)
 		assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 		assert.Equal(t, "3", resp.Header.Get("Retry-After"))
 	}

@@ -60,6 +60,19 @@ func post(t *testing.T, srv *Server, form url.Values) (int, []byte) {
 	return do(t, req)
 }
 
+// postHead posts form and returns the response, its body closed: for a
+// test of the status and headers.
+func postHead(t *testing.T, srv *Server, form url.Values) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp
+}
+
 func get(t *testing.T, srv *Server, form url.Values) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, srv.URL+"/?"+form.Encode(), nil)
