@@ -174,7 +174,7 @@ func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
 			default:
 				p.rate *= 1.008
 			}
-			if busy && p.rate > 2*recentRate(p.admitted, now)+10 {
+			if _, admitted := recentRate(p.admitted, now, time.Time{}); busy && p.rate > 2*admitted+10 {
 				p.rate = 0
 			}
 		}
@@ -278,14 +278,9 @@ func (p *pacer) begin() {
 	p.mu.Unlock()
 }
 
-// measured is recent and recentRate over the trailing second of this
-// sweep.
+// measured is recentRate over the trailing second of this sweep.
 func (p *pacer) measured(times []time.Time, now time.Time) (n int, rate float64) {
-	n, oldest := recent(times, now, p.sweepFrom)
-	if n == 0 {
-		return 0, 0
-	}
-	return n, float64(n) / max(now.Sub(oldest), 100*time.Millisecond).Seconds()
+	return recentRate(times, now, p.sweepFrom)
 }
 
 // recent returns how many of times lie in the trailing second, and after
@@ -300,14 +295,15 @@ func recent(times []time.Time, now, notBefore time.Time) (n int, oldest time.Tim
 	return n, oldest
 }
 
-// recentRate is events per second over the trailing second (or since the
-// oldest of them when that is more recent, at least 100ms); 0 for none.
-func recentRate(times []time.Time, now time.Time) float64 {
-	n, oldest := recent(times, now, time.Time{})
+// recentRate counts the events of the trailing second after notBefore,
+// and their rate per second (over the time since the oldest of them when
+// that is shorter, at least 100ms); 0 for none.
+func recentRate(times []time.Time, now, notBefore time.Time) (n int, rate float64) {
+	n, oldest := recent(times, now, notBefore)
 	if n == 0 {
-		return 0
+		return 0, 0
 	}
-	return float64(n) / max(now.Sub(oldest), 100*time.Millisecond).Seconds()
+	return n, float64(n) / max(now.Sub(oldest), 100*time.Millisecond).Seconds()
 }
 
 // appendRecent keeps a bounded history of times.

@@ -153,7 +153,6 @@ func counts(name, list string) ([]int, error) {
 	return out, nil
 }
 
-// requestsRow is what one sort order's sweeps cost in requests.
 // dataset is an API's sort order, and whether its orders bunch in a daily
 // cycle (simapi.Config.DailyPeaks) instead of spreading evenly.
 type dataset struct {
@@ -168,6 +167,7 @@ func (d dataset) String() string {
 	return bench.SortName(d.sort)
 }
 
+// requestsRow is what one sort order's sweeps cost in requests.
 type requestsRow struct {
 	sort                 int
 	pages                int // ceil(orders / PageSize)
