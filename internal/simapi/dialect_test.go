@@ -274,6 +274,27 @@ func TestOutOfRange(t *testing.T) {
 	assert.Len(t, page(t, srv, window(1, 2), 1, 10), 1)
 }
 
+func TestAtEndTime(t *testing.T) {
+	srv := New(Config{Seed: 3, Orders: 2000, Now: testNow, EndTimeExclusive: true})
+	t.Cleanup(srv.Close)
+	start, end := testNow.Unix()-2*86400, testNow.Unix()-86400
+	q := window(start, end)
+	srv.SetAtEndTime(2)
+	for i := range 2 {
+		at := 0
+		for _, o := range page(t, srv, q, 1+i, 10) {
+			if createTime(t, o) == end {
+				at++
+				assert.False(t, srv.Known(o["OrderNo"].(string)))
+			}
+		}
+		assert.Equal(t, 1, at, "answer %d", i)
+	}
+	for _, o := range page(t, srv, q, 1, 10) {
+		assert.Less(t, createTime(t, o), end, "then clean: EndTime is exclusive")
+	}
+}
+
 func TestDuplicate(t *testing.T) {
 	srv := New(Config{Seed: 3, Orders: 105, Now: testNow})
 	t.Cleanup(srv.Close)

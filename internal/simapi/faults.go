@@ -24,6 +24,7 @@ type faults struct {
 
 	outOfRangeLeft int
 	outOfRangeNext int64 // how many out-of-range orders served: picks the next value
+	atEndLeft      int
 	duplicateLeft  int
 
 	churnPay, churnPost            int
@@ -125,6 +126,16 @@ func (s *Server) SetOutOfRange(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.f.outOfRangeLeft = n
+}
+
+// SetAtEndTime makes each of the next n data answers include one order
+// whose CreateTime is the request's EndTime, as SetOutOfRange does: an
+// exclusive API misbehaving, or an inclusive one's order at the boundary,
+// whichever it is asked as.
+func (s *Server) SetAtEndTime(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.f.atEndLeft = n
 }
 
 // SetDuplicate makes each of the next n data answers that hold at least one

@@ -485,6 +485,10 @@ func (s *Server) pageBody(req *request, buf *[]byte) (body []byte, inBuf bool) {
 		default:
 			c.outOfRange = t
 		}
+	} else if s.f.atEndLeft != 0 {
+		s.f.atEndLeft = decrement(s.f.atEndLeft)
+		c.hasOOR, c.oorNo, c.outOfRange = true, s.f.outOfRangeNext, req.q.end
+		s.f.outOfRangeNext++
 	}
 	s.mu.Unlock()
 
