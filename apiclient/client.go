@@ -159,7 +159,11 @@ func New(cfg Config) (*Client, error) {
 	}
 	// A redirect is answered as an error (see attempt), never followed.
 	c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.bufs.New = func() any { return &pageBuf{dec: newDecoder()} }
+	c.bufs.New = func() any {
+		dec := newDecoder()
+		dec.maxOrders = c.cfg.PageSize
+		return &pageBuf{dec: dec}
+	}
 	return c, nil
 }
 

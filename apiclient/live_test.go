@@ -347,6 +347,51 @@ func TestUntrustedCertificateIsNotRetried(t *testing.T) {
 	assert.Less(t, time.Since(start), 2*time.Second)
 }
 
+// TestPlainHTTPFromAnHTTPSEndpointIsNotRetried: an https endpoint that
+// answers in plain HTTP never will otherwise; it was retried as a network
+// error.
+func TestPlainHTTPFromAnHTTPSEndpointIsNotRetried(t *testing.T) {
+	srv := simapi.New(simapi.Config{Seed: 1, Orders: 300, Now: now})
+	defer srv.Close()
+	obs := &outcomes{}
+	c, err := apiclient.New(apiclient.Config{Endpoint: strings.Replace(srv.URL, "http://", "https://", 1),
+		PublicKey: simapi.DemoPublicKey, PrivateKey: simapi.DemoPrivateKey, Retry: fastRetry, Observe: obs.observe})
+	require.NoError(t, err)
+	_, err = c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
+	require.ErrorIs(t, err, http.ErrSchemeMismatch)
+	assert.Equal(t, 1, obs.get(apiclient.OutcomeNetworkError), "one attempt, no retry")
+}
+
+// TestRetryAfterOnRetCode153: a gateway that throttles with RetCode 153
+// and says for how long is waited for, as on HTTP 429; it was asked again
+// after some 100 ms.
+func TestRetryAfterOnRetCode153(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		n := len(at)
+		mu.Unlock()
+		if n <= 2 {
+			w.Header().Set("Retry-After", "1")
+			fmt.Fprint(w, `{"Action":"ListUnpaidOrdersResponse","RetCode":153,"Message":"throttled"}`)
+			return
+		}
+		fmt.Fprint(w, `{"Action":"ListUnpaidOrdersResponse","RetCode":0,"Orders":[]}`)
+	}))
+	defer srv.Close()
+	c, err := apiclient.New(apiclient.Config{Endpoint: srv.URL, PublicKey: "p", PrivateKey: "k", Retry: fastRetry, Concurrency: 1})
+	require.NoError(t, err)
+	_, err = c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func(int, []apiclient.Order) error { return nil })
+	require.NoError(t, err)
+	require.Len(t, at, 3)
+	for i := 1; i < len(at); i++ {
+		// A timer never fires early: a lower bound cannot fail by timing.
+		assert.GreaterOrEqual(t, at[i].Sub(at[i-1]), time.Second, "attempt %d after a Retry-After: 1", i+1)
+	}
+}
+
 // TestRepeatingServerIsStopped: a server that serves the same page again
 // whatever is asked fails the sweep within a few requests and never
 // inflates a total.
@@ -454,4 +499,93 @@ func TestFullAnswerWithoutTimes(t *testing.T) {
 	_, err = c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
 	require.ErrorIs(t, err, apiclient.ErrIgnoresRange)
 	assert.Contains(t, err.Error(), "without one usable CreateTime")
+}
+
+// TestAnswerSortedByChanceIsNoCursor: an unsorted API's answer can be
+// sorted by chance (ten orders of two seconds, the lone order of one at an
+// end); read by time cursor, the orders it did not show of the other second
+// were lost, with a successful sweep (13 seeds in 200 before). Then, on a
+// bigger account whose last sweep showed the API unsorted, billing runs of
+// 150 orders at each full hour make such answers among many (up to 51
+// orders lost before).
+func TestAnswerSortedByChanceIsNoCursor(t *testing.T) {
+	base := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	for seed := int64(1); seed <= 200; seed++ {
+		srv := simapi.New(simapi.Config{Seed: seed, Orders: 0, Now: base, Sort: simapi.Unsorted})
+		srv.PostAt(15, base.Add(-100*time.Second))
+		srv.PostAt(1, base.Add(-99*time.Second))
+		c, _ := newClient(t, srv, func(c *apiclient.Config) { c.PageSize = 10; c.Concurrency = 1 })
+		got, stats := collect(t, c, apiclient.Query{Start: base.Add(-200 * time.Second), End: base})
+		srv.Close()
+		if len(got) != 16 {
+			t.Fatalf("seed %d: %d orders, want 16 (%+v)", seed, len(got), stats)
+		}
+	}
+	for seed := int64(1); seed <= 8; seed++ {
+		srv := simapi.New(simapi.Config{Seed: seed, Orders: 20000, Now: now, Sort: simapi.Unsorted})
+		for h := 1; h <= 48; h++ {
+			srv.PostAt(150, now.Add(-time.Duration(h)*time.Hour))
+		}
+		c, _ := newClient(t, srv, nil)
+		q := window(srv)
+		want := srv.UnpaidOrderNos(q)
+		for round := range 2 { // without a plan, then with one
+			got, _ := collect(t, c, q)
+			checkInvariant(t, fmt.Sprintf("seed %d round %d", seed, round), want, want, got, srv)
+		}
+		srv.Close()
+	}
+}
+
+// TestOneOrderAtEndTimeDoesNotSwitchEndTime: an exclusive API that answers
+// once with an order at EndTime (out of range for it) used to make the
+// client ask every later slice for a second less, for good: the last
+// second of every slice was lost (about 3% of the orders), with successful
+// sweeps. A full answer of orders at EndTime alone still switches it, and
+// an inclusive API is read exactly either way.
+func TestOneOrderAtEndTimeDoesNotSwitchEndTime(t *testing.T) {
+	for _, exclusive := range []bool{true, false} {
+		srv := simapi.New(simapi.Config{Seed: 5, Orders: 20000, Now: now, Span: 2 * time.Hour, EndTimeExclusive: exclusive})
+		c, _ := newClient(t, srv, nil)
+		q := window(srv)
+		want := srv.UnpaidOrderNos(q)
+		srv.SetAtEndTime(3)
+		for round := range 3 {
+			got, _ := collect(t, c, q)
+			for no := range got {
+				if _, ok := want[no]; !ok {
+					delete(got, no) // the injected orders: counted as the API sent them
+				}
+			}
+			checkInvariant(t, fmt.Sprintf("exclusive=%v round %d", exclusive, round), want, want, got, srv)
+		}
+		srv.Close()
+	}
+	// Orders at EndTime alone fill an answer: the API includes EndTime.
+	srv := simapi.New(simapi.Config{Seed: 6, Orders: 3000, Now: now})
+	defer srv.Close()
+	q := window(srv)
+	srv.PostAt(150, q.End.Add(-time.Hour))
+	c, _ := newClient(t, srv, nil)
+	want := srv.UnpaidOrderNos(q)
+	for round := range 2 {
+		got, _ := collect(t, c, q)
+		checkInvariant(t, fmt.Sprintf("a full second round %d", round), want, want, got, srv)
+	}
+}
+
+// TestDenseSecondBoundIsInOrders: a billing run of 1,000 orders in one
+// second, read with --api.page-size=10, is 100 pages: it used to fail the
+// sweep ("the API repeats itself"), the bound being 100 pages whatever
+// their size. Pages that never end are still stopped.
+func TestDenseSecondBoundIsInOrders(t *testing.T) {
+	srv := simapi.New(simapi.Config{Seed: 1, Orders: 2000, Now: now})
+	defer srv.Close()
+	srv.PostAt(1000, now.Add(-time.Hour))
+	c, _ := newClient(t, srv, func(c *apiclient.Config) { c.PageSize = 10 })
+	q := window(srv)
+	want := srv.UnpaidOrderNos(q)
+	got, stats := collect(t, c, q)
+	checkInvariant(t, "page size 10", want, want, got, srv)
+	assert.Equal(t, 1, stats.DenseSeconds)
 }

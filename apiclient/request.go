@@ -185,10 +185,14 @@ func (e *networkError) Error() string { return fmt.Sprintf("%s: %v", e.where, e.
 func (e *networkError) Unwrap() error { return e.err }
 
 // Transient: a refused or reset connection may work the next time; a
-// certificate the system does not trust never will.
-func (e *networkError) Transient() bool { return !isPermanentTLS(e.err) }
+// certificate the system does not trust, or plain HTTP from an https
+// endpoint, never will.
+func (e *networkError) Transient() bool { return !isPermanent(e.err) }
 
-func isPermanentTLS(err error) bool {
+func isPermanent(err error) bool {
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		return true
+	}
 	var (
 		verify   *tls.CertificateVerificationError
 		unknown  x509.UnknownAuthorityError
@@ -278,7 +282,12 @@ func (c *Client) attempt(ctx context.Context, body, signature, where string, buf
 			outcome = OutcomeThrottled
 		}
 		clean := redactor{c.cfg.PrivateKey, c.cfg.PublicKey, signature}
-		return 0, &APIError{RetCode: p.retCode, Message: clean.cut(p.message), Action: clean.cut(p.action), Where: where}
+		if p.retCode == 153 {
+			// A gateway that throttles with RetCode 153 may say for how
+			// long, as with HTTP 429.
+			retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
+		}
+		return retryAfter, &APIError{RetCode: p.retCode, Message: clean.cut(p.message), Action: clean.cut(p.action), Where: where}
 	}
 	return 0, nil
 }

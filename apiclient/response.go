@@ -289,6 +289,10 @@ type decoder struct {
 	// valueText holds the unescaped texts of the top-level values, then
 	// of the current order's (OrderTotalPrice, CreateTime) until it is done.
 	valueText []byte
+	// maxOrders, if not 0, is the most orders an answer may hold (the
+	// PageSize asked for): a body of "{}," would otherwise cost some
+	// 150 bytes of Order for each 3 bytes it sends.
+	maxOrders int
 }
 
 type orderNoRange struct {
@@ -526,6 +530,9 @@ func (d *decoder) orders(p *page) error {
 		ok, err := d.element(first, " in Orders")
 		if !ok {
 			return err
+		}
+		if d.maxOrders > 0 && len(p.orders) == d.maxOrders {
+			return fmt.Errorf("more orders in one answer than the %d asked for (PageSize)", d.maxOrders)
 		}
 		p.orders = append(p.orders, Order{})
 		d.orderNoAt = append(d.orderNoAt, orderNoRange{})

@@ -63,10 +63,11 @@ var ErrRepeats = errors.New("the API repeats itself")
 // requested StartTime/EndTime.
 var ErrIgnoresRange = errors.New("the API answered orders outside the requested time range")
 
-// maxDensePages bounds the pages of one second: 100 pages of 100 orders in
-// one second is far past any real account, and a sign of pages that never
-// end.
-const maxDensePages = 100
+// maxDenseOrders bounds the orders of one second read by paging: 10,000
+// orders posted in one second is far past any real account, and a sign of
+// pages that never end. A bound in orders, not pages, so that a small
+// --api.page-size does not make a billing run's second an error.
+const maxDenseOrders = 10_000
 
 // slice is [start, end) in Unix seconds. A first sweep (no plan yet) has
 // one slice, the window, marked fanout: its first full answer spreads the
@@ -109,6 +110,9 @@ func (c *Client) Sweep(ctx context.Context, q Query, fn func(worker int, orders 
 	s.cond = sync.NewCond(&s.mu)
 	s.queue = prev.plan(window, c.cfg.PageSize, c.cfg.Concurrency)
 	s.stats.Sorted = prev.sortedName()
+	if prev != nil {
+		s.planned = prev.sorted
+	}
 
 	c.pace.begin()
 	s.slots = make(chan struct{}, c.cfg.Concurrency)
@@ -157,12 +161,17 @@ type sweep struct {
 	err     error
 	stats   Stats
 	density *profile // this sweep's spread, the plan of the next
-	sorted  sortOrder
+	// sorted is the API's order as this sweep's answers showed it (trust),
+	// planned as the last sweep's did.
+	sorted, planned sortOrder
 	// timeless holds the OrderNos of the orders delivered without a
 	// usable CreateTime (InvalidCreateTime): they have no slice, so two
 	// answers may both hold one. Nil until the first.
 	timeless map[string]struct{}
 }
+
+// maxKeptBody bounds the body buffers kept from sweep to sweep.
+const maxKeptBody = 1 << 20
 
 // maxTimeless bounds sweep.timeless against an API that sends nothing
 // but orders without a time; past it, such orders are passed on unchecked.
@@ -220,7 +229,13 @@ func (s *sweep) work(ctx context.Context, worker int) {
 	})
 	defer stop()
 	buf := s.c.bufs.Get().(*pageBuf)
-	defer s.c.bufs.Put(buf)
+	defer func() {
+		// A page is some 100 KB; a buffer grown by a huge answer (up to
+		// --api.max-response-bytes) is not kept for every worker.
+		if buf.body.Cap() <= maxKeptBody {
+			s.c.bufs.Put(buf)
+		}
+	}()
 	r := reader{s: s, worker: worker, buf: buf, density: newProfile(s.window, s.c.cfg.PageSize)}
 	defer func() {
 		s.mu.Lock()
@@ -271,6 +286,9 @@ type reader struct {
 	buf     *pageBuf
 	density *profile
 	take    []Order // the orders of an answer that are delivered
+	// askedEnd is the EndTime of the last request: a second less than
+	// its slice's end once the API is known to include EndTime.
+	askedEnd int64
 	// The OrderNos of this answer and of the worker's previous one, with
 	// their CreateTimes: an order never changes its CreateTime, so one
 	// that comes back with another is a server repeating itself.
@@ -298,6 +316,7 @@ func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
 		// The API includes EndTime: ask for exactly [start, end).
 		end--
 	}
+	r.askedEnd = end
 	if err := r.s.c.fetch(ctx, r.s.base, sl.start, end, page, r.buf, r.pause); err != nil {
 		return nil, err
 	}
@@ -321,12 +340,6 @@ func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
 				ErrRepeats, cutText(o.OrderNo, 64), o.CreateTime, t, sl.start, end, page)
 		}
 		r.seen[o.OrderNo] = o.CreateTime
-	}
-	for i := range orders {
-		if orders[i].timeSet && orders[i].CreateTime == end && end == sl.end {
-			r.s.c.inclusiveEnd.Store(true)
-			break
-		}
 	}
 	return orders, nil
 }
@@ -380,10 +393,14 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 				ErrIgnoresRange, sl.start, sl.end)
 		case lo > hi:
 			// A full answer of orders at EndTime only: the API includes
-			// EndTime (get has learned it) and asks again without it.
-			if retried {
+			// EndTime, and from now on is asked for one second less. Only
+			// a full page of them says so: one order at EndTime may be an
+			// exclusive API misbehaving, and taken for inclusive it would
+			// lose the last second of every slice after it.
+			if retried || r.askedEnd < sl.end {
 				return nil, held, fmt.Errorf("%w: [%d, %d) answered with orders at %d only", ErrIgnoresRange, sl.start, sl.end, sl.end)
 			}
+			r.s.c.inclusiveEnd.Store(true)
 			retried = true
 			continue
 		case lo == hi:
@@ -401,32 +418,29 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 			}
 			return rest, held, nil
 		}
-		order := sortedBy(orders, sl)
+		order := r.trust(sortedBy(orders, sl))
 		if sl.fanout {
 			switch order {
 			case ascending:
-				r.observeSort(ascending)
 				read, rest := slice{start: sl.start, end: hi}, slice{start: hi, end: sl.end}
 				if err := r.deliver(orders, read); err != nil {
 					return nil, held, err
 				}
 				return r.fanout(orders, lo, hi, rest), held, nil
 			case descending:
-				r.observeSort(descending)
 				read, rest := slice{start: lo + 1, end: sl.end}, slice{start: sl.start, end: lo + 1}
 				if err := r.deliver(orders, read); err != nil {
 					return nil, held, err
 				}
 				return r.fanout(orders, lo, hi, rest), held, nil
 			}
-			r.observeSort(unsorted)
+			// Unsorted, or too few distinct times to tell: a sample.
 			push, err := r.survey(ctx, sl, orders)
 			return push, held, err
 		}
 		switch order {
 		case ascending:
 			// Complete below the greatest CreateTime; read on from there.
-			r.observeSort(ascending)
 			if err := r.deliver(orders, slice{start: sl.start, end: hi}); err != nil {
 				return nil, held, err
 			}
@@ -434,14 +448,12 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 			sl = r.share(sl, ascending, &walk)
 		case descending:
 			// Complete above the least CreateTime; read on below it.
-			r.observeSort(descending)
 			if err := r.deliver(orders, slice{start: lo + 1, end: sl.end}); err != nil {
 				return nil, held, err
 			}
 			sl.end = lo + 1
 			sl = r.share(sl, descending, &walk)
 		default:
-			r.observeSort(unsorted)
 			return split(sl, orders, 2), held, nil
 		}
 	}
@@ -735,8 +747,9 @@ func (r *reader) dense(ctx context.Context, t int64) error {
 	sec := slice{start: t, end: t + 1}
 	seen := map[string]struct{}{}
 	for page := 1; ; page++ {
-		if page > maxDensePages {
-			return fmt.Errorf("%w: second %d still has full pages after %d pages", ErrRepeats, t, maxDensePages)
+		if (page-1)*r.s.c.cfg.PageSize >= maxDenseOrders {
+			return fmt.Errorf("%w: second %d still has full pages after %d pages, %d orders (pages that never end)",
+				ErrRepeats, t, page-1, (page-1)*r.s.c.cfg.PageSize)
 		}
 		orders, err := r.get(ctx, sec, page)
 		if err != nil {
@@ -768,12 +781,32 @@ func (r *reader) dense(ctx context.Context, t int64) error {
 	}
 }
 
-func (r *reader) observeSort(o sortOrder) {
-	r.s.mu.Lock()
-	if r.s.sorted == unknownOrder || o == unsorted {
-		r.s.sorted = o
+// trust returns the order by which to read an answer that looks sorted
+// as seen (strong: by too many distinct times to be chance), and records
+// what it shows of the API. Only an API that sorts by CreateTime may be
+// read by time cursor: taken for sorted, an unsorted API's answer that is
+// sorted by chance (two seconds, the lone order of one at an end) would
+// lose the orders it did not show. So an answer is read as sorted only in
+// the order the API has shown, by a strong answer of this sweep or by the
+// last sweep; once an answer is unsorted, or two are sorted the opposite
+// ways, none is. unknownOrder: too weak to tell, read as unsorted.
+func (r *reader) trust(seen sortOrder, strong bool) sortOrder {
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	known := s.sorted
+	if known == unknownOrder {
+		known = s.planned
 	}
-	r.s.mu.Unlock()
+	switch {
+	case seen == unsorted || known == unsorted || (known != unknownOrder && seen != known):
+		s.sorted = unsorted
+		return unsorted
+	case known == unknownOrder && !strong:
+		return unknownOrder
+	}
+	s.sorted = seen
+	return seen
 }
 
 type sortOrder int
@@ -786,30 +819,49 @@ const (
 )
 
 // sortedBy tells how the orders of an answer that lie in sl are ordered
-// by CreateTime.
-func sortedBy(orders []Order, sl slice) sortOrder {
+// by CreateTime, and for a sorted answer whether it is strong evidence:
+// whether an answer in no order of time would be sorted one way or the
+// other with a chance below sortedByChance. With n orders of which c_i
+// share the i-th time, that chance is 2 * prod(c_i!) / n!: a page of 100
+// distinct times is proof, ten orders of two seconds, nine and one, one
+// chance in five.
+func sortedBy(orders []Order, sl slice) (order sortOrder, strong bool) {
 	asc, desc := true, true
 	var prev int64
-	first := true
+	n, run := 0, 0
+	logTies := 0.0 // sum of log(c_i!)
 	for i := range orders {
 		o := &orders[i]
 		if !o.timeSet || o.CreateTime < sl.start || o.CreateTime >= sl.end {
 			continue
 		}
-		if !first {
+		if n > 0 {
 			asc = asc && o.CreateTime >= prev
 			desc = desc && o.CreateTime <= prev
 		}
-		prev, first = o.CreateTime, false
+		if n > 0 && o.CreateTime == prev {
+			run++
+			logTies += math.Log(float64(run))
+		} else {
+			run = 1
+		}
+		prev = o.CreateTime
+		n++
 	}
+	lgN, _ := math.Lgamma(float64(n + 1))
+	strong = math.Ln2+logTies-lgN < math.Log(sortedByChance)
 	switch {
 	case asc:
-		return ascending
+		return ascending, strong
 	case desc:
-		return descending
+		return descending, strong
 	}
-	return unsorted
+	return unsorted, true
 }
+
+// sortedByChance bounds the chance that trust takes an answer of an
+// unsorted API for sorted, while it does not know the API's order yet.
+const sortedByChance = 1e-6
 
 // split cuts sl into parts expected to hold fewer than a page each, at the
 // quantiles of the CreateTimes a full answer showed (a sample of sl).
