@@ -326,7 +326,8 @@ func TestRetries(t *testing.T) {
 			defer srv.Close()
 			c, obs := newClient(t, srv, func(c *apiclient.Config) { c.Concurrency = 1 })
 			tt.fault(srv)
-			_, err := c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
+			stats, err := c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
+			assert.EqualValues(t, srv.Requests(), stats.Requests, "Stats.Requests counts retries (debt_sweep_requests)")
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				assert.Equal(t, 1, obs.get(apiclient.OutcomeSuccess))

@@ -306,12 +306,19 @@ func recentRate(times []time.Time, now, notBefore time.Time) (n int, rate float6
 	return n, float64(n) / max(now.Sub(oldest), 100*time.Millisecond).Seconds()
 }
 
-// appendRecent keeps a bounded history of times.
+// appendRecent keeps a bounded history of times, sorted: recent reads
+// it from the newest back. Answers come back out of the order their
+// requests were sent in, so a send time goes in after the later ones
+// already there (a request is passed by a few at most).
 func appendRecent(times []time.Time, t time.Time) []time.Time {
 	if len(times) >= 4096 {
 		times = append(times[:0], times[2048:]...)
 	}
-	return append(times, t)
+	times = append(times, t)
+	for i := len(times) - 1; i > 0 && times[i].Before(times[i-1]); i-- {
+		times[i], times[i-1] = times[i-1], times[i]
+	}
+	return times
 }
 
 // state reports the window and the learned rate (0 = none), for metrics.

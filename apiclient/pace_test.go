@@ -241,3 +241,20 @@ func TestPacerRecoversAfterARetryAfterBurst(t *testing.T) {
 	step(2 * time.Second)
 	assert.Zero(t, p.rate, "five quiet busy seconds on, the rate no longer binds")
 }
+
+// TestAdmittedTimesOutOfOrder: send times are recorded as answers come
+// back, and a slow answer's request was sent before faster ones. The
+// trailing second counted them all; it stopped at the slow one's send time
+// (a second and a half back) and missed those sent before it answered.
+func TestAdmittedTimesOutOfOrder(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	var times []time.Time
+	for _, back := range []time.Duration{900, 600, 1500, 300, 100} { // ms, in order of answer
+		times = appendRecent(times, now.Add(-back*time.Millisecond))
+	}
+	n, _ := recentRate(times, now, time.Time{})
+	assert.Equal(t, 4, n, "sends in the trailing second")
+	for i := 1; i < len(times); i++ {
+		assert.False(t, times[i].Before(times[i-1]), "sorted")
+	}
+}

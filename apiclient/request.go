@@ -75,9 +75,10 @@ type pageBuf struct {
 // fetch requests one page of [start, end), retrying transient failures,
 // and decodes it into buf.page.
 //
-// A request that must wait (a Retry-After, a backoff) calls pause first:
-// the sweep lets another worker take a slice meanwhile.
-func (c *Client) fetch(ctx context.Context, base map[string]string, start, end int64, number int, buf *pageBuf, pause func()) error {
+// sent is called as each attempt goes out. A request that must wait (a
+// Retry-After, a backoff) calls pause first: the sweep lets another worker
+// take a slice meanwhile.
+func (c *Client) fetch(ctx context.Context, base map[string]string, start, end int64, number int, buf *pageBuf, sent, pause func()) error {
 	params := make(map[string]string, len(base)+2)
 	for k, v := range base {
 		params[k] = v
@@ -103,6 +104,7 @@ func (c *Client) fetch(ctx context.Context, base map[string]string, start, end i
 			}
 			return fmt.Errorf("%s: %w", where, err)
 		}
+		sent()
 		retryAfter, err := c.attempt(ctx, body, params["Signature"], where, buf)
 		throttled := isThrottle(err)
 		c.pace.release(t, throttled, retryAfter)

@@ -43,7 +43,7 @@ import (
 
 // Stats describes a sweep, finished or not.
 type Stats struct {
-	Requests int // answers received, data or not (retries included)
+	Requests int // requests sent, answered or not (retries included)
 	Pages    int // answers with data
 	Orders   int // orders delivered to the callback
 	Slices   int // time slices read
@@ -158,6 +158,7 @@ type sweep struct {
 	cond    *sync.Cond
 	queue   []slice
 	busy    int // workers holding a slice
+	asked   int // pages asked for, retries not counted: --api.max-pages
 	err     error
 	stats   Stats
 	density *profile // this sweep's spread, the plan of the next
@@ -302,11 +303,14 @@ func (r *reader) count(f func(*Stats)) {
 	r.s.mu.Unlock()
 }
 
+// sent counts a request to the API, a retry included.
+func (r *reader) sent() { r.count(func(st *Stats) { st.Requests++ }) }
+
 // get requests one page of [start, end) and checks the answer for repeats.
 func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
-	r.count(func(st *Stats) { st.Requests++ })
 	r.s.mu.Lock()
-	over := r.s.stats.Requests > r.s.c.cfg.MaxPages
+	r.s.asked++
+	over := r.s.asked > r.s.c.cfg.MaxPages
 	r.s.mu.Unlock()
 	if over {
 		return nil, fmt.Errorf("%w: more than %d requests (--api.max-pages)", ErrTooManyPages, r.s.c.cfg.MaxPages)
@@ -317,7 +321,7 @@ func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
 		end--
 	}
 	r.askedEnd = end
-	if err := r.s.c.fetch(ctx, r.s.base, sl.start, end, page, r.buf, r.pause); err != nil {
+	if err := r.s.c.fetch(ctx, r.s.base, sl.start, end, page, r.buf, r.sent, r.pause); err != nil {
 		return nil, err
 	}
 	orders := r.buf.page.orders
