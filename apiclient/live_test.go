@@ -362,10 +362,10 @@ func TestPlainHTTPFromAnHTTPSEndpointIsNotRetried(t *testing.T) {
 	assert.Equal(t, 1, obs.get(apiclient.OutcomeNetworkError), "one attempt, no retry")
 }
 
-// TestRetryAfterOnRetCode153: a gateway that throttles with RetCode 153
+// TestRetCode153WithRetryAfterIsWaited: a gateway that throttles with RetCode 153
 // and says for how long is waited for, as on HTTP 429; it was asked again
 // after some 100 ms.
-func TestRetryAfterOnRetCode153(t *testing.T) {
+func TestRetCode153WithRetryAfterIsWaited(t *testing.T) {
 	var mu sync.Mutex
 	var at []time.Time
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
