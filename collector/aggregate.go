@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -135,6 +136,9 @@ func (a *aggregator) bucket(created int64) int {
 	return len(a.ages.Bounds)
 }
 
+// setAside counts n orders left out for reason; the first gives the
+// example. value comes bounded from apiclient; orderNo is cut here, since
+// it reaches the log line as the server sent it.
 func (a *aggregator) setAside(reason, orderNo, value string, n int) {
 	s := a.invalid[reason]
 	if s == nil {
@@ -142,9 +146,27 @@ func (a *aggregator) setAside(reason, orderNo, value string, n int) {
 		a.invalid[reason] = s
 	}
 	if s.count == 0 {
-		s.orderNo, s.value = orderNo, value
+		s.orderNo, s.value = cutText(orderNo, maxLoggedOrderNo), value
 	}
 	s.count += n
+}
+
+// maxLoggedOrderNo bounds an OrderNo in a log line, as apiclient bounds it
+// in its errors.
+const maxLoggedOrderNo = 64
+
+// cutText keeps at most limit bytes of s, on a UTF-8 boundary, and says how
+// much was cut: apiclient's marking of a cut, so that every log line reads
+// alike.
+func cutText(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	end := limit
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return fmt.Sprintf("%s…[cut: %d bytes in all]", s[:end], len(s))
 }
 
 // merge adds o into a.
@@ -158,7 +180,12 @@ func (a *aggregator) merge(o *aggregator) {
 		v.add(s)
 	}
 	for reason, s := range o.invalid {
-		a.setAside(reason, s.orderNo, s.value, s.count)
+		// Not through setAside: the example is cut already.
+		if mine := a.invalid[reason]; mine != nil && mine.count > 0 {
+			mine.count += s.count
+		} else {
+			a.invalid[reason] = s
+		}
 	}
 }
 
