@@ -227,7 +227,18 @@ func (a *aggregator) finish(maxSeries int) totals {
 	}
 	t := totals{invalid: map[string]int{}, samples: map[string]invalidSample{}}
 	if maxSeries > 0 && len(sums) > maxSeries {
-		sums, t.folded = fold(sums, maxSeries)
+		sums = fold(sums, maxSeries)
+		// Folded: no longer exposed under its own labels (a model named
+		// OtherModel still is, with what was folded into it).
+		shown := make(map[seriesKey]bool, len(sums))
+		for _, s := range sums {
+			shown[s.key()] = true
+		}
+		for k := range clean {
+			if !shown[k] {
+				t.folded++
+			}
+		}
 	}
 	t.sums = make([]Sum, 0, len(sums))
 	groups := map[groupKey][]ageSum{}
@@ -270,40 +281,67 @@ func (a *aggregator) finish(maxSeries int) totals {
 
 // fold keeps the largest series and sums the others of each (region,
 // product_code, currency) into one OtherModel series, so that at most
-// maxSeries remain and every total stays exact. Size is the number of
-// orders, then the amount: comparable across currencies, unlike money.
-func fold(sums []*series, maxSeries int) ([]*series, int) {
-	slices.SortFunc(sums, func(x, y *series) int {
+// maxSeries remain and every total stays exact. A real model named
+// OtherModel is that group's OtherModel series: what is folded is added to
+// it, since two series with the same labels cannot both be exposed.
+func fold(sums []*series, maxSeries int) []*series {
+	return foldInto(sums, maxSeries, func(s *series) seriesKey {
+		return seriesKey{s.region, OtherModel, s.productCode, s.currency}
+	})
+}
+
+// foldInto keeps the largest series and sums each of the others into the
+// series labelled into(s), creating it, so that at most maxSeries remain
+// when the labels into gives allow. A series already labelled into(s) is
+// that series. Size is the number of orders, then the amount: comparable
+// across currencies, unlike money.
+func foldInto(sums []*series, maxSeries int, into func(*series) seriesKey) []*series {
+	targets := map[seriesKey]*series{}
+	var rest []*series
+	for _, s := range sums {
+		if k := into(s); k == s.key() {
+			targets[k] = s
+		} else {
+			rest = append(rest, s)
+		}
+	}
+	slices.SortFunc(rest, func(x, y *series) int {
 		return cmp.Or(cmp.Compare(y.orders, x.orders), cmp.Compare(y.amount.Float64(), x.amount.Float64()),
 			cmp.Compare(x.region, y.region), cmp.Compare(x.model, y.model),
 			cmp.Compare(x.productCode, y.productCode), cmp.Compare(x.currency, y.currency))
 	})
-	// Keep k series so that k plus one (other) per group folded fits.
-	keep := maxSeries
-	groups := map[groupKey]bool{}
-	for _, s := range sums[keep:] {
-		groups[groupKey{s.region, s.productCode, s.currency}] = true
+	// Keep k series so that k plus the series folded into fits.
+	keep := min(maxSeries, len(rest))
+	needed := map[seriesKey]bool{}
+	for k := range targets {
+		needed[k] = true
 	}
-	for keep > 0 && keep+len(groups) > maxSeries {
+	for _, s := range rest[keep:] {
+		needed[into(s)] = true
+	}
+	for keep > 0 && keep+len(needed) > maxSeries {
 		keep--
-		s := sums[keep]
-		groups[groupKey{s.region, s.productCode, s.currency}] = true
+		needed[into(rest[keep])] = true
 	}
-	out := slices.Clone(sums[:keep])
-	others := map[groupKey]*series{}
-	for _, s := range sums[keep:] {
-		g := groupKey{s.region, s.productCode, s.currency}
-		o, ok := others[g]
+	out := slices.Clone(rest[:keep])
+	for _, t := range targets {
+		out = append(out, t)
+	}
+	for _, s := range rest[keep:] {
+		k := into(s)
+		t, ok := targets[k]
 		if !ok {
-			o = &series{region: s.region, model: OtherModel, productCode: s.productCode, currency: s.currency,
+			t = &series{region: k.region, model: k.model, productCode: k.productCode, currency: k.currency,
 				oldest: s.oldest, ages: make([]ageSum, len(s.ages))}
-			others[g] = o
-			out = append(out, o)
+			targets[k] = t
+			out = append(out, t)
 		}
-		o.add(s)
+		t.add(s)
 	}
-	return out, len(sums) - keep
+	return out
 }
+
+func (s *series) key() seriesKey { return seriesKey{s.region, s.model, s.productCode, s.currency} }
 
 // labelValue makes a value from the API safe as a label: valid UTF-8,
 // control characters replaced, at most MaxLabelLength bytes. A cut value

@@ -197,6 +197,45 @@ func TestCardinalityIsCapped(t *testing.T) {
 	assert.Equal(t, []float64{4901}, m["debt_series_folded"])
 }
 
+// TestAModelNamedOtherTakesTheFold: a real model named "(other)" (five
+// orders of 10) and two smaller ones, with --metrics.max-series 2. Folding
+// small-a must not make a second series labelled model="(other)": the
+// registry would drop one, and /metrics serve a wrong total with debt_up 1.
+// small-a is added to the real "(other)" instead, small-b is kept, and the
+// CNY total stays 53. Below the cap, "(other)" is shown as itself.
+func TestAModelNamedOtherTakesTheFold(t *testing.T) {
+	api := &literalAPI{}
+	add := func(no, model, amount string) {
+		api.add(t, json.RawMessage(fmt.Sprintf(`{"OrderNo":%q,"Region":"cn","ModelID":%q,"ProductCode":"modelverse","Currency":"CNY","OrderTotalPrice":%q,"CreateTime":%d}`,
+			no, model, amount, now.Unix()-3600)))
+	}
+	for i := range 5 {
+		add(fmt.Sprintf("o%d", i), OtherModel, "10")
+	}
+	add("a1", "small-a", "1")
+	add("b1", "small-b", "2")
+	expect := func(amounts, folded string) *strings.Reader {
+		return strings.NewReader("# HELP debt_unpaid_amount " + helpUnpaidAmount + "\n# TYPE debt_unpaid_amount gauge\n" + amounts +
+			"# HELP debt_series_folded " + helpFolded + "\n# TYPE debt_series_folded gauge\ndebt_series_folded " + folded + "\n")
+	}
+
+	coll, logs := literalCollector(t, api, func(c *Config) { c.MaxSeries = 2 })
+	require.NoError(t, testutil.CollectAndCompare(coll, expect(`debt_unpaid_amount{currency="CNY",model="(other)",product_code="modelverse",region="cn"} 51
+debt_unpaid_amount{currency="CNY",model="small-b",product_code="modelverse",region="cn"} 2
+`, "1"), "debt_unpaid_amount", "debt_series_folded"))
+	body := scrapeWith(&fixture{coll: coll, logs: logs}, "10")
+	assert.Contains(t, body, "debt_up 1")
+	assert.Contains(t, body, `debt_unpaid_amount{currency="CNY",model="(other)",product_code="modelverse",region="cn"} 51`)
+	assert.Contains(t, body, `debt_unpaid_orders{currency="CNY",model="(other)",product_code="modelverse",region="cn"} 6`)
+	assert.NotContains(t, logs.String(), "could not send", "the registry took every series")
+
+	coll, _ = literalCollector(t, api, func(c *Config) { c.MaxSeries = 3 })
+	require.NoError(t, testutil.CollectAndCompare(coll, expect(`debt_unpaid_amount{currency="CNY",model="(other)",product_code="modelverse",region="cn"} 50
+debt_unpaid_amount{currency="CNY",model="small-a",product_code="modelverse",region="cn"} 1
+debt_unpaid_amount{currency="CNY",model="small-b",product_code="modelverse",region="cn"} 2
+`, "0"), "debt_unpaid_amount", "debt_series_folded"))
+}
+
 // TestLabelValuesAreMadeSafe: a NUL and invalid UTF-8 become U+FFFD, a
 // 5 MiB ModelID is cut to 128 bytes, and two long values that share their
 // first 128 bytes stay two series.
