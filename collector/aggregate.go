@@ -206,6 +206,9 @@ type totals struct {
 	invalid map[string]int
 	samples map[string]invalidSample
 	folded  int // series folded into OtherModel
+	// foldedGroups: even one series per (region, product_code, currency)
+	// was over the cap, and the smallest of those were folded by currency.
+	foldedGroups bool
 }
 
 // finish makes label values safe, caps the series at maxSeries (0: no cap)
@@ -228,6 +231,9 @@ func (a *aggregator) finish(maxSeries int) totals {
 	t := totals{invalid: map[string]int{}, samples: map[string]invalidSample{}}
 	if maxSeries > 0 && len(sums) > maxSeries {
 		sums = fold(sums, maxSeries)
+		if len(sums) > maxSeries {
+			sums, t.foldedGroups = foldGroups(sums, maxSeries), true
+		}
 		// Folded: no longer exposed under its own labels (a model named
 		// OtherModel still is, with what was folded into it).
 		shown := make(map[seriesKey]bool, len(sums))
@@ -287,6 +293,17 @@ func (a *aggregator) finish(maxSeries int) totals {
 func fold(sums []*series, maxSeries int) []*series {
 	return foldInto(sums, maxSeries, func(s *series) seriesKey {
 		return seriesKey{s.region, OtherModel, s.productCode, s.currency}
+	})
+}
+
+// foldGroups is for when even one series per (region, product_code,
+// currency) is over maxSeries: it keeps the largest of those and sums the
+// others of each currency into one series whose region, model and
+// product_code are OtherModel. Amounts of two currencies are never added,
+// so with more currencies than maxSeries, one series per currency remains.
+func foldGroups(sums []*series, maxSeries int) []*series {
+	return foldInto(sums, maxSeries, func(s *series) seriesKey {
+		return seriesKey{OtherModel, OtherModel, OtherModel, s.currency}
 	})
 }
 

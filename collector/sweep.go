@@ -224,7 +224,11 @@ func (c *Collector) sweep(ctx context.Context) *result {
 				"example_order", s.orderNo, "example_value", s.value)
 		}
 	}
-	if res.totals.folded > 0 {
+	switch {
+	case res.totals.foldedGroups:
+		level.Warn(c.logger).Log("msg", "too many series, even at one per region, product code and currency: the smallest of those were folded into region, model and product_code \""+OtherModel+"\"",
+			"folded", res.totals.folded, "max_series", c.cfg.MaxSeries, "hint", "raise --metrics.max-series, or filter the query")
+	case res.totals.folded > 0:
 		level.Warn(c.logger).Log("msg", "too many series: the smallest were folded into model=\""+OtherModel+"\"",
 			"folded", res.totals.folded, "max_series", c.cfg.MaxSeries, "hint", "raise --metrics.max-series, or filter the query")
 	}
