@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -241,6 +242,35 @@ func TestAbandonedScrapeLogsOneLine(t *testing.T) {
 	assert.Equal(t, 1, f.logs.count("could not send the metrics"), f.logs.String())
 	assert.Contains(t, f.logs.String(), "closed pipe")
 	assert.NotContains(t, f.logs.String(), "unsupported value type")
+}
+
+// failingGatherer fails as a registry does when two collected metrics are
+// alike: one error line per metric, many metrics.
+type failingGatherer struct{}
+
+func (failingGatherer) Gather() ([]*dto.MetricFamily, error) {
+	var errs prometheus.MultiError
+	for i := range 100 {
+		errs = append(errs, fmt.Errorf("collected metric %q { label:{name:\"model\" value:\"m%d\"} } was collected before with the same name and label values", "debt_unpaid_amount", i))
+	}
+	return nil, errs
+}
+
+// TestGatherErrorIsLoggedAsSuch: metrics left out because gathering failed
+// are not a scraper that hung up: the log line says what happened, in one
+// bounded line, without the scraper hint.
+func TestGatherErrorIsLoggedAsSuch(t *testing.T) {
+	f := newFixture(t, simapi.Config{Seed: 8, Orders: 100}, nil)
+	r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	rec := httptest.NewRecorder()
+	f.coll.Handler(failingGatherer{}, 100*time.Millisecond, time.Minute, f.coll.logger).ServeHTTP(rec, r)
+	assert.Contains(t, rec.Body.String(), "debt_up 1", "the collector's own metrics are served")
+	require.Equal(t, 1, f.logs.count(`msg="metrics left out of the answer"`), f.logs.String())
+	assert.NotContains(t, f.logs.String(), "the scraper hung up")
+	for _, line := range strings.Split(f.logs.String(), "\n") {
+		assert.Less(t, len(line), 2048, line)
+	}
+	assert.Contains(t, f.logs.String(), "bytes in all]")
 }
 
 // TestDenseSecondsAreCounted: a second holding more than a page of orders
