@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -135,6 +136,9 @@ func (a *aggregator) bucket(created int64) int {
 	return len(a.ages.Bounds)
 }
 
+// setAside counts n orders left out for reason; the first gives the
+// example. value comes bounded from apiclient; orderNo is cut here, since
+// it reaches the log line as the server sent it.
 func (a *aggregator) setAside(reason, orderNo, value string, n int) {
 	s := a.invalid[reason]
 	if s == nil {
@@ -142,9 +146,27 @@ func (a *aggregator) setAside(reason, orderNo, value string, n int) {
 		a.invalid[reason] = s
 	}
 	if s.count == 0 {
-		s.orderNo, s.value = orderNo, value
+		s.orderNo, s.value = cutText(orderNo, maxLoggedOrderNo), value
 	}
 	s.count += n
+}
+
+// maxLoggedOrderNo bounds an OrderNo in a log line, as apiclient bounds it
+// in its errors.
+const maxLoggedOrderNo = 64
+
+// cutText keeps at most limit bytes of s, on a UTF-8 boundary, and says how
+// much was cut: apiclient's marking of a cut, so that every log line reads
+// alike.
+func cutText(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	end := limit
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return fmt.Sprintf("%s…[cut: %d bytes in all]", s[:end], len(s))
 }
 
 // merge adds o into a.
@@ -158,7 +180,12 @@ func (a *aggregator) merge(o *aggregator) {
 		v.add(s)
 	}
 	for reason, s := range o.invalid {
-		a.setAside(reason, s.orderNo, s.value, s.count)
+		// Not through setAside: the example is cut already.
+		if mine := a.invalid[reason]; mine != nil && mine.count > 0 {
+			mine.count += s.count
+		} else {
+			a.invalid[reason] = s
+		}
 	}
 }
 
@@ -179,6 +206,9 @@ type totals struct {
 	invalid map[string]int
 	samples map[string]invalidSample
 	folded  int // series folded into OtherModel
+	// foldedGroups: even one series per (region, product_code, currency)
+	// was over the cap, and the smallest of those were folded by currency.
+	foldedGroups bool
 }
 
 // finish makes label values safe, caps the series at maxSeries (0: no cap)
@@ -200,7 +230,21 @@ func (a *aggregator) finish(maxSeries int) totals {
 	}
 	t := totals{invalid: map[string]int{}, samples: map[string]invalidSample{}}
 	if maxSeries > 0 && len(sums) > maxSeries {
-		sums, t.folded = fold(sums, maxSeries)
+		sums = fold(sums, maxSeries)
+		if len(sums) > maxSeries {
+			sums, t.foldedGroups = foldGroups(sums, maxSeries), true
+		}
+		// Folded: no longer exposed under its own labels (a model named
+		// OtherModel still is, with what was folded into it).
+		shown := make(map[seriesKey]bool, len(sums))
+		for _, s := range sums {
+			shown[s.key()] = true
+		}
+		for k := range clean {
+			if !shown[k] {
+				t.folded++
+			}
+		}
 	}
 	t.sums = make([]Sum, 0, len(sums))
 	groups := map[groupKey][]ageSum{}
@@ -243,40 +287,78 @@ func (a *aggregator) finish(maxSeries int) totals {
 
 // fold keeps the largest series and sums the others of each (region,
 // product_code, currency) into one OtherModel series, so that at most
-// maxSeries remain and every total stays exact. Size is the number of
-// orders, then the amount: comparable across currencies, unlike money.
-func fold(sums []*series, maxSeries int) ([]*series, int) {
-	slices.SortFunc(sums, func(x, y *series) int {
+// maxSeries remain and every total stays exact. A real model named
+// OtherModel is that group's OtherModel series: what is folded is added to
+// it, since two series with the same labels cannot both be exposed.
+func fold(sums []*series, maxSeries int) []*series {
+	return foldInto(sums, maxSeries, func(s *series) seriesKey {
+		return seriesKey{s.region, OtherModel, s.productCode, s.currency}
+	})
+}
+
+// foldGroups is for when even one series per (region, product_code,
+// currency) is over maxSeries: it keeps the largest of those and sums the
+// others of each currency into one series whose region, model and
+// product_code are OtherModel. Amounts of two currencies are never added,
+// so with more currencies than maxSeries, one series per currency remains.
+func foldGroups(sums []*series, maxSeries int) []*series {
+	return foldInto(sums, maxSeries, func(s *series) seriesKey {
+		return seriesKey{OtherModel, OtherModel, OtherModel, s.currency}
+	})
+}
+
+// foldInto keeps the largest series and sums each of the others into the
+// series labelled into(s), creating it, so that at most maxSeries remain
+// when the labels into gives allow. A series already labelled into(s) is
+// that series. Size is the number of orders, then the amount: comparable
+// across currencies, unlike money.
+func foldInto(sums []*series, maxSeries int, into func(*series) seriesKey) []*series {
+	targets := map[seriesKey]*series{}
+	var rest []*series
+	for _, s := range sums {
+		if k := into(s); k == s.key() {
+			targets[k] = s
+		} else {
+			rest = append(rest, s)
+		}
+	}
+	slices.SortFunc(rest, func(x, y *series) int {
 		return cmp.Or(cmp.Compare(y.orders, x.orders), cmp.Compare(y.amount.Float64(), x.amount.Float64()),
 			cmp.Compare(x.region, y.region), cmp.Compare(x.model, y.model),
 			cmp.Compare(x.productCode, y.productCode), cmp.Compare(x.currency, y.currency))
 	})
-	// Keep k series so that k plus one (other) per group folded fits.
-	keep := maxSeries
-	groups := map[groupKey]bool{}
-	for _, s := range sums[keep:] {
-		groups[groupKey{s.region, s.productCode, s.currency}] = true
+	// Keep k series so that k plus the series folded into fits.
+	keep := min(maxSeries, len(rest))
+	needed := map[seriesKey]bool{}
+	for k := range targets {
+		needed[k] = true
 	}
-	for keep > 0 && keep+len(groups) > maxSeries {
+	for _, s := range rest[keep:] {
+		needed[into(s)] = true
+	}
+	for keep > 0 && keep+len(needed) > maxSeries {
 		keep--
-		s := sums[keep]
-		groups[groupKey{s.region, s.productCode, s.currency}] = true
+		needed[into(rest[keep])] = true
 	}
-	out := slices.Clone(sums[:keep])
-	others := map[groupKey]*series{}
-	for _, s := range sums[keep:] {
-		g := groupKey{s.region, s.productCode, s.currency}
-		o, ok := others[g]
+	out := slices.Clone(rest[:keep])
+	for _, t := range targets {
+		out = append(out, t)
+	}
+	for _, s := range rest[keep:] {
+		k := into(s)
+		t, ok := targets[k]
 		if !ok {
-			o = &series{region: s.region, model: OtherModel, productCode: s.productCode, currency: s.currency,
+			t = &series{region: k.region, model: k.model, productCode: k.productCode, currency: k.currency,
 				oldest: s.oldest, ages: make([]ageSum, len(s.ages))}
-			others[g] = o
-			out = append(out, o)
+			targets[k] = t
+			out = append(out, t)
 		}
-		o.add(s)
+		t.add(s)
 	}
-	return out, len(sums) - keep
+	return out
 }
+
+func (s *series) key() seriesKey { return seriesKey{s.region, s.model, s.productCode, s.currency} }
 
 // labelValue makes a value from the API safe as a label: valid UTF-8,
 // control characters replaced, at most MaxLabelLength bytes. A cut value

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -247,6 +248,29 @@ func TestInvalidOrdersAreCountedAndLoggedOncePerSweep(t *testing.T) {
 	requireHealthy(t, f) // checks debt_invalid_orders{reason="amount"} and the exact rest
 	assert.Equal(t, 1, f.logs.count(`msg="orders left out of the sums"`), f.logs.String())
 	assert.Contains(t, f.logs.String(), "count="+strconv.Itoa(truth.Invalid))
+}
+
+// TestInvalidOrderLogIsBounded: an order with an invalid amount and a
+// 1 MiB OrderNo is left out and logged once, its OrderNo cut to 64 bytes and
+// marked as apiclient marks a cut, not written out whole.
+func TestInvalidOrderLogIsBounded(t *testing.T) {
+	api := &literalAPI{}
+	ct := now.Add(-time.Hour).Unix()
+	api.add(t, json.RawMessage(fmt.Sprintf(`{"OrderNo":%q,"Region":"cn","ModelID":"m","ProductCode":"modelverse","Currency":"CNY","OrderTotalPrice":"oops","CreateTime":%d}`,
+		strings.Repeat("X", 1<<20), ct)))
+	api.add(t, json.RawMessage(fmt.Sprintf(`{"OrderNo":"ok-1","Region":"cn","ModelID":"m","ProductCode":"modelverse","Currency":"CNY","OrderTotalPrice":"1.5","CreateTime":%d}`, ct)))
+	coll, logs := literalCollector(t, api, nil)
+	got := gather(t, coll)
+	require.Equal(t, []float64{1}, got["debt_up"])
+	assert.Equal(t, []float64{1.5}, got["debt_unpaid_amount"], "the valid order is summed")
+	assert.Equal(t, []float64{1, 0, 0}, got["debt_invalid_orders"], "amount, create_time, out_of_window")
+
+	require.Equal(t, 1, logs.count(`msg="orders left out of the sums"`), logs.String())
+	for _, line := range strings.Split(logs.String(), "\n") {
+		assert.Less(t, len(line), 512, "%.200s...", line)
+	}
+	want := `example_order="` + strings.Repeat("X", 64) + `…[cut: 1048576 bytes in all]"`
+	assert.True(t, strings.Contains(logs.String(), want), "want %s in the log", want)
 }
 
 func TestConcurrentScrapesShareOneSweep(t *testing.T) {

@@ -197,6 +197,118 @@ func TestCardinalityIsCapped(t *testing.T) {
 	assert.Equal(t, []float64{4901}, m["debt_series_folded"])
 }
 
+// TestAModelNamedOtherTakesTheFold: a real model named "(other)" (five
+// orders of 10) and two smaller ones, with --metrics.max-series 2. Folding
+// small-a must not make a second series labelled model="(other)": the
+// registry would drop one, and /metrics serve a wrong total with debt_up 1.
+// small-a is added to the real "(other)" instead, small-b is kept, and the
+// CNY total stays 53. Below the cap, "(other)" is shown as itself.
+func TestAModelNamedOtherTakesTheFold(t *testing.T) {
+	api := &literalAPI{}
+	add := func(no, model, amount string) {
+		api.add(t, json.RawMessage(fmt.Sprintf(`{"OrderNo":%q,"Region":"cn","ModelID":%q,"ProductCode":"modelverse","Currency":"CNY","OrderTotalPrice":%q,"CreateTime":%d}`,
+			no, model, amount, now.Unix()-3600)))
+	}
+	for i := range 5 {
+		add(fmt.Sprintf("o%d", i), OtherModel, "10")
+	}
+	add("a1", "small-a", "1")
+	add("b1", "small-b", "2")
+	expect := func(amounts, folded string) *strings.Reader {
+		return strings.NewReader("# HELP debt_unpaid_amount " + helpUnpaidAmount + "\n# TYPE debt_unpaid_amount gauge\n" + amounts +
+			"# HELP debt_series_folded " + helpFolded + "\n# TYPE debt_series_folded gauge\ndebt_series_folded " + folded + "\n")
+	}
+
+	coll, logs := literalCollector(t, api, func(c *Config) { c.MaxSeries = 2 })
+	require.NoError(t, testutil.CollectAndCompare(coll, expect(`debt_unpaid_amount{currency="CNY",model="(other)",product_code="modelverse",region="cn"} 51
+debt_unpaid_amount{currency="CNY",model="small-b",product_code="modelverse",region="cn"} 2
+`, "1"), "debt_unpaid_amount", "debt_series_folded"))
+	body := scrapeWith(&fixture{coll: coll, logs: logs}, "10")
+	assert.Contains(t, body, "debt_up 1")
+	assert.Contains(t, body, `debt_unpaid_amount{currency="CNY",model="(other)",product_code="modelverse",region="cn"} 51`)
+	assert.Contains(t, body, `debt_unpaid_orders{currency="CNY",model="(other)",product_code="modelverse",region="cn"} 6`)
+	assert.NotContains(t, logs.String(), "could not send", "the registry took every series")
+
+	coll, _ = literalCollector(t, api, func(c *Config) { c.MaxSeries = 3 })
+	require.NoError(t, testutil.CollectAndCompare(coll, expect(`debt_unpaid_amount{currency="CNY",model="(other)",product_code="modelverse",region="cn"} 50
+debt_unpaid_amount{currency="CNY",model="small-a",product_code="modelverse",region="cn"} 1
+debt_unpaid_amount{currency="CNY",model="small-b",product_code="modelverse",region="cn"} 2
+`, "0"), "debt_unpaid_amount", "debt_series_folded"))
+}
+
+// TestMaxSeriesIsACapBeyondTheGroups: 6 regions x 2 products x 2
+// currencies are 24 groups of 3 models, more groups than --metrics.max-series
+// 5. One "(other)" per group would be 24 series; the cap holds: the largest
+// groups are kept, the others summed per currency into region, model and
+// product_code "(other)", the totals and age buckets exact per currency.
+// Only a cap below the currencies is passed: one series per currency.
+func TestMaxSeriesIsACapBeyondTheGroups(t *testing.T) {
+	api := &literalAPI{}
+	type tally struct {
+		amount money.Decimal
+		orders int
+	}
+	want := map[string]*tally{"CNY": {}, "USD": {}}
+	n := 0
+	for r := range 6 {
+		for _, product := range []string{"modelverse", "sandbox"} {
+			for _, currency := range []string{"CNY", "USD"} {
+				for m := range 3 {
+					for range 1 + (r+m)%4 { // groups and models of several sizes
+						n++
+						amount := fmt.Sprintf("%d.%02d", n%9, n%100)
+						d, err := money.ParseString(amount)
+						require.NoError(t, err)
+						want[currency].amount = want[currency].amount.Add(d)
+						want[currency].orders++
+						api.add(t, json.RawMessage(fmt.Sprintf(`{"OrderNo":"O-%d","Region":"r%d","ModelID":"m%d","ProductCode":%q,"Currency":%q,"OrderTotalPrice":%q,"CreateTime":%d}`,
+							n, r, m, product, currency, amount, now.Unix()-int64(n)*3600)))
+					}
+				}
+			}
+		}
+	}
+	check := func(maxSeries, wantSeries int) {
+		t.Helper()
+		coll, logs := literalCollector(t, api, func(c *Config) { c.MaxSeries = maxSeries })
+		res := coll.sweep(t.Context())
+		require.NoError(t, res.err)
+		assert.Len(t, res.totals.sums, wantSeries)
+		assert.Equal(t, 1, logs.count("even at one per region, product code and currency"), logs.String())
+		got := map[string]*tally{"CNY": {}, "USD": {}}
+		wide := 0
+		for _, s := range res.totals.sums {
+			got[s.Currency].amount = got[s.Currency].amount.Add(s.Amount)
+			got[s.Currency].orders += s.Orders
+			if s.Region == OtherModel && s.ProductCode == OtherModel && s.Model == OtherModel {
+				wide++
+			}
+		}
+		assert.Equal(t, 2, wide, "one per currency")
+		byAge := map[string]*tally{"CNY": {}, "USD": {}}
+		groups := map[groupKey]bool{}
+		for _, a := range res.totals.byAge {
+			byAge[a.Currency].amount = byAge[a.Currency].amount.Add(a.Amount)
+			byAge[a.Currency].orders += a.Orders
+			groups[groupKey{a.Region, a.ProductCode, a.Currency}] = true
+		}
+		assert.LessOrEqual(t, len(groups), wantSeries, "the age series follow the folded groups")
+		for currency, w := range want {
+			assert.Zero(t, got[currency].amount.Cmp(w.amount), "%s: %s, want %s", currency, got[currency].amount, w.amount)
+			assert.Equal(t, w.orders, got[currency].orders, currency)
+			assert.Zero(t, byAge[currency].amount.Cmp(w.amount), "%s by age: %s, want %s", currency, byAge[currency].amount, w.amount)
+			assert.Equal(t, w.orders, byAge[currency].orders, currency)
+		}
+		m := gather(t, coll) // pedantic: no two series alike
+		assert.Equal(t, []float64{72}, m["debt_series_folded"], "every model is folded")
+		problems, err := testutil.CollectAndLint(coll)
+		require.NoError(t, err)
+		assert.Empty(t, problems)
+	}
+	check(5, 5)
+	check(1, 2)
+}
+
 // TestLabelValuesAreMadeSafe: a NUL and invalid UTF-8 become U+FFFD, a
 // 5 MiB ModelID is cut to 128 bytes, and two long values that share their
 // first 128 bytes stay two series.

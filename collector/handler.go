@@ -61,9 +61,21 @@ type promLogger struct {
 	once   sync.Once
 }
 
+// maxPromError bounds the error of a failed gathering: it lists every
+// metric that failed, each in full.
+const maxPromError = 1024
+
 func (l *promLogger) Println(v ...any) {
 	l.once.Do(func() {
+		err := strings.TrimSpace(fmt.Sprintln(v...))
+		if first, _ := v[0].(string); strings.HasPrefix(first, "error gathering metrics") {
+			// Not the scraper: metrics were inconsistent, and left out of
+			// an answer served all the same.
+			level.Error(l.logger).Log("msg", "metrics left out of the answer", "remote", l.remote,
+				"err", cutText(strings.ReplaceAll(err, "\n", " "), maxPromError), "hint", "a bug of the exporter: please report it")
+			return
+		}
 		level.Warn(l.logger).Log("msg", "could not send the metrics to the scraper", "remote", l.remote,
-			"err", strings.TrimSpace(fmt.Sprintln(v...)), "hint", "the scraper hung up, or its scrape_timeout is shorter than a sweep")
+			"err", err, "hint", "the scraper hung up, or its scrape_timeout is shorter than a sweep")
 	})
 }

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -242,6 +244,35 @@ func TestAbandonedScrapeLogsOneLine(t *testing.T) {
 	assert.NotContains(t, f.logs.String(), "unsupported value type")
 }
 
+// failingGatherer fails as a registry does when two collected metrics are
+// alike: one error line per metric, many metrics.
+type failingGatherer struct{}
+
+func (failingGatherer) Gather() ([]*dto.MetricFamily, error) {
+	var errs prometheus.MultiError
+	for i := range 100 {
+		errs = append(errs, fmt.Errorf("collected metric %q { label:{name:\"model\" value:\"m%d\"} } was collected before with the same name and label values", "debt_unpaid_amount", i))
+	}
+	return nil, errs
+}
+
+// TestGatherErrorIsLoggedAsSuch: metrics left out because gathering failed
+// are not a scraper that hung up: the log line says what happened, in one
+// bounded line, without the scraper hint.
+func TestGatherErrorIsLoggedAsSuch(t *testing.T) {
+	f := newFixture(t, simapi.Config{Seed: 8, Orders: 100}, nil)
+	r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	rec := httptest.NewRecorder()
+	f.coll.Handler(failingGatherer{}, 100*time.Millisecond, time.Minute, f.coll.logger).ServeHTTP(rec, r)
+	assert.Contains(t, rec.Body.String(), "debt_up 1", "the collector's own metrics are served")
+	require.Equal(t, 1, f.logs.count(`msg="metrics left out of the answer"`), f.logs.String())
+	assert.NotContains(t, f.logs.String(), "the scraper hung up")
+	for _, line := range strings.Split(f.logs.String(), "\n") {
+		assert.Less(t, len(line), 2048, line)
+	}
+	assert.Contains(t, f.logs.String(), "bytes in all]")
+}
+
 // TestDenseSecondsAreCounted: a second holding more than a page of orders
 // is read by paging, exactly, and counted in
 // debt_sweep_dense_seconds_total, on every complete sweep.
@@ -254,4 +285,88 @@ func TestDenseSecondsAreCounted(t *testing.T) {
 	assert.GreaterOrEqual(t, first[0], 2.0, "the two sweeps so far each read the dense second")
 	second := gather(t, f.coll)["debt_sweep_dense_seconds_total"]
 	assert.Greater(t, second[0], first[0], "a counter over sweeps")
+}
+
+// windingDownSweeper stands for a client whose first sweep, once its
+// context ends, takes a while to stop (requests in flight winding down):
+// it closes canceled and returns only when windDown is closed. Later
+// sweeps complete at once.
+type windingDownSweeper struct {
+	canceled, windDown chan struct{}
+
+	mu    sync.Mutex
+	calls int
+}
+
+func (s *windingDownSweeper) Sweep(ctx context.Context, _ apiclient.Query, _ func(int, []apiclient.Order) error) (apiclient.Stats, error) {
+	s.mu.Lock()
+	s.calls++
+	first := s.calls == 1
+	s.mu.Unlock()
+	if !first {
+		return apiclient.Stats{Requests: 1}, nil
+	}
+	<-ctx.Done()
+	close(s.canceled)
+	<-s.windDown
+	return apiclient.Stats{}, context.Cause(ctx)
+}
+
+func (s *windingDownSweeper) Workers() int             { return 1 }
+func (s *windingDownSweeper) Pace() (float64, float64) { return 1, 0 }
+
+// waitingContext tells when a scrape, its sweep chosen, waits on it.
+type waitingContext struct {
+	context.Context
+	once    sync.Once
+	waiting chan struct{}
+}
+
+func (c *waitingContext) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.waiting) })
+	return c.Context.Done()
+}
+
+// TestAScrapeDoesNotJoinACanceledSweep: scrape A's deadline cancels its
+// sweep, which takes a while to stop; scrape B, with a later deadline,
+// comes in that while. B must not share A's failure: it gets a sweep of
+// its own, complete. Channels order the events, not sleeps: A's deadline
+// has canceled the sweep before B arrives, and the sweep stops only once B
+// waits on the sweep it chose.
+func TestAScrapeDoesNotJoinACanceledSweep(t *testing.T) {
+	sw := &windingDownSweeper{canceled: make(chan struct{}), windDown: make(chan struct{})}
+	c := New(Config{Client: sw, Window: window, MaxTimeout: time.Minute})
+	upOf := func(ctx context.Context) float64 { // no require: it runs in goroutines
+		ch := make(chan prometheus.Metric, 100)
+		c.ForScrape(ctx).Collect(ch)
+		close(ch)
+		up := -1.0
+		for m := range ch {
+			var pb dto.Metric
+			if m.Desc() == upDesc && m.Write(&pb) == nil {
+				up = pb.GetGauge().GetValue()
+			}
+		}
+		return up
+	}
+
+	actx, cancelA := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancelA()
+	a := make(chan float64)
+	go func() { a <- upOf(actx) }()
+	<-sw.canceled // A's deadline has canceled the sweep; it is winding down
+
+	bctx, cancelB := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelB()
+	waiting := &waitingContext{Context: bctx, waiting: make(chan struct{})}
+	b := make(chan float64)
+	go func() { b <- upOf(waiting) }()
+	<-waiting.waiting
+	close(sw.windDown)
+
+	assert.Equal(t, 0.0, <-a, "A fails by its own deadline")
+	assert.Equal(t, 1.0, <-b, "B, whose deadline is a minute away, does not fail by A's")
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	assert.Equal(t, 2, sw.calls, "B swept again")
 }

@@ -37,21 +37,45 @@ type call struct {
 	mu       sync.Mutex
 	deadline time.Time
 	timer    *time.Timer
+	// canceled is set when the deadline cancels the sweep. The sweep may
+	// take a while to wind down; a scrape that came after must not join
+	// it, or it would fail by a deadline that is not its own.
+	canceled bool
 }
 
-// extend pushes the call's deadline to d if d is later.
-func (cl *call) extend(d time.Time) {
+// join pushes the call's deadline to d if d is later, and reports false
+// if the call was already canceled: the caller then starts a sweep of its
+// own.
+func (cl *call) join(d time.Time) bool {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
+	if cl.canceled {
+		return false
+	}
 	if d.After(cl.deadline) {
 		cl.deadline = d
 		cl.timer.Reset(time.Until(d))
 	}
+	return true
+}
+
+// expire is the timer's function: it cancels the sweep, unless a scrape
+// joined and pushed the deadline while the timer was firing.
+func (cl *call) expire(cancel context.CancelCauseFunc) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if left := time.Until(cl.deadline); left > 0 {
+		cl.timer.Reset(left) // join re-armed it already; this costs nothing
+		return
+	}
+	cl.canceled = true
+	cancel(fmt.Errorf("%w: the sweep needs more time than the scrape allows", context.DeadlineExceeded))
 }
 
 // result returns the sweep this scrape reports. Per-scrape mode: a recent
-// complete one when MinInterval allows, else the one in flight, else a new
-// one; background mode: the latest, waiting for the first up to ctx.
+// complete one when MinInterval allows, else the one in flight unless its
+// deadline has canceled it, else a new one; background mode: the latest,
+// waiting for the first up to ctx.
 func (c *Collector) result(ctx context.Context) *result {
 	if c.cfg.Interval > 0 {
 		select {
@@ -73,10 +97,8 @@ func (c *Collector) result(ctx context.Context) *result {
 		deadline = time.Now().Add(c.cfg.MaxTimeout)
 	}
 	cl := c.inflight
-	if cl == nil {
+	if cl == nil || !cl.join(earliest(deadline, cl.began.Add(c.cfg.MaxTimeout))) {
 		cl = c.start(deadline)
-	} else {
-		cl.extend(earliest(deadline, cl.began.Add(c.cfg.MaxTimeout)))
 	}
 	c.mu.Unlock()
 
@@ -110,19 +132,25 @@ func (c *Collector) start(deadline time.Time) *call {
 	// it still gets its answer; it ends at the call's deadline, or with
 	// the exporter (SIGTERM).
 	ctx, cancel := context.WithCancelCause(c.cfg.Context)
-	cl.timer = time.AfterFunc(time.Until(cl.deadline), func() {
-		cancel(fmt.Errorf("%w: the sweep needs more time than the scrape allows", context.DeadlineExceeded))
-	})
+	cl.mu.Lock() // the timer may fire at once; expire reads cl.timer
+	cl.timer = time.AfterFunc(time.Until(cl.deadline), func() { cl.expire(cancel) })
+	cl.mu.Unlock()
 	go func() {
 		defer cancel(nil)
 		res := c.sweep(ctx)
 		cl.timer.Stop()
 		c.mu.Lock()
-		c.inflight = nil
-		if res.err == nil {
+		// A canceled call may still be winding down when a later one has
+		// taken its place, and may even end after it.
+		if c.inflight == cl {
+			c.inflight = nil
+		}
+		if res.err == nil && (c.lastSuccess == nil || !res.started.Before(c.lastSuccess.started)) {
 			c.lastSuccess = res
 		}
-		c.latest = res
+		if c.latest == nil || !res.started.Before(c.latest.started) {
+			c.latest = res
+		}
 		c.mu.Unlock()
 		cl.res = res
 		close(cl.done)
@@ -196,7 +224,11 @@ func (c *Collector) sweep(ctx context.Context) *result {
 				"example_order", s.orderNo, "example_value", s.value)
 		}
 	}
-	if res.totals.folded > 0 {
+	switch {
+	case res.totals.foldedGroups:
+		level.Warn(c.logger).Log("msg", "too many series, even at one per region, product code and currency: the smallest of those were folded into region, model and product_code \""+OtherModel+"\"",
+			"folded", res.totals.folded, "max_series", c.cfg.MaxSeries, "hint", "raise --metrics.max-series, or filter the query")
+	case res.totals.folded > 0:
 		level.Warn(c.logger).Log("msg", "too many series: the smallest were folded into model=\""+OtherModel+"\"",
 			"folded", res.totals.folded, "max_series", c.cfg.MaxSeries, "hint", "raise --metrics.max-series, or filter the query")
 	}
