@@ -264,6 +264,10 @@ type config struct {
 	// Always without --config.file; with it, only when its keys are set.
 	flagAccount bool
 	warnings    []string // logged at start
+	// secrets are the private key and the values that may be it, for
+	// redact: errors found after loadConfig (the accounts file's) are
+	// cleaned with them too.
+	secrets []string
 }
 
 // loadConfig validates flags, the web configuration, and reads the private
@@ -276,6 +280,7 @@ func loadConfig(f flagValues, getenv func(string) string) (*config, error) {
 	if err != nil {
 		return nil, redact(err, secrets)
 	}
+	c.secrets = secrets
 	return c, nil
 }
 
@@ -379,6 +384,9 @@ func checkConfig(f flagValues, getenv func(string) string, secrets *[]string) (*
 		}
 	}
 	if err := checkWebConfig(f.webConfigFile()); err != nil {
+		return nil, err
+	}
+	if err := checkAccountsFile(f.configFile); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -500,6 +508,7 @@ func keyNotElsewhere(f flagValues, key string) error {
 	for _, err := range []error{
 		check(f.from("--api.public-key"), f.publicKey), check(f.from("--api.endpoint"), f.endpoint),
 		check(f.from("--api.project-id"), f.projectID), check("--web.config.file", f.webConfigFile()),
+		check("--config.file", f.configFile),
 		check("--web.listen-address", f.listenAddresses()...), check("--web.telemetry-path", f.metricsPath),
 		check("--window", f.window), check("--metrics.age-buckets", f.ageBuckets),
 		check("--filter.resource-id", f.resourceIDs...), check("--filter.model", f.models...),
@@ -566,6 +575,19 @@ func checkWebConfig(path string) error {
 		msg = "basic_auth_users: a password is not a bcrypt hash (store the hash, as htpasswd -nBC 10 user prints it): " + msg
 	}
 	return fmt.Errorf("--web.config.file %s: %s", path, oneLine(msg))
+}
+
+// checkAccountsFile catches the one mistake whose error would quote the
+// value: a path that names no file may be the key, pasted in the wrong
+// place. Whatever else is wrong with the file, Load says, naming it.
+func checkAccountsFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("--config.file: no such file %s", notShown)
+	}
+	return nil
 }
 
 // oneLine joins a multi-line message (YAML errors list one problem a line).

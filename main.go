@@ -73,7 +73,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	// (a file account never calls the demo API unless it says so).
 	set, err := newAccounts(ctx, cfg, getenv, logger.kit)
 	if err != nil {
-		return startFailed(logger, err)
+		return startFailed(logger, redact(err, cfg.secrets))
 	}
 
 	level.Info(logger.kit).Log("msg", "starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())

@@ -308,7 +308,10 @@ func TestStartupErrors(t *testing.T) {
 		{"demo orders past int32", nil, []string{"--demo", "--demo.orders=3000000000"}, 1, "--demo.orders 3000000000 is outside 1 to 1000000"},
 		{"blank public key", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": " ", "DEBT_EXPORTER_PRIVATE_KEY": "startup-secret"}, nil, 1, "DEBT_EXPORTER_PUBLIC_KEY is blank"},
 		{"empty filter", withKeys, []string{"--filter.model="}, 1, "--filter.model has an empty value"},
-		{"accounts file missing", nil, []string{"--config.file=" + filepath.Join(dir, "none.yml")}, 1, filepath.Join(dir, "none.yml")},
+		{"accounts file missing", nil, []string{"--config.file=" + filepath.Join(dir, "none.yml")}, 1, "--config.file: no such file"},
+		{"accounts file unreadable", nil, []string{"--config.file=" + dir}, 1, "accounts file " + dir + ": is a directory"},
+		{"the flag account's key in the accounts file", withKeys, []string{"--config.file=" + writeTemp(t, dir, "named.yml",
+			"accounts:\n  - name: startup-secret/prod\n    public_key: pub\n    private_key_env: PROD_KEY\n")}, 1, "[private key, not shown]"},
 		{"key value in the accounts file", nil, []string{"--config.file=" + writeTemp(t, dir, "keyed.yml",
 			"accounts:\n  - name: prod\n    public_key: pub\n    private_key: startup-secret\n")}, 1, "private_key"},
 	}
@@ -427,7 +430,7 @@ func TestPrivateKeyNeverShown(t *testing.T) {
 	for _, f := range []string{"api.private-key-file", "api.public-key", "api.endpoint", "api.project-id", "web.config.file",
 		"web.listen-address", "web.telemetry-path", "window", "metrics.age-buckets", "api.timeout", "api.page-size",
 		"api.rate-limit", "demo.orders", "log.level", "log.format", "filter.resource-id", "filter.model", "filter.pricing-unit",
-		"filter.order-type", "filter.region", "filter.pricing-sku", "filter.product-code"} {
+		"filter.order-type", "filter.region", "filter.pricing-sku", "filter.product-code", "config.file"} {
 		flags = append(flags, "--"+f+"="+key)
 	}
 	flags = append(flags, key, "--demo="+key, "--"+key)

@@ -400,7 +400,7 @@ func checkEndpoint(s string) error {
 func readKeyFile(path string) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return "", fmt.Errorf("cannot read the key file: %w", unwrapPath(err))
+		return "", fmt.Errorf("cannot read the key file: %s: %w", path, plainPathError(err))
 	}
 	if !st.Mode().IsRegular() {
 		return "", fmt.Errorf("%s is not a regular file", path)
@@ -410,7 +410,7 @@ func readKeyFile(path string) (string, error) {
 	}
 	b, err := readLimited(path, MaxKeyFileBytes)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	k := strings.TrimSpace(string(b))
 	if k == "" {
@@ -422,27 +422,29 @@ func readKeyFile(path string) (string, error) {
 	return k, nil
 }
 
-// unwrapPath keeps os errors to "open PATH: reason".
-func unwrapPath(err error) error {
+// plainPathError drops the path from an os error: the caller names the
+// file (Load's errors all begin with it), so that no error says it twice.
+func plainPathError(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+		return pe.Err
 	}
 	return err
 }
 
+// readLimited's errors do not name the file: its callers do.
 func readLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, unwrapPath(err)
+		return nil, plainPathError(err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return nil, unwrapPath(err)
+		return nil, plainPathError(err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+		return nil, fmt.Errorf("larger than %d bytes", limit)
 	}
 	return b, nil
 }
