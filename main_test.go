@@ -312,6 +312,8 @@ func TestStartupErrors(t *testing.T) {
 		{"accounts file unreadable", nil, []string{"--config.file=" + dir}, 1, "accounts file " + dir + ": is a directory"},
 		{"the flag account's key in the accounts file", withKeys, []string{"--config.file=" + writeTemp(t, dir, "named.yml",
 			"accounts:\n  - name: startup-secret/prod\n    public_key: pub\n    private_key_env: PROD_KEY\n")}, 1, "[private key, not shown]"},
+		{"key pasted as the accounts file's key file", nil, []string{"--config.file=" + writeTemp(t, dir, "pasted.yml",
+			"accounts:\n  - name: prod\n    public_key: pub\n    private_key_file: startup-secret\n")}, 1, "private_key_file: cannot read the key file"},
 		{"key value in the accounts file", nil, []string{"--config.file=" + writeTemp(t, dir, "keyed.yml",
 			"accounts:\n  - name: prod\n    public_key: pub\n    private_key: startup-secret\n")}, 1, "private_key"},
 	}

@@ -73,7 +73,14 @@ type Defaults struct {
 	Getenv func(string) string
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+var (
+	nameRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// notShown ends an error about a value that may be a key pasted in the
+// wrong field, as the flags' errors do.
+const notShown = "(the value is not shown: it may be a key)"
 
 // The keys an account may have. A key value under one of refusedKeys is
 // answered with where keys belong instead of "unknown field".
@@ -121,13 +128,15 @@ func Load(path string, d Defaults) ([]Account, error) {
 	if d.Getenv == nil {
 		d.Getenv = os.Getenv
 	}
+	var keys []string // every private key the file names, to redact
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("accounts file %s: %s", path, oneLine(fmt.Sprintf(format, args...)))
+		return errors.New(redact(fmt.Sprintf("accounts file %s: %s", path, oneLine(fmt.Sprintf(format, args...))), keys))
 	}
 	b, err := readLimited(path, maxFileBytes)
 	if err != nil {
 		return nil, fail("%v", err)
 	}
+	keys = privateKeys(b, d)
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&doc); err != nil {
@@ -168,6 +177,37 @@ func Load(path string, d Defaults) ([]Account, error) {
 		out = append(out, acc)
 	}
 	return out, nil
+}
+
+// privateKeys reads, as far as the file can be read, the private key of
+// every account, whatever else is wrong with it: a value pasted in the
+// wrong field may be any account's key, and no error may show it.
+func privateKeys(b []byte, d Defaults) []string {
+	var raw rawFile
+	_ = yaml.Unmarshal(b, &raw) // partial on type errors, which is enough
+	var keys []string
+	for _, ra := range raw.Accounts {
+		if k, err := readKeyFile(ra.PrivateKeyFile); ra.PrivateKeyFile != "" && err == nil {
+			keys = append(keys, k)
+		}
+		if ra.PrivateKeyEnv != "" {
+			if k := strings.TrimSpace(d.Getenv(ra.PrivateKeyEnv)); k != "" {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
+}
+
+// redact replaces every key in msg: keys shorter than 4 bytes would
+// replace ordinary words, and are not looked for.
+func redact(msg string, keys []string) string {
+	for _, k := range keys {
+		if len(k) >= 4 {
+			msg = strings.ReplaceAll(msg, k, "[private key, not shown]")
+		}
+	}
+	return msg
 }
 
 // check walks the document before it is decoded, so that an unknown key, a
@@ -317,12 +357,17 @@ func build(ra rawAccount, d Defaults) (Account, string, error) {
 		}
 		acc.PrivateKey = Secret(k)
 	case ra.PrivateKeyEnv != "":
+		// The name is never quoted: the key itself is often pasted
+		// here, and may look like a name.
+		if !envNameRE.MatchString(ra.PrivateKeyEnv) {
+			return acc, "private_key_env", errors.New("not an environment variable name (letters, digits and _, such as DEBT_PROD_KEY) " + notShown)
+		}
 		k := strings.TrimSpace(d.Getenv(ra.PrivateKeyEnv))
 		if k == "" {
-			return acc, "private_key_env", fmt.Errorf("environment variable %s is unset or empty", ra.PrivateKeyEnv)
+			return acc, "private_key_env", errors.New("the environment variable is unset or empty " + notShown)
 		}
 		if strings.ContainsAny(k, "\r\n") {
-			return acc, "private_key_env", fmt.Errorf("environment variable %s holds more than one line", ra.PrivateKeyEnv)
+			return acc, "private_key_env", fmt.Errorf("environment variable %s holds more than one line", ra.PrivateKeyEnv) // it is set: a name
 		}
 		acc.PrivateKey = Secret(k)
 	default:
@@ -396,11 +441,13 @@ func checkEndpoint(s string) error {
 
 // readKeyFile reads a key: a regular file (a symlink to one, as Kubernetes
 // mounts secrets, is fine) of at most MaxKeyFileBytes, trimmed, one line.
-// Its errors say what is wrong with the file, never what it holds.
+// Its errors say what is wrong with the file, never what it holds, and name
+// it only once it is known to exist.
 func readKeyFile(path string) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return "", fmt.Errorf("cannot read the key file: %s: %w", path, plainPathError(err))
+		// A path that names no file is most often the key itself.
+		return "", fmt.Errorf("cannot read the key file: %w %s", plainPathError(err), notShown)
 	}
 	if !st.Mode().IsRegular() {
 		return "", fmt.Errorf("%s is not a regular file", path)
