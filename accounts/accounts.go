@@ -166,7 +166,7 @@ func Load(path string, d Defaults) ([]Account, error) {
 		if ra.Name == "" {
 			where = fmt.Sprintf("account #%d", i+1)
 		}
-		acc, field, err := build(ra, d)
+		acc, field, err := build(ra, d, keys)
 		if err != nil {
 			return nil, fail("%s: %s: %v", where, field, err)
 		}
@@ -319,9 +319,12 @@ func checkAccount(acc *yaml.Node) error {
 }
 
 // build turns a checked raw account into an Account; on error it returns
-// the field at fault.
-func build(ra rawAccount, d Defaults) (Account, string, error) {
+// the field at fault. keys are the private keys of the file's accounts.
+func build(ra rawAccount, d Defaults, keys []string) (Account, string, error) {
 	acc := Account{Name: ra.Name, ProjectID: strings.TrimSpace(ra.ProjectID), Endpoint: d.Endpoint, Window: d.Window}
+	if field := holdsKey(ra, keys); field != "" {
+		return acc, field, errors.New("holds a private key (this account's or another's): a key belongs only in the file named by private_key_file or the variable named by private_key_env, and may now be seen by whoever reads this file: replace it")
+	}
 	if ra.Name == "" {
 		return acc, "name", errors.New("required")
 	}
@@ -407,6 +410,40 @@ func build(ra rawAccount, d Defaults) (Account, string, error) {
 		}
 	}
 	return acc, "", nil
+}
+
+// holdsKey returns the first field of ra that holds one of keys, where the
+// flags refuse a key too: endpoint and project_id would carry it to the API
+// (the endpoint in every request's URL), and the other fields to logs.
+func holdsKey(ra rawAccount, keys []string) string {
+	fields := []struct {
+		name   string
+		values []string
+	}{
+		{"name", []string{ra.Name}}, {"public_key", []string{ra.PublicKey}}, {"project_id", []string{ra.ProjectID}},
+		{"endpoint", []string{ra.Endpoint}}, {"window", []string{ra.Window}},
+	}
+	if f := ra.Filters; f != nil {
+		fields = append(fields, []struct {
+			name   string
+			values []string
+		}{
+			{"filters.resource_id", f.ResourceID}, {"filters.model", f.Model}, {"filters.region", f.Region},
+			{"filters.pricing_sku", f.PricingSKU}, {"filters.product_code", f.ProductCode},
+		}...)
+	}
+	for _, f := range fields {
+		for _, v := range f.values {
+			for _, k := range keys {
+				// A shorter key is not looked for, as for the flags: it
+				// would raise false alarms.
+				if len(k) >= 8 && strings.Contains(v, k) {
+					return f.name
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // filtersOnly copies the filters of q, so that no two accounts share a

@@ -188,6 +188,19 @@ func TestLoadBad(t *testing.T) {
 			[]string{"private_key_env", "not an environment variable name", "not shown"}},
 		{"a name-shaped key as the variable's name", head + "    private_key_env: " + nameKey + "\n", `account "prod"`,
 			[]string{"private_key_env", "unset", "not shown"}},
+		// A key where the flags refuse one too: the endpoint would carry
+		// it in every request's URL, project_id to the API.
+		{"the key in the endpoint", head + "    private_key_file: $DIR/prod.key\n    endpoint: https://api.dezai.com/" + prodKey + "/\n", `account "prod"`,
+			[]string{"endpoint", "holds a private key"}},
+		{"another account's key as project_id", "accounts:\n  - {name: staging, public_key: p, private_key_file: $DIR/staging.key}\n" +
+			strings.TrimPrefix(head, "accounts:\n") + "    private_key_file: $DIR/prod.key\n    project_id: " + stagingKey + "\n", `account "prod"`,
+			[]string{"project_id", "holds a private key"}},
+		{"a later account's key as project_id", head + "    private_key_file: $DIR/prod.key\n    project_id: " + envKey + "\n" +
+			"  - {name: b, public_key: p, private_key_env: PROD_KEY}\n", `account "prod"`, []string{"project_id", "holds a private key"}},
+		{"the key as the public key", "accounts:\n  - {name: prod, public_key: " + prodKey + ", private_key_file: $DIR/prod.key}\n", `account "prod"`,
+			[]string{"public_key", "holds a private key"}},
+		{"the key in a filter", head + "    private_key_file: $DIR/prod.key\n    filters: {region: [cn-zj, " + prodKey + "]}\n", `account "prod"`,
+			[]string{"filters.region", "holds a private key"}},
 		{"a later account's key in an earlier account's name", "accounts:\n  - {name: " + nameKey + "/a, public_key: p, private_key_file: $DIR/prod.key}\n" +
 			"  - {name: b, public_key: p, private_key_env: NAME_KEY}\n", "account", []string{"name", "[private key, not shown]"}},
 		{"key file a directory", head + "    private_key_file: $DIR/keydir\n", `account "prod"`,

@@ -649,6 +649,8 @@ func TestNoKeyInLogsOrMetrics(t *testing.T) {
 		{name: "sig", api: sig, key: "private_key_env: " + sig.private},
 		{name: "sig", api: sig, key: "private_key_file: " + good.private},
 		{name: "sig", api: sig, key: "private_key_env: " + good.private},
+		{name: "sig", api: sig, extra: "    project_id: " + sig.private + "\n"},
+		{name: "sig", api: sig, extra: "    project_id: " + good.private + "\n"},
 	} {
 		f.write(entry{name: "good", api: good}, bad)
 		err := f.set.Reload()
