@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -351,11 +352,8 @@ func checkConfig(f flagValues, getenv func(string) string, secrets *[]string) (*
 	if c.ageBuckets, c.warnings, err = ageBuckets(f.ageBuckets, c.window); err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(f.metricsPath, "/") || f.metricsPath == "/" {
-		return nil, errors.New("--web.telemetry-path must start with / and not be /")
-	}
-	if f.enablePprof && strings.HasPrefix(f.metricsPath, "/debug/pprof") {
-		return nil, errors.New("--web.telemetry-path is under /debug/pprof/, which --web.enable-pprof serves")
+	if err := checkTelemetryPath(f.metricsPath, f.enablePprof); err != nil {
+		return nil, err
 	}
 	for _, filter := range []struct {
 		flag   string
@@ -575,6 +573,30 @@ func checkWebConfig(path string) error {
 		msg = "basic_auth_users: a password is not a bcrypt hash (store the hash, as htpasswd -nBC 10 user prints it): " + msg
 	}
 	return fmt.Errorf("--web.config.file %s: %s", path, oneLine(msg))
+}
+
+// telemetryPathRE: newHandler gives --web.telemetry-path to http.ServeMux
+// as a pattern, which panics on some characters ("/a b", "/m{") and reads
+// "{x}" as a wildcard; a request path cannot match "?", "#" or an escape.
+// What is left of a URL path's characters is allowed.
+var telemetryPathRE = regexp.MustCompile(`^(/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+/?$`)
+
+// checkTelemetryPath refuses what newHandler could not route: a path that
+// ServeMux takes badly or that requests, cleaned, never reach, and the
+// routes the exporter serves itself (the same pattern twice panics).
+func checkTelemetryPath(p string, pprof bool) error {
+	if !telemetryPathRE.MatchString(p) || (path.Clean(p) != p && path.Clean(p)+"/" != p) {
+		return fmt.Errorf("--web.telemetry-path must be a path such as /metrics, other than /, without . or .. segments, doubled slashes, spaces, braces, %%, ? or # %s", notShown)
+	}
+	for _, route := range []string{probePath, reloadPath} {
+		if p == route {
+			return fmt.Errorf("--web.telemetry-path %s is the exporter's own %s route", p, route)
+		}
+	}
+	if pprof && strings.HasPrefix(p, "/debug/pprof") {
+		return errors.New("--web.telemetry-path is under /debug/pprof/, which --web.enable-pprof serves")
+	}
+	return nil
 }
 
 // checkAccountsFile catches the one mistake whose error would quote the

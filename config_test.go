@@ -43,13 +43,14 @@ func TestLoadConfig(t *testing.T) {
 	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
 	withKey := env(map[string]string{privateKeyEnv: "env-secret"})
 
-	tests := []struct {
+	type testCase struct {
 		name    string
 		mod     func(*flagValues)
 		getenv  func(string) string
 		wantErr string
 		check   func(*testing.T, *config)
-	}{
+	}
+	tests := []testCase{
 		{name: "key from the environment", getenv: withKey, check: func(t *testing.T, c *config) {
 			assert.Equal(t, "env-secret", c.privateKey)
 			assert.Equal(t, 30*24*time.Hour, c.window)
@@ -131,6 +132,19 @@ func TestLoadConfig(t *testing.T) {
 		{name: "timeout 0", getenv: withKey, mod: func(f *flagValues) { f.timeout = 0 }, wantErr: "--api.timeout"},
 		{name: "max pages 0", getenv: withKey, mod: func(f *flagValues) { f.maxPages = 0 }, wantErr: "--api.max-pages"},
 		{name: "metrics path", getenv: withKey, mod: func(f *flagValues) { f.metricsPath = "metrics" }, wantErr: "--web.telemetry-path"},
+		{name: "metrics path in a subtree", getenv: withKey, mod: func(f *flagValues) { f.metricsPath = "/debt/metrics;v=1/" },
+			check: func(t *testing.T, c *config) { assert.Equal(t, "/debt/metrics;v=1/", c.metricsPath) }},
+		{name: "metrics path /probe", getenv: withKey, mod: func(f *flagValues) { f.metricsPath = "/probe" },
+			wantErr: "--web.telemetry-path /probe is the exporter's own /probe route"},
+		{name: "metrics path /-/reload", getenv: withKey, mod: func(f *flagValues) { f.metricsPath = "/-/reload" },
+			wantErr: "--web.telemetry-path /-/reload is the exporter's own /-/reload route"},
+		{name: "metrics path under pprof", getenv: withKey, mod: func(f *flagValues) { f.metricsPath = "/debug/pprof/m"; f.enablePprof = true },
+			wantErr: "--web.telemetry-path is under /debug/pprof/"},
+	}
+	// Each would make http.ServeMux panic, or never be reached.
+	for _, p := range []string{"/", "", "/m{", "/metrics/{x}", "/a b", "/a\tb", "/metrics?x", "/metrics#x", "/a%20b", "//metrics", "/a//b", "/a/./b", "/a/../b", "/metrics/.."} {
+		tests = append(tests, testCase{name: "metrics path " + p, getenv: withKey, mod: func(f *flagValues) { f.metricsPath = p },
+			wantErr: "--web.telemetry-path must be a path such as /metrics"})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,6 +35,13 @@ import (
 
 const exporterName = "debt_exporter"
 
+// The exporter's routes besides --web.telemetry-path, which must be none of
+// them (checkTelemetryPath).
+const (
+	probePath  = "/probe"
+	reloadPath = "/-/reload"
+)
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
@@ -180,8 +187,8 @@ func newHandler(cfg *config, coll *collector.Collector, set *probe.Set, logger l
 	} else { // the file's accounts only: /metrics is the exporter's own
 		mux.Handle(cfg.metricsPath, promhttp.HandlerFor(extra, promhttp.HandlerOpts{ErrorLog: logger.std}))
 	}
-	mux.Handle("/probe", set.ProbeHandler())
-	mux.Handle("/-/reload", set.ReloadHandler(cfg.enableLifecycle))
+	mux.Handle(probePath, set.ProbeHandler())
+	mux.Handle(reloadPath, set.ReloadHandler(cfg.enableLifecycle))
 	profiling := "false" // the landing page links /debug/pprof/ unless told not to
 	if cfg.enablePprof {
 		profiling = "true"
