@@ -403,6 +403,20 @@ func build(ra rawAccount, d Defaults, keys []string) (Account, string, error) {
 		f := ra.Filters
 		acc.Query = apiclient.Query{ResourceIDs: f.ResourceID, ModelIDs: f.Model, PricingUnits: f.PricingUnit,
 			OrderTypes: f.OrderType, Regions: f.Region, PricingSKUs: f.PricingSKU, ProductCodes: f.ProductCode}
+		for _, filter := range []struct {
+			name   string
+			values []string
+		}{
+			{"resource_id", f.ResourceID}, {"model", f.Model}, {"region", f.Region},
+			{"pricing_sku", f.PricingSKU}, {"product_code", f.ProductCode},
+		} {
+			for i, v := range filter.values {
+				if strings.TrimSpace(v) == "" {
+					// The API would read an empty list item as no filter at all.
+					return acc, "filters." + filter.name, fmt.Errorf("entry #%d is empty, which would mean no filter: leave %s out of filters to take every order", i+1, filter.name)
+				}
+			}
+		}
 		for i, p := range f.ProductCode {
 			if p != "modelverse" && p != "sandbox" {
 				return acc, "filters.product_code", fmt.Errorf("entry #%d is not modelverse or sandbox", i+1)

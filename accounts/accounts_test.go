@@ -229,6 +229,15 @@ func TestLoadBad(t *testing.T) {
 			[]string{"filters.product_code", "entry #1", "modelverse or sandbox"}},
 		{"pricing unit not an integer", head + "    private_key_file: $DIR/prod.key\n    filters: {pricing_unit: [one]}\n", `account "prod"`,
 			[]string{"filters.pricing_unit", "integers"}},
+		// The flags refuse --filter.region= for the same reason: the API
+		// reads an empty item as no filter, so region: [""] would sweep
+		// every region.
+		{"empty filter value", head + "    private_key_file: $DIR/prod.key\n    filters: {region: [\"\"]}\n", `account "prod"`,
+			[]string{"filters.region", "entry #1 is empty, which would mean no filter"}},
+		{"blank filter value", head + "    private_key_file: $DIR/prod.key\n    filters: {model: [Qwen/QwQ-32B, \" \"]}\n", `account "prod"`,
+			[]string{"filters.model", "entry #2 is empty"}},
+		{"empty product code", head + "    private_key_file: $DIR/prod.key\n    filters: {product_code: [\"\"]}\n", `account "prod"`,
+			[]string{"filters.product_code", "entry #1 is empty"}},
 		{"filter not a list", head + "    private_key_file: $DIR/prod.key\n    filters: {region: cn-zj}\n", `account "prod"`,
 			[]string{"filters.region", "list"}},
 		{"empty file", "", "", []string{"empty"}},
