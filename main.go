@@ -63,6 +63,13 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, err)
 		return 2
 	}
+	// SIGHUP is caught from here on, before the listener opens: once it
+	// listens the exporter looks up to whoever reloads it, and SIGHUP's
+	// default effect is to end it. One sent during start-up waits in hup
+	// for reloadOnSIGHUP.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	logger := newLogger(stderr, c.f.logLevel, c.f.logFormat)
 	cfg, err := loadConfig(c.f, getenv)
 	if err != nil {
@@ -105,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if set != nil {
 		go set.Run(ctx) // the file accounts' background sweeps
 	}
-	go reloadOnSIGHUP(ctx, set, logger.kit)
+	go reloadOnSIGHUP(ctx, hup, set, logger.kit)
 	handler, err := newHandler(cfg, coll, set, logger)
 	if err != nil {
 		return startFailed(logger, err)
@@ -229,12 +236,10 @@ func newAccounts(ctx context.Context, cfg *config, getenv func(string) string, l
 	})
 }
 
-// reloadOnSIGHUP re-reads --config.file on each SIGHUP; a file that does
-// not load keeps the running accounts (Reload logs why).
-func reloadOnSIGHUP(ctx context.Context, set *probe.Set, logger log.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// reloadOnSIGHUP re-reads --config.file on each SIGHUP that hup receives
+// (run registers it before listening); a file that does not load keeps the
+// running accounts (Reload logs why).
+func reloadOnSIGHUP(ctx context.Context, hup <-chan os.Signal, set *probe.Set, logger log.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
