@@ -312,6 +312,7 @@ func TestStartupErrors(t *testing.T) {
 		{"telemetry path no pattern", withKeys, []string{"--web.telemetry-path=/m{"}, 1, "--web.telemetry-path must be a path such as /metrics"},
 		{"accounts file missing", nil, []string{"--config.file=" + filepath.Join(dir, "none.yml")}, 1, "--config.file: no such file"},
 		{"accounts file unreadable", nil, []string{"--config.file=" + dir}, 1, "accounts file " + dir + ": is a directory"},
+		{"accounts file a FIFO", nil, []string{"--config.file=" + mkfifo(t, t.TempDir())}, 1, "is not a regular file"},
 		{"the flag account's key in the accounts file", withKeys, []string{"--config.file=" + writeTemp(t, dir, "named.yml",
 			"accounts:\n  - name: startup-secret/prod\n    public_key: pub\n    private_key_env: PROD_KEY\n")}, 1, "[private key, not shown]"},
 		{"key pasted as the accounts file's key file", nil, []string{"--config.file=" + writeTemp(t, dir, "pasted.yml",

@@ -25,6 +25,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -530,13 +531,25 @@ func plainPathError(err error) error {
 	return err
 }
 
-// readLimited's errors do not name the file: its callers do.
+// readLimited reads a regular file of at most limit bytes. It opens it
+// without blocking: opening a FIFO would block the start, or a reload, for
+// ever (SIGTERM included). Its errors do not name the file: its callers do.
 func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, plainPathError(err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, plainPathError(err)
+	}
+	switch {
+	case st.IsDir():
+		return nil, errors.New("is a directory, not a file")
+	case !st.Mode().IsRegular():
+		return nil, errors.New("is not a regular file")
+	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, plainPathError(err)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -274,6 +275,19 @@ func TestLoadMissingFile(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), path)
 	assert.Contains(t, err.Error(), "no such file")
+}
+
+// TestLoadNonRegularFile: an accounts file that is a FIFO or a directory is
+// an error at once; opening a FIFO used to block until a writer came.
+func TestLoadNonRegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "accounts.fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	for path, want := range map[string]string{fifo: "is not a regular file", dir: "is a directory"} {
+		_, err := Load(path, defaults)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "accounts file "+path+": "+want)
+	}
 }
 
 func TestLoadReadsTheEnvironmentByDefault(t *testing.T) {
