@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -264,6 +265,10 @@ type config struct {
 	// Always without --config.file; with it, only when its keys are set.
 	flagAccount bool
 	warnings    []string // logged at start
+	// secrets are the private key and the values that may be it, for
+	// redact: errors found after loadConfig (the accounts file's) are
+	// cleaned with them too.
+	secrets []string
 }
 
 // loadConfig validates flags, the web configuration, and reads the private
@@ -276,6 +281,7 @@ func loadConfig(f flagValues, getenv func(string) string) (*config, error) {
 	if err != nil {
 		return nil, redact(err, secrets)
 	}
+	c.secrets = secrets
 	return c, nil
 }
 
@@ -346,11 +352,8 @@ func checkConfig(f flagValues, getenv func(string) string, secrets *[]string) (*
 	if c.ageBuckets, c.warnings, err = ageBuckets(f.ageBuckets, c.window); err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(f.metricsPath, "/") || f.metricsPath == "/" {
-		return nil, errors.New("--web.telemetry-path must start with / and not be /")
-	}
-	if f.enablePprof && strings.HasPrefix(f.metricsPath, "/debug/pprof") {
-		return nil, errors.New("--web.telemetry-path is under /debug/pprof/, which --web.enable-pprof serves")
+	if err := checkTelemetryPath(f.metricsPath, f.enablePprof); err != nil {
+		return nil, err
 	}
 	for _, filter := range []struct {
 		flag   string
@@ -379,6 +382,9 @@ func checkConfig(f flagValues, getenv func(string) string, secrets *[]string) (*
 		}
 	}
 	if err := checkWebConfig(f.webConfigFile()); err != nil {
+		return nil, err
+	}
+	if err := checkAccountsFile(f.configFile); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -500,6 +506,7 @@ func keyNotElsewhere(f flagValues, key string) error {
 	for _, err := range []error{
 		check(f.from("--api.public-key"), f.publicKey), check(f.from("--api.endpoint"), f.endpoint),
 		check(f.from("--api.project-id"), f.projectID), check("--web.config.file", f.webConfigFile()),
+		check("--config.file", f.configFile),
 		check("--web.listen-address", f.listenAddresses()...), check("--web.telemetry-path", f.metricsPath),
 		check("--window", f.window), check("--metrics.age-buckets", f.ageBuckets),
 		check("--filter.resource-id", f.resourceIDs...), check("--filter.model", f.models...),
@@ -566,6 +573,43 @@ func checkWebConfig(path string) error {
 		msg = "basic_auth_users: a password is not a bcrypt hash (store the hash, as htpasswd -nBC 10 user prints it): " + msg
 	}
 	return fmt.Errorf("--web.config.file %s: %s", path, oneLine(msg))
+}
+
+// telemetryPathRE: newHandler gives --web.telemetry-path to http.ServeMux
+// as a pattern, which panics on some characters ("/a b", "/m{") and reads
+// "{x}" as a wildcard; a request path cannot match "?", "#" or an escape.
+// What is left of a URL path's characters is allowed.
+var telemetryPathRE = regexp.MustCompile(`^(/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+/?$`)
+
+// checkTelemetryPath refuses what newHandler could not route: a path that
+// ServeMux takes badly or that requests, cleaned, never reach, and the
+// routes the exporter serves itself (the same pattern twice panics).
+func checkTelemetryPath(p string, pprof bool) error {
+	if !telemetryPathRE.MatchString(p) || (path.Clean(p) != p && path.Clean(p)+"/" != p) {
+		return fmt.Errorf("--web.telemetry-path must be a path such as /metrics, other than /, without . or .. segments, doubled slashes, spaces, braces, %%, ? or # %s", notShown)
+	}
+	for _, route := range []string{probePath, reloadPath} {
+		if p == route {
+			return fmt.Errorf("--web.telemetry-path %s is the exporter's own %s route", p, route)
+		}
+	}
+	if pprof && strings.HasPrefix(p, "/debug/pprof") {
+		return errors.New("--web.telemetry-path is under /debug/pprof/, which --web.enable-pprof serves")
+	}
+	return nil
+}
+
+// checkAccountsFile catches the one mistake whose error would quote the
+// value: a path that names no file may be the key, pasted in the wrong
+// place. Whatever else is wrong with the file, Load says, naming it.
+func checkAccountsFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("--config.file: no such file %s", notShown)
+	}
+	return nil
 }
 
 // oneLine joins a multi-line message (YAML errors list one problem a line).

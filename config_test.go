@@ -43,13 +43,14 @@ func TestLoadConfig(t *testing.T) {
 	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
 	withKey := env(map[string]string{privateKeyEnv: "env-secret"})
 
-	tests := []struct {
+	type testCase struct {
 		name    string
 		mod     func(*flagValues)
 		getenv  func(string) string
 		wantErr string
 		check   func(*testing.T, *config)
-	}{
+	}
+	tests := []testCase{
 		{name: "key from the environment", getenv: withKey, check: func(t *testing.T, c *config) {
 			assert.Equal(t, "env-secret", c.privateKey)
 			assert.Equal(t, 30*24*time.Hour, c.window)
@@ -73,7 +74,7 @@ func TestLoadConfig(t *testing.T) {
 				assert.Equal(t, []string{"0-1d", "1d-7d", "7d-30d", "30d+"}, c.ageBuckets.Labels)
 			}},
 		{name: "age buckets not ascending", getenv: withKey, mod: func(f *flagValues) { f.ageBuckets = "7d,1d" }, wantErr: "--metrics.age-buckets"},
-		{name: "accounts file alone needs no flag keys", mod: func(f *flagValues) { f.configFile = "accounts.yml"; f.publicKey = "" },
+		{name: "accounts file alone needs no flag keys", mod: func(f *flagValues) { f.configFile = keyFile; f.publicKey = "" },
 			check: func(t *testing.T, c *config) { assert.False(t, c.flagAccount) }},
 		{name: "demo needs no credentials", mod: func(f *flagValues) { f.demo = true; f.publicKey = "" }},
 		{name: "no public key", getenv: withKey, mod: func(f *flagValues) { f.publicKey = "" }, wantErr: "no public key"},
@@ -113,6 +114,10 @@ func TestLoadConfig(t *testing.T) {
 			},
 			wantErr: "DEBT_EXPORTER_API_ENDPOINT is not an http or https URL"},
 		{name: "endpoint with a password", getenv: withKey, mod: func(f *flagValues) { f.endpoint = "https://u:pw@api.dezai.com/" }, wantErr: "must not carry a user or password"},
+		{name: "accounts file missing", getenv: withKey, mod: func(f *flagValues) { f.configFile = filepath.Join(dir, "missing.yml") },
+			wantErr: "--config.file: no such file (the value is not shown"},
+		{name: "private key as the accounts file", getenv: env(map[string]string{privateKeyEnv: "env-secret-0123"}), mod: func(f *flagValues) { f.configFile = "env-secret-0123" },
+			wantErr: "--config.file holds the private key"},
 		{name: "private key in a filter", getenv: env(map[string]string{privateKeyEnv: "env-secret-0123"}), mod: func(f *flagValues) { f.models = []string{"env-secret-0123"} },
 			wantErr: "--filter.model holds the private key"},
 		{name: "page size too small", getenv: withKey, mod: func(f *flagValues) { f.pageSize = 9 }, wantErr: "--api.page-size 9 is outside 10 to 100"},
@@ -127,6 +132,19 @@ func TestLoadConfig(t *testing.T) {
 		{name: "timeout 0", getenv: withKey, mod: func(f *flagValues) { f.timeout = 0 }, wantErr: "--api.timeout"},
 		{name: "max pages 0", getenv: withKey, mod: func(f *flagValues) { f.maxPages = 0 }, wantErr: "--api.max-pages"},
 		{name: "metrics path", getenv: withKey, mod: func(f *flagValues) { f.metricsPath = "metrics" }, wantErr: "--web.telemetry-path"},
+		{name: "metrics path in a subtree", getenv: withKey, mod: func(f *flagValues) { f.metricsPath = "/debt/metrics;v=1/" },
+			check: func(t *testing.T, c *config) { assert.Equal(t, "/debt/metrics;v=1/", c.metricsPath) }},
+		{name: "metrics path /probe", getenv: withKey, mod: func(f *flagValues) { f.metricsPath = "/probe" },
+			wantErr: "--web.telemetry-path /probe is the exporter's own /probe route"},
+		{name: "metrics path /-/reload", getenv: withKey, mod: func(f *flagValues) { f.metricsPath = "/-/reload" },
+			wantErr: "--web.telemetry-path /-/reload is the exporter's own /-/reload route"},
+		{name: "metrics path under pprof", getenv: withKey, mod: func(f *flagValues) { f.metricsPath = "/debug/pprof/m"; f.enablePprof = true },
+			wantErr: "--web.telemetry-path is under /debug/pprof/"},
+	}
+	// Each would make http.ServeMux panic, or never be reached.
+	for _, p := range []string{"/", "", "/m{", "/metrics/{x}", "/a b", "/a\tb", "/metrics?x", "/metrics#x", "/a%20b", "//metrics", "/a//b", "/a/./b", "/a/../b", "/metrics/.."} {
+		tests = append(tests, testCase{name: "metrics path " + p, getenv: withKey, mod: func(f *flagValues) { f.metricsPath = p },
+			wantErr: "--web.telemetry-path must be a path such as /metrics"})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,6 +35,13 @@ import (
 
 const exporterName = "debt_exporter"
 
+// The exporter's routes besides --web.telemetry-path, which must be none of
+// them (checkTelemetryPath).
+const (
+	probePath  = "/probe"
+	reloadPath = "/-/reload"
+)
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
@@ -56,6 +63,13 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		fmt.Fprintf(stderr, "%s: error: %v\n", exporterName, err)
 		return 2
 	}
+	// SIGHUP is caught from here on, before the listener opens: once it
+	// listens the exporter looks up to whoever reloads it, and SIGHUP's
+	// default effect is to end it. One sent during start-up waits in hup
+	// for reloadOnSIGHUP.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	logger := newLogger(stderr, c.f.logLevel, c.f.logFormat)
 	cfg, err := loadConfig(c.f, getenv)
 	if err != nil {
@@ -73,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	// (a file account never calls the demo API unless it says so).
 	set, err := newAccounts(ctx, cfg, getenv, logger.kit)
 	if err != nil {
-		return startFailed(logger, err)
+		return startFailed(logger, redact(err, cfg.secrets))
 	}
 
 	level.Info(logger.kit).Log("msg", "starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
@@ -98,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if set != nil {
 		go set.Run(ctx) // the file accounts' background sweeps
 	}
-	go reloadOnSIGHUP(ctx, set, logger.kit)
+	go reloadOnSIGHUP(ctx, hup, set, logger.kit)
 	handler, err := newHandler(cfg, coll, set, logger)
 	if err != nil {
 		return startFailed(logger, err)
@@ -180,8 +194,8 @@ func newHandler(cfg *config, coll *collector.Collector, set *probe.Set, logger l
 	} else { // the file's accounts only: /metrics is the exporter's own
 		mux.Handle(cfg.metricsPath, promhttp.HandlerFor(extra, promhttp.HandlerOpts{ErrorLog: logger.std}))
 	}
-	mux.Handle("/probe", set.ProbeHandler())
-	mux.Handle("/-/reload", set.ReloadHandler(cfg.enableLifecycle))
+	mux.Handle(probePath, set.ProbeHandler())
+	mux.Handle(reloadPath, set.ReloadHandler(cfg.enableLifecycle))
 	profiling := "false" // the landing page links /debug/pprof/ unless told not to
 	if cfg.enablePprof {
 		profiling = "true"
@@ -222,12 +236,10 @@ func newAccounts(ctx context.Context, cfg *config, getenv func(string) string, l
 	})
 }
 
-// reloadOnSIGHUP re-reads --config.file on each SIGHUP; a file that does
-// not load keeps the running accounts (Reload logs why).
-func reloadOnSIGHUP(ctx context.Context, set *probe.Set, logger log.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// reloadOnSIGHUP re-reads --config.file on each SIGHUP that hup receives
+// (run registers it before listening); a file that does not load keeps the
+// running accounts (Reload logs why).
+func reloadOnSIGHUP(ctx context.Context, hup <-chan os.Signal, set *probe.Set, logger log.Logger) {
 	for {
 		select {
 		case <-ctx.Done():

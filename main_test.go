@@ -308,7 +308,15 @@ func TestStartupErrors(t *testing.T) {
 		{"demo orders past int32", nil, []string{"--demo", "--demo.orders=3000000000"}, 1, "--demo.orders 3000000000 is outside 1 to 1000000"},
 		{"blank public key", map[string]string{"DEBT_EXPORTER_PUBLIC_KEY": " ", "DEBT_EXPORTER_PRIVATE_KEY": "startup-secret"}, nil, 1, "DEBT_EXPORTER_PUBLIC_KEY is blank"},
 		{"empty filter", withKeys, []string{"--filter.model="}, 1, "--filter.model has an empty value"},
-		{"accounts file missing", nil, []string{"--config.file=" + filepath.Join(dir, "none.yml")}, 1, filepath.Join(dir, "none.yml")},
+		{"telemetry path of another route", withKeys, []string{"--web.telemetry-path=/probe"}, 1, "--web.telemetry-path /probe is the exporter's own /probe route"},
+		{"telemetry path no pattern", withKeys, []string{"--web.telemetry-path=/m{"}, 1, "--web.telemetry-path must be a path such as /metrics"},
+		{"accounts file missing", nil, []string{"--config.file=" + filepath.Join(dir, "none.yml")}, 1, "--config.file: no such file"},
+		{"accounts file unreadable", nil, []string{"--config.file=" + dir}, 1, "accounts file " + dir + ": is a directory"},
+		{"accounts file a FIFO", nil, []string{"--config.file=" + mkfifo(t, t.TempDir())}, 1, "is not a regular file"},
+		{"the flag account's key in the accounts file", withKeys, []string{"--config.file=" + writeTemp(t, dir, "named.yml",
+			"accounts:\n  - name: startup-secret/prod\n    public_key: pub\n    private_key_env: PROD_KEY\n")}, 1, "[private key, not shown]"},
+		{"key pasted as the accounts file's key file", nil, []string{"--config.file=" + writeTemp(t, dir, "pasted.yml",
+			"accounts:\n  - name: prod\n    public_key: pub\n    private_key_file: startup-secret\n")}, 1, "private_key_file: cannot read the key file"},
 		{"key value in the accounts file", nil, []string{"--config.file=" + writeTemp(t, dir, "keyed.yml",
 			"accounts:\n  - name: prod\n    public_key: pub\n    private_key: startup-secret\n")}, 1, "private_key"},
 	}
@@ -427,7 +435,7 @@ func TestPrivateKeyNeverShown(t *testing.T) {
 	for _, f := range []string{"api.private-key-file", "api.public-key", "api.endpoint", "api.project-id", "web.config.file",
 		"web.listen-address", "web.telemetry-path", "window", "metrics.age-buckets", "api.timeout", "api.page-size",
 		"api.rate-limit", "demo.orders", "log.level", "log.format", "filter.resource-id", "filter.model", "filter.pricing-unit",
-		"filter.order-type", "filter.region", "filter.pricing-sku", "filter.product-code"} {
+		"filter.order-type", "filter.region", "filter.pricing-sku", "filter.product-code", "config.file"} {
 		flags = append(flags, "--"+f+"="+key)
 	}
 	flags = append(flags, key, "--demo="+key, "--"+key)
@@ -622,4 +630,15 @@ func TestStartupErrorExitStatus(t *testing.T) {
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, 2, exit.ExitCode())
 	assert.Equal(t, "debt_exporter: error: --api.timeout: not a duration such as 10s, 1m30s or 2h (the value is not shown: it may be a key)\n", string(out))
+}
+
+// TestTelemetryPath: a path of URL punctuation is served as given, and
+// the exporter's own routes stay theirs.
+func TestTelemetryPath(t *testing.T) {
+	e := exportertest.Start(t, nil, "--demo", "--demo.orders=100", "--web.telemetry-path=/debt;v=1/metrics:all")
+	code, body := get(t, e.URL+"/debt;v=1/metrics:all")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "debt_up 1")
+	code, _ = get(t, e.URL+"/probe")
+	assert.Equal(t, http.StatusBadRequest, code, "no account: the probe answers")
 }

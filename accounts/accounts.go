@@ -25,6 +25,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -73,7 +74,14 @@ type Defaults struct {
 	Getenv func(string) string
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+var (
+	nameRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// notShown ends an error about a value that may be a key pasted in the
+// wrong field, as the flags' errors do.
+const notShown = "(the value is not shown: it may be a key)"
 
 // The keys an account may have. A key value under one of refusedKeys is
 // answered with where keys belong instead of "unknown field".
@@ -121,13 +129,15 @@ func Load(path string, d Defaults) ([]Account, error) {
 	if d.Getenv == nil {
 		d.Getenv = os.Getenv
 	}
+	var keys []string // every private key the file names, to redact
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("accounts file %s: %s", path, oneLine(fmt.Sprintf(format, args...)))
+		return errors.New(redact(fmt.Sprintf("accounts file %s: %s", path, oneLine(fmt.Sprintf(format, args...))), keys))
 	}
 	b, err := readLimited(path, maxFileBytes)
 	if err != nil {
 		return nil, fail("%v", err)
 	}
+	keys = privateKeys(b, d)
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&doc); err != nil {
@@ -157,7 +167,7 @@ func Load(path string, d Defaults) ([]Account, error) {
 		if ra.Name == "" {
 			where = fmt.Sprintf("account #%d", i+1)
 		}
-		acc, field, err := build(ra, d)
+		acc, field, err := build(ra, d, keys)
 		if err != nil {
 			return nil, fail("%s: %s: %v", where, field, err)
 		}
@@ -168,6 +178,37 @@ func Load(path string, d Defaults) ([]Account, error) {
 		out = append(out, acc)
 	}
 	return out, nil
+}
+
+// privateKeys reads, as far as the file can be read, the private key of
+// every account, whatever else is wrong with it: a value pasted in the
+// wrong field may be any account's key, and no error may show it.
+func privateKeys(b []byte, d Defaults) []string {
+	var raw rawFile
+	_ = yaml.Unmarshal(b, &raw) // partial on type errors, which is enough
+	var keys []string
+	for _, ra := range raw.Accounts {
+		if k, err := readKeyFile(ra.PrivateKeyFile); ra.PrivateKeyFile != "" && err == nil {
+			keys = append(keys, k)
+		}
+		if ra.PrivateKeyEnv != "" {
+			if k := strings.TrimSpace(d.Getenv(ra.PrivateKeyEnv)); k != "" {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
+}
+
+// redact replaces every key in msg: keys shorter than 4 bytes would
+// replace ordinary words, and are not looked for.
+func redact(msg string, keys []string) string {
+	for _, k := range keys {
+		if len(k) >= 4 {
+			msg = strings.ReplaceAll(msg, k, "[private key, not shown]")
+		}
+	}
+	return msg
 }
 
 // check walks the document before it is decoded, so that an unknown key, a
@@ -279,9 +320,12 @@ func checkAccount(acc *yaml.Node) error {
 }
 
 // build turns a checked raw account into an Account; on error it returns
-// the field at fault.
-func build(ra rawAccount, d Defaults) (Account, string, error) {
+// the field at fault. keys are the private keys of the file's accounts.
+func build(ra rawAccount, d Defaults, keys []string) (Account, string, error) {
 	acc := Account{Name: ra.Name, ProjectID: strings.TrimSpace(ra.ProjectID), Endpoint: d.Endpoint, Window: d.Window}
+	if field := holdsKey(ra, keys); field != "" {
+		return acc, field, errors.New("holds a private key (this account's or another's): a key belongs only in the file named by private_key_file or the variable named by private_key_env, and may now be seen by whoever reads this file: replace it")
+	}
 	if ra.Name == "" {
 		return acc, "name", errors.New("required")
 	}
@@ -317,12 +361,17 @@ func build(ra rawAccount, d Defaults) (Account, string, error) {
 		}
 		acc.PrivateKey = Secret(k)
 	case ra.PrivateKeyEnv != "":
+		// The name is never quoted: the key itself is often pasted
+		// here, and may look like a name.
+		if !envNameRE.MatchString(ra.PrivateKeyEnv) {
+			return acc, "private_key_env", errors.New("not an environment variable name (letters, digits and _, such as DEBT_PROD_KEY) " + notShown)
+		}
 		k := strings.TrimSpace(d.Getenv(ra.PrivateKeyEnv))
 		if k == "" {
-			return acc, "private_key_env", fmt.Errorf("environment variable %s is unset or empty", ra.PrivateKeyEnv)
+			return acc, "private_key_env", errors.New("the environment variable is unset or empty " + notShown)
 		}
 		if strings.ContainsAny(k, "\r\n") {
-			return acc, "private_key_env", fmt.Errorf("environment variable %s holds more than one line", ra.PrivateKeyEnv)
+			return acc, "private_key_env", fmt.Errorf("environment variable %s holds more than one line", ra.PrivateKeyEnv) // it is set: a name
 		}
 		acc.PrivateKey = Secret(k)
 	default:
@@ -355,6 +404,20 @@ func build(ra rawAccount, d Defaults) (Account, string, error) {
 		f := ra.Filters
 		acc.Query = apiclient.Query{ResourceIDs: f.ResourceID, ModelIDs: f.Model, PricingUnits: f.PricingUnit,
 			OrderTypes: f.OrderType, Regions: f.Region, PricingSKUs: f.PricingSKU, ProductCodes: f.ProductCode}
+		for _, filter := range []struct {
+			name   string
+			values []string
+		}{
+			{"resource_id", f.ResourceID}, {"model", f.Model}, {"region", f.Region},
+			{"pricing_sku", f.PricingSKU}, {"product_code", f.ProductCode},
+		} {
+			for i, v := range filter.values {
+				if strings.TrimSpace(v) == "" {
+					// The API would read an empty list item as no filter at all.
+					return acc, "filters." + filter.name, fmt.Errorf("entry #%d is empty, which would mean no filter: leave %s out of filters to take every order", i+1, filter.name)
+				}
+			}
+		}
 		for i, p := range f.ProductCode {
 			if p != "modelverse" && p != "sandbox" {
 				return acc, "filters.product_code", fmt.Errorf("entry #%d is not modelverse or sandbox", i+1)
@@ -362,6 +425,40 @@ func build(ra rawAccount, d Defaults) (Account, string, error) {
 		}
 	}
 	return acc, "", nil
+}
+
+// holdsKey returns the first field of ra that holds one of keys, where the
+// flags refuse a key too: endpoint and project_id would carry it to the API
+// (the endpoint in every request's URL), and the other fields to logs.
+func holdsKey(ra rawAccount, keys []string) string {
+	fields := []struct {
+		name   string
+		values []string
+	}{
+		{"name", []string{ra.Name}}, {"public_key", []string{ra.PublicKey}}, {"project_id", []string{ra.ProjectID}},
+		{"endpoint", []string{ra.Endpoint}}, {"window", []string{ra.Window}},
+	}
+	if f := ra.Filters; f != nil {
+		fields = append(fields, []struct {
+			name   string
+			values []string
+		}{
+			{"filters.resource_id", f.ResourceID}, {"filters.model", f.Model}, {"filters.region", f.Region},
+			{"filters.pricing_sku", f.PricingSKU}, {"filters.product_code", f.ProductCode},
+		}...)
+	}
+	for _, f := range fields {
+		for _, v := range f.values {
+			for _, k := range keys {
+				// A shorter key is not looked for, as for the flags: it
+				// would raise false alarms.
+				if len(k) >= 8 && strings.Contains(v, k) {
+					return f.name
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // filtersOnly copies the filters of q, so that no two accounts share a
@@ -396,11 +493,13 @@ func checkEndpoint(s string) error {
 
 // readKeyFile reads a key: a regular file (a symlink to one, as Kubernetes
 // mounts secrets, is fine) of at most MaxKeyFileBytes, trimmed, one line.
-// Its errors say what is wrong with the file, never what it holds.
+// Its errors say what is wrong with the file, never what it holds, and name
+// it only once it is known to exist.
 func readKeyFile(path string) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return "", fmt.Errorf("cannot read the key file: %w", unwrapPath(err))
+		// A path that names no file is most often the key itself.
+		return "", fmt.Errorf("cannot read the key file: %w %s", plainPathError(err), notShown)
 	}
 	if !st.Mode().IsRegular() {
 		return "", fmt.Errorf("%s is not a regular file", path)
@@ -410,7 +509,7 @@ func readKeyFile(path string) (string, error) {
 	}
 	b, err := readLimited(path, MaxKeyFileBytes)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	k := strings.TrimSpace(string(b))
 	if k == "" {
@@ -422,27 +521,41 @@ func readKeyFile(path string) (string, error) {
 	return k, nil
 }
 
-// unwrapPath keeps os errors to "open PATH: reason".
-func unwrapPath(err error) error {
+// plainPathError drops the path from an os error: the caller names the
+// file (Load's errors all begin with it), so that no error says it twice.
+func plainPathError(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+		return pe.Err
 	}
 	return err
 }
 
+// readLimited reads a regular file of at most limit bytes. It opens it
+// without blocking: opening a FIFO would block the start, or a reload, for
+// ever (SIGTERM included). Its errors do not name the file: its callers do.
 func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, unwrapPath(err)
+		return nil, plainPathError(err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, plainPathError(err)
+	}
+	switch {
+	case st.IsDir():
+		return nil, errors.New("is a directory, not a file")
+	case !st.Mode().IsRegular():
+		return nil, errors.New("is not a regular file")
+	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return nil, unwrapPath(err)
+		return nil, plainPathError(err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+		return nil, fmt.Errorf("larger than %d bytes", limit)
 	}
 	return b, nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,10 +21,12 @@ const (
 	stagingKey = "staging-private-key-a9b2"
 	envKey     = "env-private-key-77c3d1"
 	inlineKey  = "inline-private-key-0d4e"
-	publicKey  = "AKIDprodpublic"
+	// nameKey is shaped like an environment variable's name.
+	nameKey   = "Kx7Qm2ZpL9vT4wR8nJ3c"
+	publicKey = "AKIDprodpublic"
 )
 
-var secrets = []string{prodKey, stagingKey, envKey, inlineKey}
+var secrets = []string{prodKey, stagingKey, envKey, inlineKey, nameKey}
 
 var defaults = Defaults{
 	Endpoint: "https://api.dezai.com/",
@@ -64,7 +67,7 @@ func (d *dir) load(t *testing.T, content string) ([]Account, error) {
 	d.write(t, "accounts.yml", strings.ReplaceAll(content, "$DIR", d.path))
 	def := defaults
 	def.Getenv = func(name string) string {
-		return map[string]string{"PROD_KEY": envKey, "MULTI": envKey + "\n" + envKey}[name]
+		return map[string]string{"PROD_KEY": envKey, "MULTI": envKey + "\n" + envKey, "NAME_KEY": nameKey}[name]
 	}
 	return Load(d.file, def)
 }
@@ -172,7 +175,35 @@ func TestLoadBad(t *testing.T) {
 		{"both private keys", head + "    private_key_file: $DIR/prod.key\n    private_key_env: PROD_KEY\n", `account "prod"`,
 			[]string{"private_key_file", "keep one"}},
 		{"key file missing", head + "    private_key_file: $DIR/nope.key\n", `account "prod"`,
-			[]string{"private_key_file", "nope.key", "no such file"}},
+			[]string{"private_key_file", "no such file", "not shown"}},
+		// The most common mistake with a key file: the key pasted instead
+		// of its path, this account's or another's.
+		{"the key as the key file", head + "    private_key_file: " + inlineKey + "\n", `account "prod"`,
+			[]string{"private_key_file", "no such file", "not shown"}},
+		{"another account's key as the key file", "accounts:\n  - {name: staging, public_key: p, private_key_file: $DIR/staging.key}\n" +
+			strings.TrimPrefix(head, "accounts:\n") + "    private_key_file: " + stagingKey + "\n", `account "prod"`, []string{"private_key_file", "not shown"}},
+		{"another account's key as the public key file", "accounts:\n  - {name: staging, public_key: p, private_key_file: $DIR/staging.key}\n" +
+			"  - {name: prod, public_key_file: " + stagingKey + ", private_key_file: $DIR/prod.key}\n", `account "prod"`,
+			[]string{"public_key_file", "not shown"}},
+		{"the key as the variable's name", head + "    private_key_env: " + inlineKey + "\n", `account "prod"`,
+			[]string{"private_key_env", "not an environment variable name", "not shown"}},
+		{"a name-shaped key as the variable's name", head + "    private_key_env: " + nameKey + "\n", `account "prod"`,
+			[]string{"private_key_env", "unset", "not shown"}},
+		// A key where the flags refuse one too: the endpoint would carry
+		// it in every request's URL, project_id to the API.
+		{"the key in the endpoint", head + "    private_key_file: $DIR/prod.key\n    endpoint: https://api.dezai.com/" + prodKey + "/\n", `account "prod"`,
+			[]string{"endpoint", "holds a private key"}},
+		{"another account's key as project_id", "accounts:\n  - {name: staging, public_key: p, private_key_file: $DIR/staging.key}\n" +
+			strings.TrimPrefix(head, "accounts:\n") + "    private_key_file: $DIR/prod.key\n    project_id: " + stagingKey + "\n", `account "prod"`,
+			[]string{"project_id", "holds a private key"}},
+		{"a later account's key as project_id", head + "    private_key_file: $DIR/prod.key\n    project_id: " + envKey + "\n" +
+			"  - {name: b, public_key: p, private_key_env: PROD_KEY}\n", `account "prod"`, []string{"project_id", "holds a private key"}},
+		{"the key as the public key", "accounts:\n  - {name: prod, public_key: " + prodKey + ", private_key_file: $DIR/prod.key}\n", `account "prod"`,
+			[]string{"public_key", "holds a private key"}},
+		{"the key in a filter", head + "    private_key_file: $DIR/prod.key\n    filters: {region: [cn-zj, " + prodKey + "]}\n", `account "prod"`,
+			[]string{"filters.region", "holds a private key"}},
+		{"a later account's key in an earlier account's name", "accounts:\n  - {name: " + nameKey + "/a, public_key: p, private_key_file: $DIR/prod.key}\n" +
+			"  - {name: b, public_key: p, private_key_env: NAME_KEY}\n", "account", []string{"name", "[private key, not shown]"}},
 		{"key file a directory", head + "    private_key_file: $DIR/keydir\n", `account "prod"`,
 			[]string{"private_key_file", "keydir", "not a regular file"}},
 		{"key file too big", head + "    private_key_file: $DIR/big.key\n", `account "prod"`,
@@ -182,8 +213,8 @@ func TestLoadBad(t *testing.T) {
 		{"key file of two lines", head + "    private_key_file: $DIR/two-lines.key\n", `account "prod"`,
 			[]string{"private_key_file", "two-lines.key", "more than one line"}},
 		{"public key file missing", "accounts:\n  - name: prod\n    public_key_file: $DIR/nope.pub\n    private_key_file: $DIR/prod.key\n",
-			`account "prod"`, []string{"public_key_file", "nope.pub"}},
-		{"env unset", head + "    private_key_env: NOT_SET\n", `account "prod"`, []string{"private_key_env", "NOT_SET", "unset"}},
+			`account "prod"`, []string{"public_key_file", "no such file"}},
+		{"env unset", head + "    private_key_env: NOT_SET\n", `account "prod"`, []string{"private_key_env", "unset"}},
 		{"env of two lines", head + "    private_key_env: MULTI\n", `account "prod"`, []string{"private_key_env", "MULTI", "more than one line"}},
 		{"bad window", head + "    private_key_file: $DIR/prod.key\n    window: 30 days\n", `account "prod"`,
 			[]string{"window", "not a duration"}},
@@ -199,6 +230,15 @@ func TestLoadBad(t *testing.T) {
 			[]string{"filters.product_code", "entry #1", "modelverse or sandbox"}},
 		{"pricing unit not an integer", head + "    private_key_file: $DIR/prod.key\n    filters: {pricing_unit: [one]}\n", `account "prod"`,
 			[]string{"filters.pricing_unit", "integers"}},
+		// The flags refuse --filter.region= for the same reason: the API
+		// reads an empty item as no filter, so region: [""] would sweep
+		// every region.
+		{"empty filter value", head + "    private_key_file: $DIR/prod.key\n    filters: {region: [\"\"]}\n", `account "prod"`,
+			[]string{"filters.region", "entry #1 is empty, which would mean no filter"}},
+		{"blank filter value", head + "    private_key_file: $DIR/prod.key\n    filters: {model: [Qwen/QwQ-32B, \" \"]}\n", `account "prod"`,
+			[]string{"filters.model", "entry #2 is empty"}},
+		{"empty product code", head + "    private_key_file: $DIR/prod.key\n    filters: {product_code: [\"\"]}\n", `account "prod"`,
+			[]string{"filters.product_code", "entry #1 is empty"}},
 		{"filter not a list", head + "    private_key_file: $DIR/prod.key\n    filters: {region: cn-zj}\n", `account "prod"`,
 			[]string{"filters.region", "list"}},
 		{"empty file", "", "", []string{"empty"}},
@@ -235,6 +275,19 @@ func TestLoadMissingFile(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), path)
 	assert.Contains(t, err.Error(), "no such file")
+}
+
+// TestLoadNonRegularFile: an accounts file that is a FIFO or a directory is
+// an error at once; opening a FIFO used to block until a writer came.
+func TestLoadNonRegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "accounts.fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	for path, want := range map[string]string{fifo: "is not a regular file", dir: "is a directory"} {
+		_, err := Load(path, defaults)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "accounts file "+path+": "+want)
+	}
 }
 
 func TestLoadReadsTheEnvironmentByDefault(t *testing.T) {

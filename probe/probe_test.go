@@ -72,6 +72,7 @@ type fixture struct {
 type entry struct {
 	name  string
 	api   *api
+	key   string // the private key's YAML line, if not private_key_file: <its key file>
 	extra string // more YAML lines for the account
 }
 
@@ -114,8 +115,12 @@ func (f *fixture) write(entries ...entry) {
 	for _, e := range entries {
 		keyFile := filepath.Join(f.dir, e.name+".key")
 		require.NoError(f.t, os.WriteFile(keyFile, []byte(e.api.private+"\n"), 0o600))
-		fmt.Fprintf(&b, "  - name: %s\n    public_key: %s\n    private_key_file: %s\n    endpoint: %s\n%s",
-			e.name, e.api.public, keyFile, e.api.URL, e.extra)
+		key := e.key
+		if key == "" {
+			key = "private_key_file: " + keyFile
+		}
+		fmt.Fprintf(&b, "  - name: %s\n    public_key: %s\n    %s\n    endpoint: %s\n%s",
+			e.name, e.api.public, key, e.api.URL, e.extra)
 		if !containsAPI(f.apis, e.api) {
 			f.apis = append(f.apis, e.api)
 		}
@@ -634,11 +639,24 @@ func TestNoKeyInLogsOrMetrics(t *testing.T) {
 		_, body := f.get("/probe?account=" + e.name)
 		texts = append(texts, body)
 	}
-	for _, extra := range []string{"    private_key: " + sig.private + "\n", "    private_key_file: x\n", "    window: " + sig.private + "\n"} {
-		f.write(entry{name: "good", api: good}, entry{name: "sig", api: sig, extra: extra})
+	// A key pasted where a path or a name belongs, the account's own or
+	// another's: the commonest mistake with key files.
+	for _, bad := range []entry{
+		{name: "sig", api: sig, extra: "    private_key: " + sig.private + "\n"},
+		{name: "sig", api: sig, key: "private_key_file: x"},
+		{name: "sig", api: sig, extra: "    window: " + sig.private + "\n"},
+		{name: "sig", api: sig, key: "private_key_file: " + sig.private},
+		{name: "sig", api: sig, key: "private_key_env: " + sig.private},
+		{name: "sig", api: sig, key: "private_key_file: " + good.private},
+		{name: "sig", api: sig, key: "private_key_env: " + good.private},
+		{name: "sig", api: sig, extra: "    project_id: " + sig.private + "\n"},
+		{name: "sig", api: sig, extra: "    project_id: " + good.private + "\n"},
+	} {
+		f.write(entry{name: "good", api: good}, bad)
 		err := f.set.Reload()
 		require.Error(t, err)
-		_, body := f.post("/-/reload")
+		code, body := f.post("/-/reload")
+		assert.Equal(t, http.StatusInternalServerError, code, body)
 		texts = append(texts, err.Error(), body)
 	}
 	reg := prometheus.NewRegistry()

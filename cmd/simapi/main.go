@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "simapi: error: --orders %d is outside 1 to 1000000\n", *orders)
 		return 2
 	}
-	if err := os.WriteFile(*keyFile, []byte(simapi.DemoPrivateKey+"\n"), 0o600); err != nil {
+	if err := writeKeyFile(*keyFile, simapi.DemoPrivateKey+"\n"); err != nil {
 		fmt.Fprintf(stderr, "simapi: error: --private-key-file: %v\n", err)
 		return 1
 	}
@@ -58,4 +58,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		simapi.DemoPublicKey, api.URL, *keyFile)
 	<-ctx.Done()
 	return 0
+}
+
+// writeKeyFile writes the key in a file of mode 0600. os.WriteFile would
+// keep the mode of a file already there (from another run, or made by
+// hand), and the exporter's user may copy this setup for a real key.
+func writeKeyFile(path, key string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	// Before writing: the key is never in a file others may read.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.WriteString(key); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

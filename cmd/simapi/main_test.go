@@ -19,11 +19,15 @@ import (
 	"github.com/debt-exporter/debt_exporter/internal/simapi"
 )
 
-// TestServesSignedRequests: simapi listens where it is told, prints what
-// the exporter needs, and answers a request signed with the keys it printed.
+// TestServesSignedRequests: simapi listens where it is told, writes the key
+// file 0600 (over a file of another mode), prints what the exporter needs,
+// and answers a request signed with the keys it printed.
 func TestServesSignedRequests(t *testing.T) {
 	addr := exportertest.FreeAddr(t)
 	keyFile := filepath.Join(t.TempDir(), "key")
+	// A file already there, readable by all, is made 0600, not kept as is.
+	require.NoError(t, os.WriteFile(keyFile, []byte("an older, longer content\n"), 0o644))
+	require.NoError(t, os.Chmod(keyFile, 0o644)) // whatever the umask
 	var out exportertest.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
