@@ -202,3 +202,9 @@ func (c *Client) Workers() int { return 2 * c.cfg.Concurrency }
 // Pace reports the requests the client now allows in flight and its rate
 // limit in requests per second (0: none), as learned from throttling.
 func (c *Client) Pace() (inflight, perSecond float64) { return c.pace.state() }
+
+// CloseIdleConnections closes the client's idle keep-alive connections,
+// for a client no longer used (an account a reload removed): they would
+// otherwise stay open, with their goroutines, until the idle timeout.
+// A request after it opens a new connection.
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }

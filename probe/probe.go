@@ -73,10 +73,11 @@ type Set struct {
 // account is one account's client and collector, kept across reloads while
 // the account is unchanged.
 type account struct {
-	acc  accounts.Account
-	coll *collector.Collector
-	stop context.CancelFunc // ends its background sweeps; nil when none run
-	done chan struct{}      // closed when they have ended
+	acc    accounts.Account
+	client *apiclient.Client
+	coll   *collector.Collector
+	stop   context.CancelFunc // ends its background sweeps; nil when none run
+	done   chan struct{}      // closed when they have ended
 }
 
 // New loads cfg.File and returns the Set of its accounts. Nothing is swept
@@ -143,7 +144,7 @@ func (s *Set) newAccount(acc accounts.Account) (*account, error) {
 	kc := s.cfg.Collector
 	kc.Client, kc.Requests, kc.Query, kc.Window = client, requests, acc.Query, acc.Window
 	kc.Logger = log.With(s.logger, "account", acc.Name)
-	return &account{acc: acc, coll: collector.New(kc)}, nil
+	return &account{acc: acc, client: client, coll: collector.New(kc)}, nil
 }
 
 // Run sweeps every account in the background every Collector.Interval
@@ -234,6 +235,12 @@ func (s *Set) Reload() error {
 	s.ok, s.okAt = true, time.Now()
 	s.mu.Unlock()
 	wait(removed)
+	for _, a := range removed {
+		// Their connections would stay open until the idle timeout,
+		// each with two goroutines; a probe still in flight with a
+		// removed account opens what it needs.
+		a.client.CloseIdleConnections()
+	}
 
 	level.Info(s.logger).Log("msg", "accounts reloaded", "file", s.cfg.File, "accounts", strings.Join(accounts.Names(accs), ","),
 		"started", names(added), "stopped", names(removed))

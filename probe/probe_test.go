@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -600,6 +601,44 @@ func TestReloadStartsAndStopsBackgroundSweeps(t *testing.T) {
 	assert.Equal(t, nb, b.Requests(), "the removed account is no longer swept")
 	requireExact(t, f.probe("c"), c, apiclient.Query{})
 	requireExact(t, f.probe("a"), a, apiclient.Query{})
+}
+
+// TestReloadClosesRemovedAccountsConnections: the keep-alive connections
+// of an account a reload removed are closed. They stayed open until the
+// idle timeout (90 s), two goroutines each, reload after reload.
+func TestReloadClosesRemovedAccountsConnections(t *testing.T) {
+	gone := &api{public: "pub-gone", private: "probe-test-private-key-gone-3c9f"}
+	gone.Server = simapi.NewHandler(simapi.Config{Seed: 1, Orders: 400, Now: now, PublicKey: gone.public, PrivateKey: gone.private})
+	var mu sync.Mutex
+	open := 0
+	ts := httptest.NewUnstartedServer(gone.Server)
+	ts.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch state {
+		case http.StateNew:
+			open++
+		case http.StateClosed, http.StateHijacked:
+			open--
+		}
+	}
+	ts.Start()
+	t.Cleanup(ts.Close)
+	gone.URL = ts.URL
+	openConns := func() int { mu.Lock(); defer mu.Unlock(); return open }
+
+	stays := newAPI(t, "stays", simapi.Config{Seed: 2, Orders: 200})
+	f := newFixture(t, 0, entry{name: "gone", api: gone}, entry{name: "stays", api: stays})
+	requireExact(t, f.probe("gone"), gone, apiclient.Query{})
+	require.Positive(t, openConns(), "the probe's connections, kept alive")
+
+	f.write(entry{name: "stays", api: stays})
+	require.NoError(t, f.set.Reload())
+	// The server sees a close once it reads the end of the connection: a
+	// moment, where the idle timeout would be 90 s.
+	require.Eventually(t, func() bool { return openConns() == 0 }, 10*time.Second, 5*time.Millisecond,
+		"connections of the removed account still open")
+	requireExact(t, f.probe("stays"), stays, apiclient.Query{})
 }
 
 // TestReloadBeforeRun: accounts loaded before Run starts are swept once it
