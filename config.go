@@ -160,7 +160,7 @@ func newCLI(stdout, stderr io.Writer) *cli {
 	dur("sweep.timeout-offset", "Subtracted from Prometheus' scrape timeout to leave time to answer.", "500ms", &f.timeoutOffset)
 	dur("sweep.max-timeout", "Longest a sweep may run: its limit when the scraper sends no timeout, and for every background sweep.", "2m", &f.maxTimeout)
 	dur("sweep.interval", "0: sweep on each scrape. Above 0: sweep every interval in the background, and answer scrapes at once from the last complete sweep (for accounts too large for one scrape).", "0s", &f.interval)
-	integer("metrics.max-series", "Most business series per metric; past it the smallest of each region, product and currency are summed into model=\"(other)\", so totals stay exact (0 = no cap).", "2000", &f.maxSeries)
+	integer("metrics.max-series", "Most business series per metric; past it the smallest of each region, product and currency are summed into model=\"(other)\", and if need be whole regions and products into region and product_code \"(other)\" per currency, so totals stay exact (0 = no cap).", "2000", &f.maxSeries)
 	app.Flag("metrics.age-buckets", "Ascending bounds of the debt age buckets, Prometheus durations.").Default("1d,7d,30d").StringVar(&f.ageBuckets)
 	app.Flag("demo", "Run against a built-in simulated API with synthetic orders; no credentials, no network.").BoolVar(&f.demo)
 	integer("demo.orders", "Number of synthetic orders in demo mode, 1 to 1000000.", "20000", &f.demoOrders)
