@@ -125,16 +125,16 @@ func (r redactor) cut(s string) string {
 			s = strings.ReplaceAll(s, secret, "[REDACTED]")
 		}
 	}
-	return cutText(s, MaxServerText)
+	return CutText(s, MaxServerText)
 }
 
 // MaxServerText bounds what an error carries from the server's text (a
 // Message, an Action): a 10 MB message must not make a 10 MB log line.
 const MaxServerText = 256
 
-// cutText keeps at most limit bytes of s, on a UTF-8 boundary, and says how
+// CutText keeps at most limit bytes of s, on a UTF-8 boundary, and says how
 // much was cut.
-func cutText(s string, limit int) string {
+func CutText(s string, limit int) string {
 	if len(s) <= limit {
 		return s
 	}

@@ -301,7 +301,7 @@ func locationHost(loc string) string {
 	if err != nil || u.Host == "" {
 		return "(no host)"
 	}
-	return cutText(u.Scheme+"://"+u.Host, 128)
+	return CutText(u.Scheme+"://"+u.Host, 128)
 }
 
 // parseRetryAfter reads a Retry-After of delay seconds (the HTTP-date form

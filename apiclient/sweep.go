@@ -337,11 +337,11 @@ func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
 			continue
 		}
 		if _, dup := r.seen[o.OrderNo]; dup {
-			return nil, fmt.Errorf("%w: OrderNo %q twice in one answer ([%d, %d) page %d)", ErrRepeats, cutText(o.OrderNo, 64), sl.start, end, page)
+			return nil, fmt.Errorf("%w: OrderNo %q twice in one answer ([%d, %d) page %d)", ErrRepeats, CutText(o.OrderNo, 64), sl.start, end, page)
 		}
 		if t, ok := r.prev[o.OrderNo]; ok && o.timeSet && t != o.CreateTime {
 			return nil, fmt.Errorf("%w: OrderNo %q came back with CreateTime %d, was %d ([%d, %d) page %d)",
-				ErrRepeats, cutText(o.OrderNo, 64), o.CreateTime, t, sl.start, end, page)
+				ErrRepeats, CutText(o.OrderNo, 64), o.CreateTime, t, sl.start, end, page)
 		}
 		r.seen[o.OrderNo] = o.CreateTime
 	}
@@ -678,7 +678,7 @@ func (r *reader) check(orders []Order, sl slice) (lo, hi int64, err error) {
 		if o.CreateTime < sl.start || o.CreateTime > sl.end {
 			outside++
 			if example == "" {
-				example = fmt.Sprintf("OrderNo %q CreateTime %d in [%d, %d)", cutText(o.OrderNo, 64), o.CreateTime, sl.start, sl.end)
+				example = fmt.Sprintf("OrderNo %q CreateTime %d in [%d, %d)", CutText(o.OrderNo, 64), o.CreateTime, sl.start, sl.end)
 			}
 			continue
 		}

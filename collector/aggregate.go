@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -146,7 +145,7 @@ func (a *aggregator) setAside(reason, orderNo, value string, n int) {
 		a.invalid[reason] = s
 	}
 	if s.count == 0 {
-		s.orderNo, s.value = cutText(orderNo, maxLoggedOrderNo), value
+		s.orderNo, s.value = apiclient.CutText(orderNo, maxLoggedOrderNo), value
 	}
 	s.count += n
 }
@@ -154,20 +153,6 @@ func (a *aggregator) setAside(reason, orderNo, value string, n int) {
 // maxLoggedOrderNo bounds an OrderNo in a log line, as apiclient bounds it
 // in its errors.
 const maxLoggedOrderNo = 64
-
-// cutText keeps at most limit bytes of s, on a UTF-8 boundary, and says how
-// much was cut: apiclient's marking of a cut, so that every log line reads
-// alike.
-func cutText(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	end := limit
-	for end > 0 && !utf8.RuneStart(s[end]) {
-		end--
-	}
-	return fmt.Sprintf("%s…[cut: %d bytes in all]", s[:end], len(s))
-}
 
 // merge adds o into a.
 func (a *aggregator) merge(o *aggregator) {

@@ -13,6 +13,8 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/debt-exporter/debt_exporter/apiclient"
 )
 
 // scrapeTimeoutHeader is how Prometheus tells a target its scrape_timeout.
@@ -72,7 +74,7 @@ func (l *promLogger) Println(v ...any) {
 			// Not the scraper: metrics were inconsistent, and left out of
 			// an answer served all the same.
 			level.Error(l.logger).Log("msg", "metrics left out of the answer", "remote", l.remote,
-				"err", cutText(strings.ReplaceAll(err, "\n", " "), maxPromError), "hint", "a bug of the exporter: please report it")
+				"err", apiclient.CutText(strings.ReplaceAll(err, "\n", " "), maxPromError), "hint", "a bug of the exporter: please report it")
 			return
 		}
 		level.Warn(l.logger).Log("msg", "could not send the metrics to the scraper", "remote", l.remote,
