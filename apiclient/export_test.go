@@ -31,3 +31,7 @@ func (x *PageDecoder) WalkStops(body []byte) int {
 	}
 	return n
 }
+
+// InclusiveEndLearnt reports whether the client has learnt that the API
+// includes EndTime.
+func (c *Client) InclusiveEndLearnt() bool { return c.inclusiveEnd.Load() }

@@ -541,8 +541,11 @@ func TestAnswerSortedByChanceIsNoCursor(t *testing.T) {
 // once with an order at EndTime (out of range for it) used to make the
 // client ask every later slice for a second less, for good: the last
 // second of every slice was lost (about 3% of the orders), with successful
-// sweeps. A full answer of orders at EndTime alone still switches it, and
-// an inclusive API is read exactly either way.
+// sweeps. The client now asks again, and only the same order at EndTime
+// says the API includes it: an inclusive API is still learnt (a steady
+// sweep then asks exactly its slices), the exclusive one is not. A full
+// answer of orders at EndTime alone switches it too, and every sweep is
+// exact.
 func TestOneOrderAtEndTimeDoesNotSwitchEndTime(t *testing.T) {
 	for _, exclusive := range []bool{true, false} {
 		srv := simapi.New(simapi.Config{Seed: 5, Orders: 20000, Now: now, Span: 2 * time.Hour, EndTimeExclusive: exclusive})
@@ -559,6 +562,7 @@ func TestOneOrderAtEndTimeDoesNotSwitchEndTime(t *testing.T) {
 			}
 			checkInvariant(t, fmt.Sprintf("exclusive=%v round %d", exclusive, round), want, want, got, srv)
 		}
+		assert.Equal(t, !exclusive, c.InclusiveEndLearnt(), "exclusive=%v", exclusive)
 		srv.Close()
 	}
 	// Orders at EndTime alone fill an answer: the API includes EndTime.

@@ -154,14 +154,16 @@ type sweep struct {
 	// without one, so up to Workers() slices may be held at once.
 	slots chan struct{}
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	queue   []slice
-	busy    int // workers holding a slice
-	asked   int // pages asked for, retries not counted: --api.max-pages
-	err     error
-	stats   Stats
-	density *profile // this sweep's spread, the plan of the next
+	mu    sync.Mutex
+	cond  *sync.Cond
+	queue []slice
+	busy  int // workers holding a slice
+	asked int // pages asked for, retries not counted: --api.max-pages
+	// endProbed: probeEndTime has asked whether the API includes EndTime.
+	endProbed bool
+	err       error
+	stats     Stats
+	density   *profile // this sweep's spread, the plan of the next
 	// sorted is the API's order as this sweep's answers showed it (trust),
 	// planned as the last sweep's did.
 	sorted, planned sortOrder
@@ -173,6 +175,15 @@ type sweep struct {
 
 // maxKeptBody bounds the body buffers kept from sweep to sweep.
 const maxKeptBody = 1 << 20
+
+// putBuf returns buf to the pool. A page is some 100 KB; a buffer grown by
+// a huge answer (up to --api.max-response-bytes) is not kept for every
+// worker.
+func (c *Client) putBuf(buf *pageBuf) {
+	if buf.body.Cap() <= maxKeptBody {
+		c.bufs.Put(buf)
+	}
+}
 
 // maxTimeless bounds sweep.timeless against an API that sends nothing
 // but orders without a time; past it, such orders are passed on unchecked.
@@ -230,13 +241,7 @@ func (s *sweep) work(ctx context.Context, worker int) {
 	})
 	defer stop()
 	buf := s.c.bufs.Get().(*pageBuf)
-	defer func() {
-		// A page is some 100 KB; a buffer grown by a huge answer (up to
-		// --api.max-response-bytes) is not kept for every worker.
-		if buf.body.Cap() <= maxKeptBody {
-			s.c.bufs.Put(buf)
-		}
-	}()
+	defer s.c.putBuf(buf)
 	r := reader{s: s, worker: worker, buf: buf, density: newProfile(s.window, s.c.cfg.PageSize)}
 	defer func() {
 		s.mu.Lock()
@@ -345,7 +350,53 @@ func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
 		}
 		r.seen[o.OrderNo] = o.CreateTime
 	}
+	if end == sl.end {
+		if err := r.probeEndTime(ctx, orders, end); err != nil {
+			return nil, err
+		}
+	}
 	return orders, nil
+}
+
+// probeEndTime learns whether the API includes EndTime, once an answer
+// asked without knowing it holds an order at its EndTime. That order may
+// be an exclusive API misbehaving: taken for inclusive, the client would
+// ask every later slice for a second less and lose its last second. So
+// it asks [end-1, end] again: only if the same order (by OrderNo) comes
+// back at end does the API include EndTime. Unknown, the client loses
+// nothing (orders are filtered to their slice); it only reads orders at
+// EndTime that belong to the next slice. Once a sweep.
+func (r *reader) probeEndTime(ctx context.Context, orders []Order, end int64) error {
+	no := ""
+	for i := range orders {
+		if o := &orders[i]; o.timeSet && o.CreateTime == end && o.OrderNo != "" {
+			no = o.OrderNo
+			break
+		}
+	}
+	if no == "" || r.s.c.inclusiveEnd.Load() {
+		return nil
+	}
+	r.s.mu.Lock()
+	probed := r.s.endProbed
+	r.s.endProbed = true
+	r.s.mu.Unlock()
+	if probed {
+		return nil
+	}
+	buf := r.s.c.bufs.Get().(*pageBuf) // r.buf holds the answer being read
+	defer r.s.c.putBuf(buf)
+	if err := r.s.c.fetch(ctx, r.s.base, end-1, end, 1, buf, r.sent, r.pause); err != nil {
+		return err
+	}
+	r.count(func(st *Stats) { st.Pages++ })
+	for _, o := range buf.page.orders {
+		if o.timeSet && o.CreateTime == end && o.OrderNo == no {
+			r.s.c.inclusiveEnd.Store(true)
+			break
+		}
+	}
+	return nil
 }
 
 // read reads slice sl; it returns the slices still to read: parts of sl,
