@@ -225,8 +225,9 @@ func newAccounts(ctx context.Context, cfg *config, getenv func(string) string, l
 		return nil, nil
 	}
 	return probe.New(probe.Config{
-		File:     cfg.configFile,
-		Defaults: accounts.Defaults{Endpoint: cfg.endpoint, Window: cfg.window, Query: cfg.query, Getenv: getenv},
+		File: cfg.configFile,
+		Defaults: accounts.Defaults{Endpoint: cfg.endpoint, Window: cfg.window, Query: cfg.query, Getenv: getenv,
+			Secrets: cfg.secrets},
 		Client: apiclient.Config{PageSize: cfg.pageSize, Timeout: cfg.timeout, Concurrency: cfg.concurrency,
 			RateLimit: cfg.rateLimit, MaxPages: cfg.maxPages},
 		Collector: collector.Config{MinInterval: cfg.minInterval, Interval: cfg.interval, MaxTimeout: cfg.maxTimeout,

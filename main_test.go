@@ -315,6 +315,8 @@ func TestStartupErrors(t *testing.T) {
 		{"accounts file a FIFO", nil, []string{"--config.file=" + mkfifo(t, t.TempDir())}, 1, "is not a regular file"},
 		{"the flag account's key in the accounts file", withKeys, []string{"--config.file=" + writeTemp(t, dir, "named.yml",
 			"accounts:\n  - name: startup-secret/prod\n    public_key: pub\n    private_key_env: PROD_KEY\n")}, 1, "[private key, not shown]"},
+		{"the flag account's key as an account's name", withKeys, []string{"--config.file=" + writeTemp(t, dir, "keyname.yml",
+			"accounts:\n  - name: startup-secret\n    public_key: pub\n    private_key_env: PROD_KEY\n")}, 1, `account "[private key, not shown]": name: holds a private key`},
 		{"key pasted as the accounts file's key file", nil, []string{"--config.file=" + writeTemp(t, dir, "pasted.yml",
 			"accounts:\n  - name: prod\n    public_key: pub\n    private_key_file: startup-secret\n")}, 1, "private_key_file: cannot read the key file"},
 		{"key value in the accounts file", nil, []string{"--config.file=" + writeTemp(t, dir, "keyed.yml",

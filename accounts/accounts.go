@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -72,6 +73,10 @@ type Defaults struct {
 	Query    apiclient.Query // the --filter.* flags, for accounts without filters
 	// Getenv reads private_key_env; nil means os.Getenv.
 	Getenv func(string) string
+	// Secrets are keys given elsewhere (the flags'), and values that may
+	// be one: never shown in an error, nor accepted in a field, as the
+	// file's own accounts' keys.
+	Secrets []string
 }
 
 var (
@@ -129,7 +134,7 @@ func Load(path string, d Defaults) ([]Account, error) {
 	if d.Getenv == nil {
 		d.Getenv = os.Getenv
 	}
-	var keys []string // every private key the file names, to redact
+	keys := slices.Clone(d.Secrets) // and every private key the file names, to redact
 	fail := func(format string, args ...any) error {
 		return errors.New(redact(fmt.Sprintf("accounts file %s: %s", path, oneLine(fmt.Sprintf(format, args...))), keys))
 	}
@@ -137,7 +142,7 @@ func Load(path string, d Defaults) ([]Account, error) {
 	if err != nil {
 		return nil, fail("%v", err)
 	}
-	keys = privateKeys(b, d)
+	keys = append(keys, privateKeys(b, d)...)
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&doc); err != nil {

@@ -269,6 +269,30 @@ func TestLoadBad(t *testing.T) {
 	}
 }
 
+// TestKeysGivenElsewhere: the flags' private key (Defaults.Secrets) is
+// kept out of the file's errors and refused in its fields, as the file's
+// own keys are. It was shown in a reload's error, and accepted as an
+// account's name, and then in every log line of that account.
+func TestKeysGivenElsewhere(t *testing.T) {
+	const flagKey = "flagsecret0123456789"
+	d := newDir(t)
+	withSecrets := Defaults{Endpoint: defaults.Endpoint, Window: time.Hour, Getenv: defaults.Getenv, Secrets: []string{flagKey}}
+	for name, file := range map[string]string{
+		"as a name":        "accounts:\n  - {name: " + flagKey + ", public_key: p, private_key_file: $DIR/prod.key}\n",
+		"as a project id":  "accounts:\n  - {name: a, public_key: p, project_id: " + flagKey + ", private_key_file: $DIR/prod.key}\n",
+		"in a bad account": "accounts:\n  - {name: a, public_key: p, private_key_file: $DIR/prod.key, bogus: " + flagKey + "}\n",
+		"as the key file":  "accounts:\n  - {name: a, public_key: p, private_key_file: " + flagKey + "}\n",
+	} {
+		d.write(t, "accounts.yml", strings.ReplaceAll(file, "$DIR", d.path))
+		_, err := Load(d.file, withSecrets)
+		require.Error(t, err, name)
+		assert.NotContains(t, err.Error(), flagKey, name)
+	}
+	_, err := Load(filepath.Join(d.path, flagKey), withSecrets)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), flagKey, "the file's own path")
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nope.yml")
 	_, err := Load(path, defaults)
