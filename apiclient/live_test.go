@@ -1,14 +1,19 @@
 package apiclient_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -595,4 +600,62 @@ func TestDenseSecondBoundIsInOrders(t *testing.T) {
 	got, stats := collect(t, c, q)
 	checkInvariant(t, "page size 10", want, want, got, srv)
 	assert.Equal(t, 1, stats.DenseSeconds)
+}
+
+// TestSortedAgainAfterAnUnsortedSweep: an API seen unsorted in one sweep
+// (here a proxy shuffles its answers for that sweep) is read without time
+// cursor in the next, which shows it sorted again, and is read by cursor
+// after that, with the requests of a client that never saw it shuffled.
+// It stayed unsorted for good (1.3x the requests of a sorted API).
+func TestSortedAgainAfterAnUnsortedSweep(t *testing.T) {
+	srv := simapi.New(simapi.Config{Seed: 3, Orders: 20000, Now: now})
+	defer srv.Close()
+	var shuffle atomic.Bool
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		resp, err := http.Post(srv.URL, r.Header.Get("Content-Type"), bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var m map[string]json.RawMessage
+		if shuffle.Load() && json.Unmarshal(out, &m) == nil && m["Orders"] != nil {
+			var orders []json.RawMessage
+			_ = json.Unmarshal(m["Orders"], &orders) // simapi's JSON
+			rand.New(rand.NewPCG(1, uint64(len(orders)))).Shuffle(len(orders), func(i, j int) { orders[i], orders[j] = orders[j], orders[i] })
+			m["Orders"], _ = json.Marshal(orders)
+			out, _ = json.Marshal(m)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
+	}))
+	defer proxy.Close()
+	newProxied := func() *apiclient.Client {
+		c, err := apiclient.New(apiclient.Config{Endpoint: proxy.URL, PublicKey: simapi.DemoPublicKey,
+			PrivateKey: simapi.DemoPrivateKey, Retry: fastRetry})
+		require.NoError(t, err)
+		return c
+	}
+	q := window(srv)
+	want := srv.UnpaidOrderNos(q)
+	never := newProxied()
+	collect(t, never, q)
+	_, ref := collect(t, never, q)
+	require.Equal(t, "descending", ref.Sorted)
+
+	c := newProxied()
+	collect(t, c, q)
+	shuffle.Store(true)
+	got, st := collect(t, c, q)
+	checkInvariant(t, "shuffled", want, want, got, srv)
+	require.Equal(t, "unsorted", st.Sorted)
+	shuffle.Store(false)
+	got, st = collect(t, c, q)
+	checkInvariant(t, "the sweep after", want, want, got, srv)
+	assert.Equal(t, "descending", st.Sorted, "its answers show the API sorted")
+	got, st = collect(t, c, q)
+	checkInvariant(t, "the next", want, want, got, srv)
+	assert.Equal(t, ref.Requests, st.Requests, "read by cursor again")
 }

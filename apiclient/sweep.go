@@ -127,10 +127,9 @@ func (c *Client) Sweep(ctx context.Context, q Query, fn func(worker int, orders 
 	if s.err != nil {
 		return s.stats, s.err
 	}
-	s.density.sorted = s.sorted
-	if s.sorted == unknownOrder && prev != nil {
-		// Every answer was short: nothing was seen of the order, which
-		// is the one the last sweep saw.
+	s.density.sorted = s.shown
+	if s.shown == unknownOrder && prev != nil {
+		// No answer showed the order: it is the one the last sweep saw.
 		s.density.sorted = prev.sorted
 	}
 	c.mu.Lock()
@@ -164,9 +163,9 @@ type sweep struct {
 	err       error
 	stats     Stats
 	density   *profile // this sweep's spread, the plan of the next
-	// sorted is the API's order as this sweep's answers showed it (trust),
+	// shown is the API's order as this sweep's answers show it (observe),
 	// planned as the last sweep's did.
-	sorted, planned sortOrder
+	shown, planned sortOrder
 	// timeless holds the OrderNos of the orders delivered without a
 	// usable CreateTime (InvalidCreateTime): they have no slice, so two
 	// answers may both hold one. Nil until the first.
@@ -311,14 +310,22 @@ func (r *reader) count(f func(*Stats)) {
 // sent counts a request to the API, a retry included.
 func (r *reader) sent() { r.count(func(st *Stats) { st.Requests++ }) }
 
-// get requests one page of [start, end) and checks the answer for repeats.
-func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
+// ask counts a page about to be asked for against --api.max-pages.
+func (r *reader) ask() error {
 	r.s.mu.Lock()
 	r.s.asked++
 	over := r.s.asked > r.s.c.cfg.MaxPages
 	r.s.mu.Unlock()
 	if over {
-		return nil, fmt.Errorf("%w: more than %d requests (--api.max-pages)", ErrTooManyPages, r.s.c.cfg.MaxPages)
+		return fmt.Errorf("%w: more than %d requests (--api.max-pages)", ErrTooManyPages, r.s.c.cfg.MaxPages)
+	}
+	return nil
+}
+
+// get requests one page of [start, end) and checks the answer for repeats.
+func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
+	if err := r.ask(); err != nil {
+		return nil, err
 	}
 	end := sl.end
 	if r.s.c.inclusiveEnd.Load() && end-1 > sl.start {
@@ -384,6 +391,9 @@ func (r *reader) probeEndTime(ctx context.Context, orders []Order, end int64) er
 	if probed {
 		return nil
 	}
+	if err := r.ask(); err != nil {
+		return err
+	}
 	buf := r.s.c.bufs.Get().(*pageBuf) // r.buf holds the answer being read
 	defer r.s.c.putBuf(buf)
 	if err := r.s.c.fetch(ctx, r.s.base, end-1, end, 1, buf, r.sent, r.pause); err != nil {
@@ -429,6 +439,9 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 		}
 		switch {
 		case len(orders) < pageSize:
+			// Whole, whatever its order; what the order is, the plan of
+			// the next sweep goes by.
+			r.observe(sortedBy(orders, sl))
 			if sl == first { // read whole by this answer (a retry asks the same)
 				held = 0
 				for i := range orders {
@@ -836,31 +849,59 @@ func (r *reader) dense(ctx context.Context, t int64) error {
 	}
 }
 
-// trust returns the order by which to read an answer that looks sorted
-// as seen (strong: by too many distinct times to be chance), and records
-// what it shows of the API. Only an API that sorts by CreateTime may be
-// read by time cursor: taken for sorted, an unsorted API's answer that is
-// sorted by chance (two seconds, the lone order of one at an end) would
-// lose the orders it did not show. So an answer is read as sorted only in
-// the order the API has shown, by a strong answer of this sweep or by the
-// last sweep; once an answer is unsorted, or two are sorted the opposite
-// ways, none is. unknownOrder: too weak to tell, read as unsorted.
+// observe records what an answer shows of the API's order: seen, strong
+// if by too many distinct times to be chance (sortedBy). An unsorted
+// answer, or one sorted against the order already shown, shows the API
+// unsorted, for the rest of the sweep; a weak one shows nothing.
+func (r *reader) observe(seen sortOrder, strong bool) {
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observeLocked(seen, strong)
+}
+
+func (s *sweep) observeLocked(seen sortOrder, strong bool) {
+	switch {
+	case seen == unknownOrder || s.shown == unsorted:
+	case seen == unsorted:
+		s.shown = unsorted
+	case s.shown == unknownOrder:
+		if strong {
+			s.shown = seen
+		}
+	case seen != s.shown:
+		s.shown = unsorted // sorted one way here, the other there
+	}
+}
+
+// trust observes a full answer and returns the order by which to read
+// it. Only an API that sorts by CreateTime may be read by time cursor:
+// taken for sorted, an unsorted API's answer that is sorted by chance (two
+// seconds, the lone order of one at an end) would lose the orders it did
+// not show. So a full answer is read by cursor only in the order the API
+// has shown, by a strong answer of this sweep or by the last sweep, and
+// never in a sweep that has seen the API unsorted or whose last sweep did
+// (a sweep that shows it sorted again lets the next read by cursor).
+// unknownOrder: too weak to tell, read as unsorted.
 func (r *reader) trust(seen sortOrder, strong bool) sortOrder {
 	s := r.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	known := s.sorted
+	s.observeLocked(seen, strong)
+	if s.shown == unsorted || s.planned == unsorted {
+		return unsorted
+	}
+	known := s.shown
 	if known == unknownOrder {
 		known = s.planned
 	}
 	switch {
-	case seen == unsorted || known == unsorted || (known != unknownOrder && seen != known):
-		s.sorted = unsorted
+	case known == unknownOrder || seen == unknownOrder:
+		return unknownOrder // weak, and nothing known
+	case seen != known:
+		s.shown = unsorted // against the order the last sweep saw
 		return unsorted
-	case known == unknownOrder && !strong:
-		return unknownOrder
 	}
-	s.sorted = seen
 	return seen
 }
 
@@ -906,6 +947,8 @@ func sortedBy(orders []Order, sl slice) (order sortOrder, strong bool) {
 	lgN, _ := math.Lgamma(float64(n + 1))
 	strong = math.Ln2+logTies-lgN < math.Log(sortedByChance)
 	switch {
+	case asc && desc:
+		return unknownOrder, false // fewer than two distinct times
 	case asc:
 		return ascending, strong
 	case desc:
