@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -291,56 +292,64 @@ func gatherReload(t *testing.T, s *Set) map[string]float64 {
 
 // TestProbesAreIndependent: three accounts on three APIs, one healthy, one
 // whose key is refused, one slow and throttled. Each probe reports its own
-// exact figures or its own failure, and the healthy one answers at once
-// while the slow one is still sweeping.
+// exact figures or its own failure, and the healthy and failing ones end
+// while the slow one's requests are held (it used to race a real-clock
+// rate limit, and was throttled or not by the machine's speed).
 func TestProbesAreIndependent(t *testing.T) {
 	healthy := newAPI(t, "healthy", simapi.Config{Seed: 1, Orders: 1500, InvalidAmountEvery: 97})
 	wrongKey := newAPI(t, "wrongkey", simapi.Config{Seed: 2, Orders: 500})
 	wrongKey.FailRetCode(171, -1)
-	slow := newAPI(t, "slow", simapi.Config{Seed: 3, Orders: 400})
-	slow.SetLatency(100 * time.Millisecond)
-	slow.SetRateLimit(6, 2)
+	// The slow account's API holds every request until the gate opens, and
+	// throttles its first two: its probe cannot end before the others,
+	// whatever the machine's speed.
+	slow := &api{public: "pub-slow", private: "probe-test-private-key-slow-3c9f"}
+	slow.Server = simapi.NewHandler(simapi.Config{Seed: 3, Orders: 400, Now: now, PublicKey: slow.public, PrivateKey: slow.private})
+	slow.FailRetCode(153, 2)
+	gate := make(chan struct{})
+	var openGate sync.Once
+	var held atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		held.Add(1)
+		<-gate
+		slow.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { openGate.Do(func() { close(gate) }); ts.Close() })
+	slow.URL = ts.URL
 	f := newFixture(t, 0,
 		entry{name: "healthy", api: healthy},
 		entry{name: "wrong-key", api: wrongKey},
 		entry{name: "slow", api: slow, extra: "    filters: {product_code: [modelverse]}\n"})
 
 	slowDone := make(chan exposition, 1)
-	var slowTook time.Duration
 	go func() {
-		begin := time.Now()
 		code, body := f.get("/probe?account=slow")
-		slowTook = time.Since(begin)
 		if code != http.StatusOK {
 			body = "status " + fmt.Sprint(code) + ": " + body
 		}
 		slowDone <- exposition{body: body}
 	}()
-	require.Eventually(t, func() bool { return slow.Requests() > 0 }, 10*time.Second, 5*time.Millisecond, "the slow sweep began")
+	require.Eventually(t, func() bool { return held.Load() > 0 }, 10*time.Second, time.Millisecond, "the slow sweep began")
 
-	begin := time.Now()
+	// Both end while every request of the slow account is held.
 	h := f.probe("healthy")
-	healthyTook := time.Since(begin)
 	requireExact(t, h, healthy, apiclient.Query{})
 	onlyDebtMetrics(t, h)
-
 	w := f.probe("wrong-key")
 	requireFailed(t, w)
 	onlyDebtMetrics(t, w)
 	select {
 	case <-slowDone:
-		t.Fatal("the slow sweep ended before the healthy and failing probes: the test proves nothing")
+		t.Fatal("the slow probe ended with its requests held")
 	default:
 	}
 
+	openGate.Do(func() { close(gate) })
 	s := <-slowDone
 	se := parse(t, s.body)
 	requireExact(t, se, slow, apiclient.Query{ProductCodes: []string{"modelverse"}})
 	onlyDebtMetrics(t, se)
-	assert.Less(t, healthyTook, slowTook/2, "the healthy probe is not slowed by the slow account")
-	t.Logf("healthy %v, slow %v, slow requests %d, throttled %d", healthyTook, slowTook, slow.Requests(), slow.Throttled())
-	assert.Positive(t, slow.Throttled(), "the slow account was throttled")
-	assert.Zero(t, healthy.Throttled())
+	assert.Equal(t, 2.0, se.series("debt_api_requests_total")[`debt_api_requests_total{outcome="throttled"}`], "the slow account's throttles")
+	assert.Zero(t, h.series("debt_api_requests_total")[`debt_api_requests_total{outcome="throttled"}`], "none for the healthy one")
 
 	// The failure is logged once, as the failing account's; the healthy
 	// one has none.
