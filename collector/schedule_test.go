@@ -114,9 +114,9 @@ func TestBackgroundSweepsAnswerAtOnce(t *testing.T) {
 	first := scrapeWith(f, "5")                                     // waits for the first sweep
 	require.Contains(t, first, "debt_up 1")
 	for range 5 {
-		start := time.Now()
-		body := scrapeWith(f, "0.2") // far shorter than a sweep
-		assert.Less(t, time.Since(start), 150*time.Millisecond)
+		// Far shorter than a sweep: debt_up 1 says it did not wait for
+		// one (a timed bound would fail on a busy machine).
+		body := scrapeWith(f, "0.2")
 		assert.Contains(t, body, "debt_up 1")
 	}
 	requireHealthy(t, f)

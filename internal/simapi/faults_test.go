@@ -72,6 +72,8 @@ func TestFaultLatency(t *testing.T) {
 	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
 
 	// A client that gives up is not kept waiting, and the server notices.
+	// (Bounds far from the latency, not tight ones: the machine is shared.)
+	srv.SetLatency(10 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader(form.Encode()))
@@ -79,12 +81,12 @@ func TestFaultLatency(t *testing.T) {
 	start = time.Now()
 	_, err := http.DefaultClient.Do(req)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 150*time.Millisecond)
+	assert.Less(t, time.Since(start), 5*time.Second)
 
 	srv.SetLatency(0)
 	start = time.Now()
 	call(t, srv, form)
-	assert.Less(t, time.Since(start), 100*time.Millisecond)
+	assert.Less(t, time.Since(start), 5*time.Second, "no latency once cleared")
 }
 
 func TestFaultTruncate(t *testing.T) {
