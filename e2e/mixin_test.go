@@ -358,6 +358,13 @@ func TestMixinCustomConfig(t *testing.T) {
 			require.NoError(t, err)
 			for _, vq := range vqs {
 				n += rawSelectionsHave(t, d.File+" variable "+vq.Name, vq.Selector, customSelector, raw)
+				// A selector by __name__ alone (the health dashboard's job
+				// and instance) is no selection of a named series: check it
+				// here.
+				if strings.HasPrefix(vq.Selector, "{") {
+					assert.Contains(t, vq.Selector, customSelector, "%s variable %s", d.File, vq.Name)
+					n++
+				}
 			}
 		}
 		assert.Greater(t, n, 30)
