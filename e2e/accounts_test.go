@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/debt-exporter/debt_exporter/internal/exportertest"
+	"github.com/debt-exporter/debt_exporter/internal/monitoringtest"
 	"github.com/debt-exporter/debt_exporter/internal/simapi"
 )
 
@@ -89,12 +91,15 @@ global:
 rule_files:
   - %q
 scrape_configs:
+  - job_name: debt
+    static_configs:
+      - targets: [%q]
   - job_name: debt-accounts
     metrics_path: /probe
     static_configs:
       - targets: [prod, research]
     relabel_configs:
-%s`, filepath.Join(root, "alerts", "*.yaml"), indent(relabelText, "      ")))
+%s`, filepath.Join(root, "alerts", "*.yaml"), exporterAddr, indent(relabelText, "      ")))
 	prom := start(t, "prometheus", promBin, "--config.file="+promConfig, "--storage.tsdb.path="+filepath.Join(tmp, "data"),
 		"--web.listen-address="+promAddr)
 	promURL := "http://" + promAddr
@@ -128,6 +133,53 @@ scrape_configs:
 		}
 		return nil
 	})
+	// The health dashboard offers both jobs, the exporter's own (/metrics:
+	// no debt_up without a flag account, but its build) and the accounts',
+	// and every instance of them, and its build panel finds the exporter.
+	health := healthDashboard(t)
+	vqs, err := health.VariableQueries()
+	require.NoError(t, err)
+	var jobVar, instanceVar monitoringtest.VariableQuery
+	for _, vq := range vqs {
+		switch vq.Name {
+		case "job":
+			jobVar = vq
+		case "instance":
+			instanceVar = vq
+		}
+	}
+	require.Equal(t, "job", jobVar.Label)
+	require.Equal(t, "instance", instanceVar.Label)
+	var jobs []string
+	waitFor(ctx, t, "the health dashboard's job variable to offer both jobs", procs, func() error {
+		jobs, err = labelValues(ctx, promURL, "job", jobVar.Selector)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(jobs, []string{"debt", "debt-accounts"}) {
+			return fmt.Errorf("label_values(%s, job) = %v, want [debt debt-accounts]", jobVar.Selector, jobs)
+		}
+		return nil
+	})
+	// All jobs selected, as Grafana writes a multi-value variable without
+	// a custom all value.
+	vals := monitoringtest.DefaultValues("(" + strings.Join(jobs, "|") + ")")
+	sel, err := monitoringtest.Substitute(instanceVar.Selector, vals)
+	require.NoError(t, err)
+	instances, err := labelValues(ctx, promURL, "instance", sel)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{exporterAddr, "prod", "research"}, instances, "label_values(%s, instance)", sel)
+	for _, q := range health.Queries() {
+		if !strings.Contains(q.Expr, "debt_exporter_build_info") {
+			continue
+		}
+		expr, err := monitoringtest.Substitute(q.Expr, vals)
+		require.NoError(t, err)
+		res, err := query(ctx, promURL, expr)
+		require.NoError(t, err)
+		assert.Len(t, res, 1, "%s: %s", q, expr)
+	}
+
 	// No key ever reaches the exporter's log.
 	for name := range apis {
 		assert.NotContains(t, exporter.out.String(), fmt.Sprintf("e2e-private-key-%s", name))
@@ -140,4 +192,16 @@ func indent(s, prefix string) string {
 		lines[i] = prefix + l
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// healthDashboard is dashboards/debt-exporter-health.json.
+func healthDashboard(t *testing.T) monitoringtest.Dashboard {
+	t.Helper()
+	for _, d := range loadDashboards(t) {
+		if d.JSON["uid"] == "debt-exporter-health" {
+			return d
+		}
+	}
+	t.Fatal("no debt-exporter-health dashboard")
+	return monitoringtest.Dashboard{}
 }

@@ -16,7 +16,7 @@ import (
 )
 
 const (
-	flagsBegin = "<!-- BEGIN FLAGS: generated from --help by `go test ./docs -run TestREADMEFlags -update`; do not edit -->"
+	flagsBegin = "<!-- BEGIN FLAGS: generated from --help by `go test ./e2e -run TestREADMEFlags -update`; do not edit -->"
 	flagsEnd   = "<!-- END FLAGS -->"
 )
 

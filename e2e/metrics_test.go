@@ -252,3 +252,13 @@ func transient(code int64) bool {
 // apiMeaning is the meaning the client gives code in its errors (and so
 // in the log), or "" if it knows none.
 func apiMeaning(code int64) string { return apiclient.RetCodeMeaning(code) }
+
+// TestRunbookNamesEveryInvalidReason: the runbook of DebtInvalidOrders,
+// whose alert says "whose {{ $labels.reason }} field is invalid", explains
+// every reason the exporter counts in debt_invalid_orders.
+func TestRunbookNamesEveryInvalidReason(t *testing.T) {
+	section := readmeSection(t, readRepoFile(t, "alerts/RUNBOOK.md"), "Runbook: DebtInvalidOrders")
+	for _, reason := range []string{apiclient.InvalidAmount, apiclient.InvalidCreateTime, apiclient.InvalidOutOfWindow} {
+		assert.Contains(t, section, `reason="`+reason+`"`, "RUNBOOK.md's DebtInvalidOrders section")
+	}
+}

@@ -358,6 +358,13 @@ func TestMixinCustomConfig(t *testing.T) {
 			require.NoError(t, err)
 			for _, vq := range vqs {
 				n += rawSelectionsHave(t, d.File+" variable "+vq.Name, vq.Selector, customSelector, raw)
+				// A selector by __name__ alone (the health dashboard's job
+				// and instance) is no selection of a named series: check it
+				// here.
+				if strings.HasPrefix(vq.Selector, "{") {
+					assert.Contains(t, vq.Selector, customSelector, "%s variable %s", d.File, vq.Name)
+					n++
+				}
 			}
 		}
 		assert.Greater(t, n, 30)
@@ -432,4 +439,62 @@ func TestMixinCustomSelectorPassesRuleTests(t *testing.T) {
 	res, err := exec.Command(promtool, "test", "rules", f).CombinedOutput()
 	require.NoError(t, err, "promtool test rules on the custom selector:\n%s", res)
 	assert.Contains(t, string(res), "SUCCESS")
+}
+
+// thresholdSteps are the non-base threshold steps of each panel of a
+// rendered dashboard that has any, by panel id.
+func thresholdSteps(t *testing.T, d any) map[float64][]float64 {
+	t.Helper()
+	out := map[float64][]float64{}
+	var walk func(ps []any)
+	walk = func(ps []any) {
+		for _, p := range ps {
+			pm := p.(map[string]any)
+			if sub, ok := pm["panels"].([]any); ok {
+				walk(sub)
+			}
+			fc, _ := pm["fieldConfig"].(map[string]any)
+			defaults, _ := fc["defaults"].(map[string]any)
+			th, _ := defaults["thresholds"].(map[string]any)
+			steps, _ := th["steps"].([]any)
+			for _, s := range steps {
+				if v, ok := s.(map[string]any)["value"].(float64); ok {
+					out[pm["id"].(float64)] = append(out[pm["id"].(float64)], v)
+				}
+			}
+		}
+	}
+	walk(d.(map[string]any)["panels"].([]any))
+	return out
+}
+
+// The dashboards' threshold lines follow _config.thresholds: the oldest
+// order's age (Outstanding panels 8 and 14) and the figures' age
+// (Outstanding panel 2, Exporter health panels 3 and 9), their warning
+// steps in the same proportion; the defaults draw the shipped lines; the
+// status panels' steps (1: up) stay.
+func TestMixinDashboardThresholds(t *testing.T) {
+	def := renderMixin(t, "{}")
+	custom := renderMixin(t, `{ thresholds+: {
+		'debt:threshold_oldest_unpaid_order_age_seconds': '7 * 86400',
+		'debt:threshold_last_success_age_seconds': 7200,
+	} }`)
+	for _, c := range []struct {
+		out  mixinOutput
+		want map[string]map[float64][]float64
+	}{
+		{def, map[string]map[float64][]float64{
+			"debt-outstanding.json":     {1: {1}, 2: {900, 3600}, 8: {604800, 1209600}, 14: {1209600}},
+			"debt-exporter-health.json": {1: {1}, 2: {1}, 3: {900, 3600}, 9: {3600}},
+		}},
+		{custom, map[string]map[float64][]float64{
+			"debt-outstanding.json":     {1: {1}, 2: {1800, 7200}, 8: {302400, 604800}, 14: {604800}},
+			"debt-exporter-health.json": {1: {1}, 2: {1}, 3: {1800, 7200}, 9: {7200}},
+		}},
+	} {
+		for file, want := range c.want {
+			require.Contains(t, c.out.Dashboards, file)
+			assert.Equal(t, want, thresholdSteps(t, c.out.Dashboards[file]), file)
+		}
+	}
 }

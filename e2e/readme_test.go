@@ -97,3 +97,64 @@ func TestREADMELinks(t *testing.T) {
 		assert.Contains(t, readme, name, "README.md does not mention %s", name)
 	}
 }
+
+// TestDocsNameRealTests: every test file the README, the chart's README
+// and the examples cite exists, and every `go test` command of the README
+// (and of README.md's generated markers) names packages that exist, and
+// tests that are defined in them.
+func TestDocsNameRealTests(t *testing.T) {
+	root := exportertest.RepoRoot(t)
+	files := []string{"README.md", "charts/debt-exporter/README.md", "alerts/RUNBOOK.md"}
+	examples, err := filepath.Glob(filepath.Join(root, "examples", "*"))
+	require.NoError(t, err)
+	for _, f := range examples {
+		if st, err := os.Stat(f); err == nil && !st.IsDir() {
+			files = append(files, filepath.Join("examples", filepath.Base(f)))
+		}
+	}
+	testFileRE := regexp.MustCompile(`[A-Za-z0-9_./-]+_test\.go`)
+	goTestRE := regexp.MustCompile("go test ([^`\n]*)")
+	n := 0
+	for _, f := range files {
+		text := readRepoFile(t, f)
+		for _, p := range testFileRE.FindAllString(text, -1) {
+			_, err := os.Stat(filepath.Join(root, p))
+			assert.NoError(t, err, "%s cites %s, which does not exist", f, p)
+			n++
+		}
+		for _, m := range goTestRE.FindAllStringSubmatch(text, -1) {
+			args := strings.Fields(m[1])
+			var pkgs []string
+			run := ""
+			for i, a := range args {
+				switch {
+				case strings.HasPrefix(a, "./"):
+					pkgs = append(pkgs, strings.TrimSuffix(strings.TrimSuffix(a, "..."), "/"))
+				case a == "-run" && i+1 < len(args):
+					run = args[i+1]
+				}
+			}
+			for _, p := range pkgs {
+				st, err := os.Stat(filepath.Join(root, p))
+				if !assert.NoError(t, err, "%s: `%s` names package %s, which does not exist", f, m[0], p) {
+					continue
+				}
+				assert.True(t, st.IsDir(), "%s: %s", f, p)
+				// -run with a plain test name: it is defined there.
+				if regexp.MustCompile(`^Test[A-Za-z0-9_]+$`).MatchString(run) {
+					tests, err := filepath.Glob(filepath.Join(root, p, "*_test.go"))
+					require.NoError(t, err)
+					found := false
+					for _, tf := range tests {
+						b, err := os.ReadFile(tf)
+						require.NoError(t, err)
+						found = found || strings.Contains(string(b), "func "+run+"(")
+					}
+					assert.True(t, found, "%s: `%s`: no %s in %s", f, m[0], run, p)
+				}
+			}
+			n++
+		}
+	}
+	assert.Greater(t, n, 5, "too few citations found")
+}

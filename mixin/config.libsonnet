@@ -26,7 +26,10 @@ local shipped = import 'shipped.libsonnet';
     // object of them. Extend rather than replace:
     //   thresholds+: { 'debt:threshold_unpaid_amount'+: { CNY: 250000, EUR: 20000 } }
     // A new currency becomes a new series; one number for a per-currency
-    // record applies to every currency; null drops a currency.
+    // record applies to every currency; null drops a currency. The
+    // dashboards draw debt:threshold_oldest_unpaid_order_age_seconds and
+    // debt:threshold_last_success_age_seconds as lines: give those as a
+    // number or a product of numbers.
     thresholds: shipped.thresholds,
 
     // `for:` and `keep_firing_for:` by alert name, as in alerts/alerts.yaml

@@ -14,8 +14,10 @@
   // withSelector adds the matchers in sel to every selector of the metrics
   // named in names in a PromQL expression (or a label_values() query):
   // debt_up == 0 becomes debt_up{sel} == 0, and debt_up{a="b"} becomes
-  // debt_up{sel, a="b"}. Label values, ranges and other names are left
-  // alone. An empty sel changes nothing.
+  // debt_up{sel, a="b"}. A selector without a name that names series by
+  // __name__ ({__name__=~"debt_up|debt_exporter_build_info"}, the health
+  // dashboard's job and instance variables) gets sel too. Label values,
+  // ranges and other names are left alone. An empty sel changes nothing.
   withSelector(expr, names, sel)::
     if sel == '' then expr else
       local n = std.length(expr);
@@ -47,9 +49,15 @@
           st { word+: c }
         else
           local f = flush(st, i);
+          // A selector without a metric name before it, by __name__.
+          local byName(j) =
+            local rest = std.substr(expr, j, n - j);
+            local close = std.findSubstr('}', rest);
+            local inner = if std.length(close) > 0 then std.substr(rest, 0, close[0]) else rest;
+            st.word == '' && std.length(std.findSubstr('__name__', inner)) > 0;
           if c == '{' then
             f {
-              out+: '{' + (if f.pending then sel + (if expr[nextNonSpace(expr, i + 1)] == '}' then '' else ', ') else ''),
+              out+: '{' + (if f.pending || byName(i) then sel + (if expr[nextNonSpace(expr, i + 1)] == '}' then '' else ', ') else ''),
               pending: false,
               mode: 'brace',
             }

@@ -375,11 +375,15 @@ func checkServiceMonitor(t *testing.T, r *rendered, want []string, scheme string
 			require.Len(t, e.Params["account"], 1)
 			account := e.Params["account"][0]
 			id += "?account=" + account
-			require.NotEmpty(t, e.RelabelConfigs)
-			rc := e.RelabelConfigs[0]
-			assert.Equal(t, []monitoringv1.LabelName{"__param_account"}, rc.SourceLabels)
-			assert.Equal(t, "account", rc.TargetLabel)
-			assert.Equal(t, "replace", strings.ToLower(rc.Action))
+			// The account becomes the target's account and instance labels
+			// (TestAccountsAreKeptApart: why instance).
+			require.GreaterOrEqual(t, len(e.RelabelConfigs), 2)
+			for i, label := range []string{"account", "instance"} {
+				rc := e.RelabelConfigs[i]
+				assert.Equal(t, []monitoringv1.LabelName{"__param_account"}, rc.SourceLabels)
+				assert.Equal(t, label, rc.TargetLabel)
+				assert.Equal(t, "replace", strings.ToLower(rc.Action))
+			}
 		default:
 			t.Errorf("unexpected endpoint path %q", e.Path)
 		}
@@ -633,7 +637,7 @@ func TestREADME(t *testing.T) {
 }
 
 // TestServiceMonitorValues: the ServiceMonitor values reach every endpoint;
-// the chart's account relabeling comes first, so the user's can use it.
+// the chart's account relabelings come first, so the user's can use them.
 func TestServiceMonitorValues(t *testing.T) {
 	helmBin(t)
 	v := writeValues(t, `serviceMonitor:
@@ -661,8 +665,9 @@ prometheusRule:
 		last := e.RelabelConfigs[len(e.RelabelConfigs)-1]
 		assert.Equal(t, "node", last.TargetLabel, e.Path)
 		if e.Path == "/probe" {
-			require.Len(t, e.RelabelConfigs, 2)
+			require.Len(t, e.RelabelConfigs, 3)
 			assert.Equal(t, "account", e.RelabelConfigs[0].TargetLabel)
+			assert.Equal(t, "instance", e.RelabelConfigs[1].TargetLabel)
 		} else {
 			require.Len(t, e.RelabelConfigs, 1)
 		}

@@ -202,6 +202,7 @@ func TestThresholdOverrides(t *testing.T) {
 	want["debt:threshold_unpaid_amount{currency=CNY}"] = "vector(250000)"
 	want["debt:threshold_unpaid_amount{currency=EUR}"] = "vector(20000)"
 	want["debt:threshold_unpaid_amount_growth{currency=EUR}"] = "vector(4000)"
+	want["debt:threshold_unpaid_amount_old{currency=EUR}"] = "vector(4000)"
 	assert.Equal(t, "vector(15000)", def["debt:threshold_unpaid_amount{currency=USD}"], "the shipped USD threshold")
 	assert.Equal(t, want, got)
 
@@ -229,7 +230,9 @@ func TestThresholdOverrides(t *testing.T) {
 	assert.Equal(t, "vector(5000)", got["debt:threshold_unpaid_amount_growth{currency=USD}"])
 
 	// The overrides drive the alerts: 200000 CNY is under the new 250000;
-	// 25000 EUR is over the new EUR threshold, and EUR no longer lacks one.
+	// 25000 EUR is over the new EUR threshold, and EUR lacks none of the
+	// three per-currency thresholds (amount, growth, old: its age series
+	// too).
 	promtoolBin(t)
 	rules := ruleFile(t, pr)
 	test := map[string]any{
@@ -240,6 +243,7 @@ func TestThresholdOverrides(t *testing.T) {
 			"input_series": []any{
 				map[string]any{"series": `debt_unpaid_amount{job="x", instance="a", region="r", model="m", product_code="p", currency="CNY"}`, "values": "200000x20"},
 				map[string]any{"series": `debt_unpaid_amount{job="x", instance="a", region="r", model="m", product_code="p", currency="EUR"}`, "values": "25000x20"},
+				map[string]any{"series": `debt_unpaid_amount_by_age{job="x", instance="a", region="r", product_code="p", currency="EUR", age="0-1d"}`, "values": "25000x20"},
 			},
 			"alert_rule_test": []any{
 				map[string]any{"eval_time": "5m", "alertname": "DebtUnpaidAmountHigh", "exp_alerts": []any{map[string]any{
