@@ -425,7 +425,6 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 	held = -1
 	r.count(func(st *Stats) { st.Slices++ })
 	pageSize := r.s.c.cfg.PageSize
-	retried := false
 	first := sl
 	walk := walked{from: sl}
 	for sl.start < sl.end {
@@ -461,15 +460,14 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 				ErrIgnoresRange, sl.start, sl.end)
 		case lo > hi:
 			// A full answer of orders at EndTime only: the API includes
-			// EndTime, and from now on is asked for one second less. Only
-			// a full page of them says so: one order at EndTime may be an
-			// exclusive API misbehaving, and taken for inclusive it would
-			// lose the last second of every slice after it.
-			if retried || r.askedEnd < sl.end {
+			// EndTime (a full page of them says so, where one order needs
+			// probeEndTime), and from now on is asked for one second less.
+			// The slice has two seconds or more, so the retry asks less,
+			// and the same answer again is the API misbehaving.
+			if r.askedEnd < sl.end {
 				return nil, held, fmt.Errorf("%w: [%d, %d) answered with orders at %d only", ErrIgnoresRange, sl.start, sl.end, sl.end)
 			}
 			r.s.c.inclusiveEnd.Store(true)
-			retried = true
 			continue
 		case lo == hi:
 			// One second fills the page, so the API's order says nothing:
