@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/debt-exporter/debt_exporter/apiclient"
 	"github.com/debt-exporter/debt_exporter/internal/simapi"
 )
@@ -37,12 +39,36 @@ var variedPages = func() func(tb testing.TB) [][]byte {
 	}
 }()
 
+// TestVariedPagesAreReadByShapes: on pages written every way the simulated
+// API writes them, shapes read nearly every order, and read each exactly
+// as the member by member path does.
+func TestVariedPagesAreReadByShapes(t *testing.T) {
+	pages := variedPages(t)
+	shapes, plain := apiclient.NewPageDecoder(), apiclient.NewPageDecoderWithoutShapes()
+	orders := 0
+	for _, body := range pages {
+		n, err := shapes.Decode(body)
+		require.NoError(t, err)
+		_, err = plain.Decode(body)
+		require.NoError(t, err)
+		require.Equal(t, plain.Orders(), shapes.Orders())
+		orders += n
+	}
+	t.Logf("%d of %d orders read by a shape", shapes.ShapeHits(), orders)
+	require.Greater(t, shapes.ShapeHits(), orders*9/10)
+	require.Zero(t, plain.ShapeHits())
+}
+
 // BenchmarkDecodeVariedPages decodes 300 pages of 100 varied orders (raw
 // and escaped text, keys in several orders, compact, spaced and indented
 // JSON), reporting the cost per order.
 func BenchmarkDecodeVariedPages(b *testing.B) {
+	b.Run("shapes", func(b *testing.B) { benchmarkDecodeVaried(b, apiclient.NewPageDecoder()) })
+	b.Run("member-by-member", func(b *testing.B) { benchmarkDecodeVaried(b, apiclient.NewPageDecoderWithoutShapes()) })
+}
+
+func benchmarkDecodeVaried(b *testing.B, d *apiclient.PageDecoder) {
 	pages := variedPages(b)
-	d := apiclient.NewPageDecoder()
 	var bytes, orders int
 	for _, body := range pages {
 		n, err := d.Decode(body)

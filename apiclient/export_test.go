@@ -9,6 +9,20 @@ type PageDecoder struct {
 
 func NewPageDecoder() *PageDecoder { return &PageDecoder{d: newDecoder()} }
 
+// NewPageDecoderWithoutShapes is NewPageDecoder reading every order member
+// by member (shape.go), for comparisons.
+func NewPageDecoderWithoutShapes() *PageDecoder {
+	d := newDecoder()
+	d.noShapes = true
+	return &PageDecoder{d: d}
+}
+
+// Orders are the orders of the page decoded last.
+func (x *PageDecoder) Orders() []Order { return x.p.orders }
+
+// ShapeHits is the number of orders read by a learnt shape.
+func (x *PageDecoder) ShapeHits() int { return x.d.shapeHits }
+
 // Decode decodes body and returns its number of orders.
 func (x *PageDecoder) Decode(body []byte) (int, error) {
 	err := x.d.decodePage(body, &x.p)

@@ -84,6 +84,27 @@ func (f scalarField) forLog() string {
 
 // parseInt reads a plain base-10 integer with an optional minus sign.
 func parseInt(b []byte) (int64, bool) {
+	if n := len(b); n > 0 && n <= 18 {
+		// 18 digits cannot overflow: the common case, without strconv.
+		i, neg := 0, b[0] == '-'
+		if neg {
+			if i = 1; n == 1 {
+				return 0, false
+			}
+		}
+		var v int64
+		for ; i < n; i++ {
+			c := b[i] - '0'
+			if c > 9 {
+				return 0, false
+			}
+			v = v*10 + int64(c)
+		}
+		if neg {
+			v = -v
+		}
+		return v, true
+	}
 	if len(b) == 0 {
 		return 0, false
 	}

@@ -281,6 +281,7 @@ type decoder struct {
 	// labels maps a label value as sent (escapes and all) to its text:
 	// regions, models, product codes and currencies are few.
 	labels map[string]string
+	recent [recentSlots]recentLabel
 	// orderNos holds the page's order numbers back to back; orderNoAt[i]
 	// is where order i's lies in it.
 	orderNos  []byte
@@ -293,6 +294,17 @@ type decoder struct {
 	// PageSize asked for): a body of "{}," would otherwise cost some
 	// 150 bytes of Order for each 3 bytes it sends.
 	maxOrders int
+	// shapes are the order shapes learnt (shape.go); learns and
+	// shapeMisses count this page's attempts to learn one and its orders
+	// that a shape failed, shapeHits the orders read by one. noShapes
+	// turns them off, for tests that compare both paths.
+	shapes      []*shape
+	learns      int
+	shapeMisses int
+	shapeHits   int
+	noShapes    bool
+	// shapeScratch holds the members of the shape being learnt.
+	shapeScratch []shapeMember
 }
 
 type orderNoRange struct {
@@ -306,6 +318,7 @@ func newDecoder() *decoder { return &decoder{labels: make(map[string]string)} }
 func (d *decoder) decodePage(body []byte, p *page) error {
 	d.scanner.reset(body)
 	d.orderNos, d.orderNoAt, d.valueText = d.orderNos[:0], d.orderNoAt[:0], d.valueText[:0]
+	d.learns, d.shapeMisses = 0, 0
 	*p = page{totalCount: -1, orders: p.orders[:0]}
 	if err := d.topLevel(p); err != nil {
 		return err
@@ -536,22 +549,28 @@ func (d *decoder) orders(p *page) error {
 		}
 		p.orders = append(p.orders, Order{})
 		d.orderNoAt = append(d.orderNoAt, orderNoRange{})
-		if err := d.order(&p.orders[len(p.orders)-1], &d.orderNoAt[len(d.orderNoAt)-1]); err != nil {
+		o, no := &p.orders[len(p.orders)-1], &d.orderNoAt[len(d.orderNoAt)-1]
+		if d.orderByShape(o, no) {
+			continue
+		}
+		start := d.i
+		if err := d.order(o, no); err != nil {
 			return err
 		}
+		d.learnShape(start, d.i)
 	}
 }
 
 // order reads one order; null is an order with no fields. Its OrderNo
 // goes to d.orderNos at *no, and into o once the page is done.
 func (d *decoder) order(o *Order, no *orderNoRange) error {
-	var amount, createTime scalarField
+	var st shapeState
 	d.valueText = d.valueText[:0]
 	if d.peek() == 'n' {
 		if err := d.literal("null"); err != nil {
 			return err
 		}
-		o.setAmountAndTime(amount, createTime)
+		o.setAmountAndTime(st.amount, st.createTime)
 		return nil
 	}
 	if err := d.enterObject(); err != nil {
@@ -568,31 +587,33 @@ func (d *decoder) order(o *Order, no *orderNoRange) error {
 				break
 			}
 		}
-		var err error
-		switch f {
-		case fieldOrderNo:
-			err = d.orderNo(no)
-		case fieldRegion:
-			err = d.stringValue(&o.Region, true)
-		case fieldModelID:
-			err = d.stringValue(&o.ModelID, true)
-		case fieldProductCode:
-			err = d.stringValue(&o.ProductCode, true)
-		case fieldCurrency:
-			err = d.stringValue(&o.Currency, true)
-		case fieldOrderTotalPrice:
-			err = d.scalarField(&amount)
-		case fieldCreateTime:
-			err = d.scalarField(&createTime)
-		default:
-			err = d.skipValue(1)
-		}
-		if err != nil {
+		if err := d.orderField(f, o, no, &st); err != nil {
 			return err
 		}
 	}
-	o.setAmountAndTime(amount, createTime)
+	o.setAmountAndTime(st.amount, st.createTime)
 	return nil
+}
+
+// orderField reads the value of an order's member whose key names f.
+func (d *decoder) orderField(f field, o *Order, no *orderNoRange, st *shapeState) error {
+	switch f {
+	case fieldOrderNo:
+		return d.orderNo(no)
+	case fieldRegion:
+		return d.stringValue(&o.Region, true)
+	case fieldModelID:
+		return d.stringValue(&o.ModelID, true)
+	case fieldProductCode:
+		return d.stringValue(&o.ProductCode, true)
+	case fieldCurrency:
+		return d.stringValue(&o.Currency, true)
+	case fieldOrderTotalPrice:
+		return d.scalarField(&st.amount)
+	case fieldCreateTime:
+		return d.scalarField(&st.createTime)
+	}
+	return d.skipValue(1)
 }
 
 // scalarField reads a money or time field; null leaves it as it was, as
@@ -661,15 +682,45 @@ func (d *decoder) stringValue(dst *string, label bool) error {
 		*dst = string(tok.text(&d.valueText))
 		return nil
 	}
+	e := &d.recent[recentSlot(tok.raw)]
+	if e.set && e.raw == string(tok.raw) {
+		*dst = e.text
+		return nil
+	}
 	if s, ok := d.labels[string(tok.raw)]; ok {
 		*dst = s
 		return nil
 	}
 	*dst = string(tok.text(&d.valueText))
 	if len(d.labels) < maxLabels {
-		d.labels[string(tok.raw)] = *dst
+		raw := string(tok.raw)
+		d.labels[raw] = *dst
+		if !e.set {
+			// A slot keeps its first value: values that share it go to the
+			// map, and a steady sweep allocates nothing for them.
+			*e = recentLabel{raw: raw, text: *dst, set: true}
+		}
 	}
 	return nil
+}
+
+// recentLabel is a slot of the decoder's cache of label values in front of
+// its map: a few values fill most orders, and comparing one slot's bytes
+// costs less than hashing them for the map.
+type recentLabel struct {
+	raw, text string
+	set       bool
+}
+
+const recentSlots = 64 // a power of two
+
+// recentSlot picks a label's slot from its length and three of its bytes.
+func recentSlot(raw []byte) int {
+	n := len(raw)
+	if n == 0 {
+		return 0
+	}
+	return (n*0x9d ^ int(raw[0])*0x3b ^ int(raw[n-1])*0x11 ^ int(raw[n/2])*0x7) & (recentSlots - 1)
 }
 
 // orderNo reads an OrderNo into d.orderNos; null leaves the previous one.

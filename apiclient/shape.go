@@ -1,0 +1,252 @@
+package apiclient
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// Shapes: an API writes every order with the same code, so the orders of
+// a body, and of a whole sweep, come in a few shapes. An order's shape is
+// its bytes outside its values: the brace, the keys, the colons, the
+// commas and the whitespace. An order whose bytes outside its values equal
+// a shape learnt from an earlier order, byte for byte, has the same keys in
+// the same places, so each value's field is known without looking its key
+// up, and those bytes are valid JSON because they were when the shape was
+// learnt: only the values are left to read and check. This skips the key
+// look-up and the separator checks of all 38 members, most of a decode.
+//
+// Anything unexpected (another shape, a value that is not a scalar, a
+// value the field's reader refuses) sends the order back to the member
+// by member path, from its start, which then decides, and errors as
+// before: the shapes change what is fast, never what is accepted.
+
+// shapeMember is one member of a shape: lit is the bytes from the end of
+// the value before it (or the order's start) to the start of its value.
+type shapeMember struct {
+	lit   []byte
+	field field
+}
+
+type shape struct {
+	members []shapeMember
+	end     []byte // from the last value's end through the closing brace
+	hits    int    // since the last eviction, for picking the next one
+}
+
+// The bounds of the shapes a decoder keeps, so that an API whose every
+// order has another shape costs a bounded part of a decode and of memory.
+const (
+	maxShapes        = 16
+	maxShapeMembers  = 64
+	maxShapeLiteral  = 128 // bytes, whitespace included
+	maxLearnsPerPage = 4
+	maxShapeAttempts = 2 // shapes tried per order whose first member matches
+	// maxShapeMisses is how many orders of a page may match a shape's first
+	// member and then fail before the page stops trying shapes: an API
+	// whose orders begin alike and then differ (empty fields left out, say)
+	// costs at most this many reads in vain.
+	maxShapeMisses = 8
+)
+
+// shapeState is what an order being read keeps besides the Order: the
+// amount and time as sent, until both are known.
+type shapeState struct {
+	amount, createTime scalarField
+}
+
+// orderByShape reads the order at the scanner by one of the learnt shapes.
+// It returns false, with the scanner, o, no and the decoder's buffers as
+// they were, when no shape takes the whole order.
+func (d *decoder) orderByShape(o *Order, no *orderNoRange) bool {
+	b, start := d.b, d.i
+	if start >= len(b) || b[start] != '{' || d.shapeMisses >= maxShapeMisses {
+		return false
+	}
+	orderNos, attempts := len(d.orderNos), 0
+	d.valueText = d.valueText[:0]
+	for _, sh := range d.shapes {
+		lit := sh.members[0].lit
+		if len(b)-start < len(lit) || string(b[start:start+len(lit)]) != string(lit) {
+			continue
+		}
+		var st shapeState
+		if d.readShape(sh, o, no, &st) {
+			o.setAmountAndTime(st.amount, st.createTime)
+			sh.hits++
+			d.shapeHits++
+			return true
+		}
+		d.i, d.orderNos, d.valueText = start, d.orderNos[:orderNos], d.valueText[:0]
+		*o, *no = Order{}, orderNoRange{}
+		if attempts++; attempts == maxShapeAttempts {
+			break
+		}
+	}
+	if attempts > 0 {
+		d.shapeMisses++
+	}
+	return false
+}
+
+// readShape reads the order at the scanner by sh, leaving the scanner after
+// it. On false the caller restores what it changed.
+func (d *decoder) readShape(sh *shape, o *Order, no *orderNoRange, st *shapeState) bool {
+	b, stops, i := d.b, d.stops, d.i
+	for k := range sh.members {
+		m := &sh.members[k]
+		if !literalAt(b, i, m.lit) || len(b)-i == len(m.lit) {
+			return false
+		}
+		i += len(m.lit)
+		if m.field != fieldOther {
+			d.i = i
+			if d.orderField(m.field, o, no, st) != nil {
+				return false
+			}
+			i = d.i
+			continue
+		}
+		switch c := b[i]; {
+		case c == '"':
+			// Most strings have no escape: the closing quote is the next stop.
+			x := stopWindow(stops, i+1)
+			if end := i + 1 + bits.TrailingZeros64(x); x != 0 && end < len(b) && b[end] == '"' {
+				i = end + 1
+				continue
+			}
+			d.i = i
+			if d.skipString() != nil {
+				return false
+			}
+			i = d.i
+		case c-'1' <= 8:
+			if end := digitsEnd(b, i+1); end < len(b) && b[end] != '.' && b[end]|0x20 != 'e' {
+				i = end
+				continue
+			}
+			fallthrough
+		case c == '-' || c == '0':
+			d.i = i
+			if _, err := d.number(); err != nil {
+				return false
+			}
+			i = d.i
+		case c == 'n' || c == 't' || c == 'f':
+			d.i = i
+			if d.skip(1) != nil {
+				return false
+			}
+			i = d.i
+		default:
+			return false
+		}
+	}
+	if !literalAt(b, i, sh.end) {
+		return false
+	}
+	d.i = i + len(sh.end)
+	return true
+}
+
+// learnShape learns the shape of the order in b[start:end], which the member
+// by member path has just read without an error, unless the decoder knows
+// it or it has a value that is not a scalar. A full table gives up the
+// shape least used since the last eviction.
+func (d *decoder) learnShape(start, end int) {
+	if d.noShapes || d.learns >= maxLearnsPerPage || d.b[start] != '{' {
+		return
+	}
+	d.learns++
+	saved := d.i
+	defer func() { d.i = saved }()
+	d.i = start + 1
+	d.ws()
+	members := d.shapeScratch[:0]
+	defer func() { d.shapeScratch = members[:0] }()
+	size, pos := 0, start
+	for first := true; ; first = false {
+		f, ok, err := d.memberField(first, orderKeys)
+		if err != nil {
+			return
+		}
+		if !ok {
+			break
+		}
+		switch c := d.peek(); {
+		case c == '"', c == '-', c-'0' <= 9, c == 't', c == 'f', c == 'n':
+		default:
+			return // an object or an array
+		}
+		if len(members) == maxShapeMembers || d.i-pos > maxShapeLiteral {
+			return
+		}
+		members = append(members, shapeMember{lit: d.b[pos:d.i], field: f})
+		size += d.i - pos
+		if d.skipValue(1) != nil {
+			return
+		}
+		pos = d.i
+	}
+	if d.i != end || len(members) == 0 || end-pos > maxShapeLiteral {
+		return
+	}
+	// One array for the shape's bytes: the body is not the decoder's to keep.
+	arena := make([]byte, 0, size+end-pos)
+	for k := range members {
+		arena = append(arena, members[k].lit...)
+		members[k].lit = arena[len(arena)-len(members[k].lit):]
+	}
+	arena = append(arena, d.b[pos:end]...)
+	sh := &shape{members: append([]shapeMember(nil), members...), end: arena[len(arena)-(end-pos):]}
+	for _, s := range d.shapes {
+		if s.same(sh) {
+			return // tried and left for another, within maxShapeAttempts
+		}
+	}
+	if len(d.shapes) < maxShapes {
+		d.shapes = append(d.shapes, sh)
+		return
+	}
+	least := 0
+	for k, s := range d.shapes {
+		if s.hits < d.shapes[least].hits {
+			least = k
+		}
+	}
+	for _, s := range d.shapes {
+		s.hits /= 2 // what was used long ago counts less
+	}
+	d.shapes[least] = sh
+}
+
+func (s *shape) same(t *shape) bool {
+	if len(s.members) != len(t.members) || string(s.end) != string(t.end) {
+		return false
+	}
+	for k := range s.members {
+		if string(s.members[k].lit) != string(t.members[k].lit) {
+			return false
+		}
+	}
+	return true
+}
+
+// literalAt reports whether b holds lit at i. Eight bytes at a time, the
+// last eight overlapping, inline: a literal is some 10 to 30 bytes, too
+// short for a call to memequal to pay.
+func literalAt(b []byte, i int, lit []byte) bool {
+	n := len(lit)
+	if len(b)-i < n {
+		return false
+	}
+	s := b[i : i+n]
+	if n < 8 {
+		return string(s) == string(lit)
+	}
+	var diff uint64
+	for k := 0; k+8 <= n; k += 8 {
+		diff |= binary.LittleEndian.Uint64(s[k:]) ^ binary.LittleEndian.Uint64(lit[k:])
+	}
+	diff |= binary.LittleEndian.Uint64(s[n-8:]) ^ binary.LittleEndian.Uint64(lit[n-8:])
+	return diff == 0
+}

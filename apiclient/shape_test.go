@@ -1,0 +1,258 @@
+package apiclient
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// decodeBoth decodes body with shapes and member by member, each with a
+// decoder of its own that has read warm first (so shapes are learnt), and
+// requires the same outcome: the same error text, or the same page.
+func decodeBoth(t *testing.T, warm, body []byte) (hits int) {
+	t.Helper()
+	shapes, plain := newDecoder(), newDecoder()
+	plain.noShapes = true
+	var ps, pp page
+	if warm != nil {
+		require.NoError(t, shapes.decodePage(warm, &ps))
+		require.NoError(t, plain.decodePage(warm, &pp))
+	}
+	before := shapes.shapeHits
+	errS, errP := shapes.decodePage(body, &ps), plain.decodePage(body, &pp)
+	if errP != nil {
+		require.Error(t, errS, "member by member refused %q (%v), shapes accepted it", body, errP)
+		require.Equal(t, errP.Error(), errS.Error(), "body %q", body)
+		return shapes.shapeHits - before
+	}
+	require.NoError(t, errS, "body %q", body)
+	require.Equal(t, pp, ps, "body %q", body)
+	return shapes.shapeHits - before
+}
+
+// shapedOrder writes one order in the style given, with values drawn from
+// r: the same shape for every r when the style is the same.
+func shapedOrder(r *rand.Rand, style int) string {
+	colon, comma := ":", ","
+	switch style {
+	case 1:
+		colon, comma = ": ", ", "
+	case 2:
+		colon, comma = ": ", ",\n\t\t"
+	}
+	str := func() string { // JSON strings
+		return []string{`"a"`, `""`, `"q\"uote"`, `"华北"`, `"\u00e9x"`, `"back\\slash"`, `"\u007f\ud83d\ude80"`}[r.IntN(7)]
+	}
+	label := func(vs ...string) string { return strconv.Quote(vs[r.IntN(len(vs))]) }
+	esc := func(s string) string { // some labels written as \u escapes
+		if r.IntN(3) == 0 {
+			var b strings.Builder
+			for _, c := range s {
+				fmt.Fprintf(&b, `\u%04x`, c)
+			}
+			return `"` + b.String() + `"`
+		}
+		return strconv.Quote(s)
+	}
+	amount := []string{`"1.5"`, `"0.00000001"`, `12`, `"-3"`, `"x"`, `null`, `"99999999.99999999"`}[r.IntN(7)]
+	created := []string{`"1767225600"`, `1767225601`, `"-5"`, `null`, `"+1"`, `1.5`}[r.IntN(6)]
+	members := []string{
+		`"Region"` + colon + label("cn-wlcb", "hk", "us-ca"),
+		`"OrderNo"` + colon + strconv.Quote("UO-"+strconv.Itoa(r.IntN(1000))),
+		`"CompanyID"` + colon + strconv.Itoa(r.IntN(100000)-10),
+		`"OrganizationName"` + colon + str(),
+		`"ModelID"` + colon + esc([]string{"deepseek-r1", "qwen", "模型"}[r.IntN(3)]),
+		`"Quantity"` + colon + []string{"0", "15", "-2", "1.25", "3e2", "true", "false", "null"}[r.IntN(8)],
+		`"Currency"` + colon + label("CNY", "USD"),
+		`"OrderTotalPrice"` + colon + amount,
+		`"ProductCode"` + colon + label("modelverse", "sandbox"),
+		`"CreateTime"` + colon + created,
+		`"StatusDisplay"` + colon + str(),
+	}
+	return "{" + strings.Join(members, comma) + "}"
+}
+
+func shapedPage(orders []string) []byte {
+	return []byte(`{"RetCode":0,"Orders":[` + strings.Join(orders, ",") + `]}`)
+}
+
+// TestShapesReadWhatMemberByMemberReads mutates pages of orders that share
+// shapes, a byte at a time, and requires the shapes to give exactly what
+// the member by member path gives (itself fuzzed against encoding/json):
+// the same orders, or the same error.
+func TestShapesReadWhatMemberByMemberReads(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	hits, refused := 0, 0
+	for trial := range 3000 {
+		style := trial % 3
+		var orders []string
+		for range 6 {
+			orders = append(orders, shapedOrder(r, style))
+		}
+		body := shapedPage(orders)
+		if trial%4 != 0 {
+			// One edit in the fourth order or after: the shapes are learnt
+			// from the first ones by then.
+			at := len(shapedPage(orders[:3])) + r.IntN(len(body)-len(shapedPage(orders[:3])))
+			edits := []string{"", ",", ":", `"`, `\`, " ", "{", "}", "[", "0", "x", "\x01", "é"}
+			e := edits[r.IntN(len(edits))]
+			switch r.IntN(3) {
+			case 0: // replace
+				body = append(append(body[:at:at], e...), body[at+1:]...)
+			case 1: // insert
+				body = append(append(body[:at:at], e...), body[at:]...)
+			default: // delete
+				body = append(body[:at:at], body[at+1:]...)
+			}
+		}
+		h := decodeBoth(t, nil, body)
+		hits += h
+		var p page
+		if newDecoder().decodePage(body, &p) != nil {
+			refused++
+		}
+	}
+	t.Logf("%d orders read by a shape, %d pages refused", hits, refused)
+	// Not vacuous: most orders after the first of their shape were read by
+	// one, and a good share of the edited pages were refused.
+	require.Greater(t, hits, 3000*3, "orders read by a shape")
+	require.Greater(t, refused, 500, "pages refused")
+}
+
+// TestShapesLearntFromOnePageServeTheNext: a decoder keeps its shapes from
+// page to page, and a page of orders in a learnt shape is read by them.
+func TestShapesLearntFromOnePageServeTheNext(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var warm, next []string
+	for range 5 {
+		warm = append(warm, shapedOrder(r, 1))
+		next = append(next, shapedOrder(r, 1))
+	}
+	require.Equal(t, 5, decodeBoth(t, shapedPage(warm), shapedPage(next)))
+}
+
+// TestShapesAreBounded: orders of ever new shapes (each with a key of its
+// own) are still read exactly, while the decoder keeps at most maxShapes
+// shapes and tries to learn at most maxLearnsPerPage a page.
+func TestShapesAreBounded(t *testing.T) {
+	d := newDecoder()
+	var p page
+	for pg := range 20 {
+		var orders []string
+		for k := range 30 {
+			orders = append(orders, fmt.Sprintf(`{"K%d_%d":1,"OrderNo":"n%d","OrderTotalPrice":"%d","CreateTime":"%d"}`, pg, k, k, k, k))
+		}
+		learns := len(d.shapes)
+		require.NoError(t, d.decodePage(shapedPage(orders), &p))
+		require.Len(t, p.orders, 30)
+		for k, o := range p.orders {
+			require.Equal(t, fmt.Sprintf("n%d", k), o.OrderNo)
+			require.Equal(t, int64(k), o.CreateTime)
+			require.Equal(t, strconv.Itoa(k), o.Amount.String())
+		}
+		require.LessOrEqual(t, len(d.shapes), maxShapes)
+		require.LessOrEqual(t, d.learns, maxLearnsPerPage)
+		if pg == 0 {
+			require.Equal(t, maxLearnsPerPage, len(d.shapes)-learns)
+		}
+	}
+	require.Len(t, d.shapes, maxShapes)
+	require.Zero(t, d.shapeHits, "no order had a learnt shape")
+}
+
+// TestShapeEvictsTheLeastUsed: with the table full, a new shape takes the
+// place of the one read least since the last eviction.
+func TestShapeEvictsTheLeastUsed(t *testing.T) {
+	d := newDecoder()
+	var p page
+	order := func(key string) string {
+		return `{"` + key + `":1,"OrderTotalPrice":"1","CreateTime":"1"}`
+	}
+	for k := range maxShapes {
+		// Two orders a shape: the second is read by it. Shape 5 gets a
+		// third, so it is not the least used.
+		orders := []string{order(fmt.Sprint("k", k)), order(fmt.Sprint("k", k))}
+		if k == 5 {
+			orders = append(orders, orders[0])
+		}
+		require.NoError(t, d.decodePage(shapedPage(orders), &p))
+	}
+	require.Len(t, d.shapes, maxShapes)
+	// Shape 0 was read once, as was every other but 5: the first of the
+	// least used goes.
+	require.NoError(t, d.decodePage(shapedPage([]string{order("new")}), &p))
+	require.Len(t, d.shapes, maxShapes)
+	require.Equal(t, `{"new":`, string(d.shapes[0].members[0].lit))
+	require.Equal(t, `{"k5":`, string(d.shapes[5].members[0].lit))
+}
+
+// TestShapeMissesAreBounded: orders that begin like a learnt shape and then
+// differ (here a member left out) are read member by member, and after
+// maxShapeMisses of them a page stops trying shapes.
+func TestShapeMissesAreBounded(t *testing.T) {
+	d := newDecoder()
+	var p page
+	full := `{"Region":"r","A":1,"B":2,"OrderTotalPrice":"1","CreateTime":"1"}`
+	require.NoError(t, d.decodePage(shapedPage([]string{full}), &p))
+	var orders []string
+	for k := range 40 {
+		// Each leaves out another member, so none matches a shape learnt.
+		orders = append(orders, fmt.Sprintf(`{"Region":"r","C%d":1,"OrderTotalPrice":"1","CreateTime":"1"}`, k))
+	}
+	require.NoError(t, d.decodePage(shapedPage(orders), &p))
+	require.Len(t, p.orders, 40)
+	require.Equal(t, maxShapeMisses, d.shapeMisses)
+}
+
+// TestShapeWithNestedValueFallsBack: an order with a learnt shape's bytes
+// around a value that is an object is read member by member, and right.
+func TestShapeWithNestedValueFallsBack(t *testing.T) {
+	warm := shapedPage([]string{`{"X":1,"Region":"a","OrderTotalPrice":"1","CreateTime":"1"}`})
+	for _, o := range []string{
+		`{"X":{"Region":"b"},"Region":"a","OrderTotalPrice":"1","CreateTime":"1"}`,
+		`{"X":[1,{"a":"\u00e9"}],"Region":"a","OrderTotalPrice":"2","CreateTime":"1"}`,
+		`{"X":1,"Region":null,"OrderTotalPrice":{"v":1},"CreateTime":"1"}`,
+		`{"X":1,"Region":"a","OrderTotalPrice":"1","CreateTime":"1","Region":"z"}`,
+		`{"X":1,"Region":"a","OrderTotalPrice":"1","CreateTime":"1"}`,
+	} {
+		decodeBoth(t, warm, shapedPage([]string{o}))
+	}
+}
+
+// FuzzShapesAgainstMemberByMember: an arbitrary order after orders whose
+// shape is learnt, and twice in a row (learnt from itself), gives what the
+// member by member path gives.
+func FuzzShapesAgainstMemberByMember(f *testing.F) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for style := range 3 {
+		f.Add([]byte(shapedOrder(r, style)))
+	}
+	f.Add([]byte(fullOrder))
+	f.Add([]byte(`{"Region":"a","OrderTotalPrice":"1","CreateTime":"1"}`))
+	f.Fuzz(func(t *testing.T, order []byte) {
+		base := `{"Region":"a","OrderNo":"n","OrderTotalPrice":"1","CreateTime":"1"}`
+		decodeBoth(t, nil, shapedPage([]string{base, base, string(order)}))
+		decodeBoth(t, nil, shapedPage([]string{string(order), string(order), string(order)}))
+	})
+}
+
+// FuzzParseInt checks the fast integer path against strconv.
+func FuzzParseInt(f *testing.F) {
+	for _, s := range []string{"0", "-0", "-", "+1", "007", "123456789012345678", "1234567890123456789",
+		"-9223372036854775808", "9223372036854775808", "1_0", " 1", "1e3", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseInt([]byte(s))
+		want, err := strconv.ParseInt(s, 10, 64)
+		wantOK := err == nil && !strings.HasPrefix(s, "+")
+		require.Equal(t, wantOK, ok, "%q", s)
+		if ok {
+			require.Equal(t, want, got, "%q", s)
+		}
+	})
+}
