@@ -256,3 +256,25 @@ func FuzzParseInt(f *testing.F) {
 		}
 	})
 }
+
+// TestRecentLabelsKeepTheirValues: labels that share a slot of the cache
+// in front of the label map (same length, same first, middle and last
+// bytes) each keep their own text, escaped or not.
+func TestRecentLabelsKeepTheirValues(t *testing.T) {
+	require.Equal(t, recentSlot([]byte("a1X2b")), recentSlot([]byte("a3X4b")))
+	values := []string{`"a1X2b"`, `"a3X4b"`, `"a\u0033X4b"`, `"a1X2b"`, `""`, `"a3X4b"`}
+	want := []string{"a1X2b", "a3X4b", "a3X4b", "a1X2b", "", "a3X4b"}
+	var orders []string
+	for _, v := range values {
+		orders = append(orders, `{"Region":`+v+`,"ModelID":`+v+`,"OrderTotalPrice":"1","CreateTime":"1"}`)
+	}
+	d := newDecoder()
+	for range 3 { // the same page again: then from the cache
+		var p page
+		require.NoError(t, d.decodePage(shapedPage(orders), &p))
+		for k, o := range p.orders {
+			require.Equal(t, want[k], o.Region, "order %d", k)
+			require.Equal(t, want[k], o.ModelID, "order %d", k)
+		}
+	}
+}
