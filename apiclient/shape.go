@@ -25,6 +25,39 @@ import (
 type shapeMember struct {
 	lit   []byte
 	field field
+	// words and masks hold a literal of up to 32 bytes as four words, the
+	// bytes past its end masked out: compared without a loop.
+	words, masks [4]uint64
+}
+
+// setWords fills m's words and masks from its literal, if it is short
+// enough.
+func (m *shapeMember) setWords() {
+	if len(m.lit) > 32 {
+		return
+	}
+	var padded [32]byte
+	copy(padded[:], m.lit)
+	for k := range m.words {
+		m.words[k] = binary.LittleEndian.Uint64(padded[8*k:])
+		if n := len(m.lit) - 8*k; n >= 8 {
+			m.masks[k] = ^uint64(0)
+		} else if n > 0 {
+			m.masks[k] = 1<<(8*n) - 1
+		}
+	}
+}
+
+// at reports whether b holds m's literal at i.
+func (m *shapeMember) at(b []byte, i int) bool {
+	if len(m.lit) > 32 || len(b)-i < 32 {
+		return literalAt(b, i, m.lit)
+	}
+	s := b[i : i+32 : i+32]
+	return (binary.LittleEndian.Uint64(s[0:])^m.words[0])&m.masks[0]|
+		(binary.LittleEndian.Uint64(s[8:])^m.words[1])&m.masks[1]|
+		(binary.LittleEndian.Uint64(s[16:])^m.words[2])&m.masks[2]|
+		(binary.LittleEndian.Uint64(s[24:])^m.words[3])&m.masks[3] == 0
 }
 
 type shape struct {
@@ -65,8 +98,7 @@ func (d *decoder) orderByShape(o *Order, no *orderNoRange) bool {
 	orderNos, attempts := len(d.orderNos), 0
 	d.valueText = d.valueText[:0]
 	for _, sh := range d.shapes {
-		lit := sh.members[0].lit
-		if len(b)-start < len(lit) || string(b[start:start+len(lit)]) != string(lit) {
+		if !sh.members[0].at(b, start) {
 			continue
 		}
 		var st shapeState
@@ -94,7 +126,7 @@ func (d *decoder) readShape(sh *shape, o *Order, no *orderNoRange, st *shapeStat
 	b, stops, i := d.b, d.stops, d.i
 	for k := range sh.members {
 		m := &sh.members[k]
-		if !literalAt(b, i, m.lit) || len(b)-i == len(m.lit) {
+		if !m.at(b, i) || len(b)-i == len(m.lit) {
 			return false
 		}
 		i += len(m.lit)
@@ -195,6 +227,7 @@ func (d *decoder) learnShape(start, end int) {
 	for k := range members {
 		arena = append(arena, members[k].lit...)
 		members[k].lit = arena[len(arena)-len(members[k].lit):]
+		members[k].setWords()
 	}
 	arena = append(arena, d.b[pos:end]...)
 	sh := &shape{members: append([]shapeMember(nil), members...), end: arena[len(arena)-(end-pos):]}

@@ -43,6 +43,58 @@ type Decimal struct {
 // digits, 20s for the 16 million of a 16 MiB body), and Sum keeps it apart
 // from the amounts added after it.
 func Parse(b []byte) (Decimal, error) {
+	if d, ok := parseShort(b); ok {
+		return d, nil
+	}
+	return parseAny(b)
+}
+
+// parseShort is Parse for the common case, in one pass: at most 18 digits
+// (no overflow, and no trailing zeros to drop), an optional minus and a
+// point with digits on both sides. ok is false for anything else, which
+// parseAny then decides.
+func parseShort(b []byte) (d Decimal, ok bool) {
+	n := len(b)
+	if n == 0 || n > 20 {
+		return Decimal{}, false
+	}
+	i, neg := 0, b[0] == '-'
+	if neg {
+		i = 1
+	}
+	start, point := i, -1
+	var coef int64
+	for ; i < n; i++ {
+		c := b[i]
+		if c-'0' <= 9 {
+			coef = coef*10 + int64(c-'0')
+			continue
+		}
+		if c != '.' || point >= 0 {
+			return Decimal{}, false
+		}
+		point = i
+	}
+	digits := n - start
+	scale := 0
+	if point >= 0 {
+		digits--
+		scale = n - point - 1
+		if point == start || scale == 0 {
+			return Decimal{}, false // no digits before or after the point
+		}
+	}
+	if digits == 0 || digits > 18 {
+		return Decimal{}, false
+	}
+	if neg {
+		coef = -coef
+	}
+	return Decimal{small: coef, scale: int32(scale)}, true
+}
+
+// parseAny is Parse for any plain decimal.
+func parseAny(b []byte) (Decimal, error) {
 	i, neg := 0, false
 	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
 		neg = b[0] == '-'

@@ -345,3 +345,21 @@ func FuzzFloat64(f *testing.F) {
 		assert.Equal(t, want, mustParse(t, s).Float64(), "%s", s)
 	})
 }
+
+// FuzzParseShort checks the one-pass path against the general one: the
+// same Decimal, field for field, wherever it answers.
+func FuzzParseShort(f *testing.F) {
+	for _, s := range []string{"0", "-0", "-0.5", "+3.14", "1.50", "007.10", "1e3", "", "-", ".", "5.", ".5", "-.5",
+		"123456789012345678", "1234567890123456789", "12345678901234567.8", "-99999999.99999999", "1..2", "1.2.3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		short, ok := parseShort([]byte(s))
+		if !ok {
+			return
+		}
+		want, err := parseAny([]byte(s))
+		require.NoError(t, err, "%q", s)
+		require.Equal(t, want, short, "%q", s)
+	})
+}
