@@ -17,8 +17,8 @@
 	POR     X2, X0      \
 	PMOVMSKB X0, reg
 
-// func indexBlocks(b []byte, stops []uint64)
-TEXT ·indexBlocks(SB), NOSPLIT, $0-48
+// func indexBlocksSSE2(b []byte, stops []uint64)
+TEXT ·indexBlocksSSE2(SB), NOSPLIT, $0-48
 	MOVQ b_base+0(FP), SI
 	MOVQ stops_base+24(FP), DI
 	MOVQ stops_len+32(FP), CX
@@ -52,4 +52,50 @@ loop:
 	JNZ  loop
 
 done:
+	RET
+
+// One 32-byte chunk at off(SI): its stop bits go to the low 32 bits of
+// reg. A byte is a stop if it is a backslash, or if, with bit 1 flipped,
+// it is at most 0x20: that takes the bytes below 0x20 and the quote
+// (0x22 flipped is 0x20), and no other. Y13, Y14 and Y15 hold '\\', 0x20
+// and 0x02 in every byte.
+#define CHUNK32(off, reg) \
+	VMOVDQU   off(SI), Y0   \
+	VPCMPEQB  Y13, Y0, Y1   \
+	VPXOR     Y15, Y0, Y0   \
+	VPMAXUB   Y14, Y0, Y2   \
+	VPCMPEQB  Y14, Y2, Y2   \
+	VPOR      Y1, Y2, Y2    \
+	VPMOVMSKB Y2, reg
+
+// func indexBlocksAVX2(b []byte, stops []uint64)
+TEXT ·indexBlocksAVX2(SB), NOSPLIT, $0-48
+	MOVQ b_base+0(FP), SI
+	MOVQ stops_base+24(FP), DI
+	MOVQ stops_len+32(FP), CX
+	MOVQ $0x5c, AX
+	MOVQ AX, X13
+	VPBROADCASTB X13, Y13
+	MOVQ $0x20, AX
+	MOVQ AX, X14
+	VPBROADCASTB X14, Y14
+	MOVQ $0x02, AX
+	MOVQ AX, X15
+	VPBROADCASTB X15, Y15
+	TESTQ CX, CX
+	JZ   avxdone
+
+avxloop:
+	CHUNK32(0, AX)
+	CHUNK32(32, BX)
+	SHLQ $32, BX
+	ORQ  BX, AX
+	MOVQ AX, (DI)
+	ADDQ $64, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  avxloop
+
+avxdone:
+	VZEROUPPER
 	RET

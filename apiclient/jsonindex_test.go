@@ -16,11 +16,13 @@ func stopsReference(b []byte) []uint64 {
 	return stops
 }
 
-// FuzzIndexStops checks the index (SSE2 on amd64) and its eight-bytes-at-
-// a-time form against a byte loop, at every length and alignment.
+// FuzzIndexStops checks the index, and each form of it this machine runs
+// (AVX2, SSE2, eight bytes at a time), against a byte loop, at every
+// length and alignment.
 func FuzzIndexStops(f *testing.F) {
 	for _, seed := range []string{"", `"`, `\`, "\x00", "\x1f\x20\x21\x22\x5b\x5c\x5d\x7f\x80\xa2\xdc\xff",
-		strings.Repeat(`{"a\"b":"\u00e9\n"} `, 20), strings.Repeat("\x1f", 64), strings.Repeat("\x9f", 130)} {
+		strings.Repeat(`{"a\"b":"\u00e9\n"} `, 20), strings.Repeat("\x1f", 64), strings.Repeat("\x9f", 130),
+		strings.Repeat("\x20\x21\x22\x23\x00\x02\x1d\x5c\x5e\x7e\xa0\xa2\xde\xff", 10)} {
 		f.Add([]byte(seed), uint8(0))
 	}
 	f.Fuzz(func(t *testing.T, b []byte, shift uint8) {
@@ -36,11 +38,13 @@ func FuzzIndexStops(f *testing.F) {
 			}
 		}
 		full := len(b) / 64
-		generic := make([]uint64, full)
-		indexBlocksGeneric(b[:full*64], generic)
-		for w := range generic {
-			if generic[w] != want[w] {
-				t.Fatalf("generic word %d of %q: %#x, want %#x", w, b, generic[w], want[w])
+		for name, index := range indexVariants {
+			got := make([]uint64, full)
+			index(b[:full*64], got)
+			for w := range got {
+				if got[w] != want[w] {
+					t.Fatalf("%s word %d of %q: %#x, want %#x", name, w, b, got[w], want[w])
+				}
 			}
 		}
 	})
