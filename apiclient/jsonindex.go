@@ -8,8 +8,8 @@ import "math/bits"
 // crosses a string by finding the next marked bit, instead of looking at
 // its bytes: most of a body is strings, most of them skipped.
 //
-// The pass is SSE2 on amd64 (jsonindex_amd64.s), eight bytes at a time
-// elsewhere (indexBlocksGeneric); both are checked against a byte loop.
+// The pass is AVX2 or SSE2 on amd64 (jsonindex_amd64.s), eight bytes at a
+// time elsewhere (indexBlocksGeneric); each is checked against a byte loop.
 
 // indexStops sets stops to the stop bitmap of b, reusing its backing array.
 // One zero word follows the bitmap, so that nextStop can always read two.
