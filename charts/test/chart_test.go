@@ -13,6 +13,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
@@ -497,6 +498,32 @@ func TestAccounts(t *testing.T) {
 	assert.Contains(t, c.Args, "--web.enable-lifecycle")
 	assert.Contains(t, c.Args, "--sweep.interval=5m")
 	assert.NotEmpty(t, d.Spec.Template.Annotations["checksum/accounts"], "a changed accounts list rolls the pods")
+	// An old and a new pod must not both be scraped for an account.
+	assert.Equal(t, appsv1.RecreateDeploymentStrategyType, d.Spec.Strategy.Type)
+}
+
+// TestStrategy: with one key the chart leaves the update strategy to
+// Kubernetes (RollingUpdate: the two pods are two instances), with accounts
+// it recreates, and a strategy in the values wins either way.
+func TestStrategy(t *testing.T) {
+	helmBin(t)
+	single := "privateKey: {existingSecret: {name: s}}\npublicKey: {value: p}\n"
+	accounts := "accounts: [{name: a, publicKey: {existingSecret: {name: s, key: k}}, privateKey: {existingSecret: {name: s, key: k}}}]\n"
+	for name, tc := range map[string]struct {
+		values string
+		want   appsv1.DeploymentStrategyType
+	}{
+		"one key":                        {single, ""},
+		"accounts":                       {accounts, appsv1.RecreateDeploymentStrategyType},
+		"accounts, rolling update asked": {accounts + "strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 0}}", appsv1.RollingUpdateDeploymentStrategyType},
+		"one key, recreate asked":        {single + "strategy: {type: Recreate}", appsv1.RecreateDeploymentStrategyType},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d, _ := render(t, "-f", writeValues(t, tc.values)).deployment(t)
+			assert.Equal(t, tc.want, d.Spec.Strategy.Type)
+		})
+	}
 }
 
 // TestFlags: the values of the exporter's flags reach its command line.
@@ -596,6 +623,8 @@ func TestRefusals(t *testing.T) {
 		"web config without secret":      {"privateKey: {existingSecret: {name: s}}\npublicKey: {value: p}\nwebConfig: {enabled: true}", "webConfig.existingSecret.name"},
 		"basic auth without credentials": {"privateKey: {existingSecret: {name: s}}\npublicKey: {value: p}\nwebConfig: {enabled: true, existingSecret: {name: w}, basicAuth: true}", "serviceMonitor.basicAuth"},
 		"unknown threshold":              {"privateKey: {existingSecret: {name: s}}\npublicKey: {value: p}\nprometheusRule: {thresholds: {'debt:threshold_nope': 1}}", "debt:threshold_nope"},
+		"two replicas with accounts":     {"replicaCount: 2\naccounts: [{name: a, publicKey: {existingSecret: {name: s, key: k}}, privateKey: {existingSecret: {name: s, key: k}}}]", "replicaCount is 2 with accounts"},
+		"unknown strategy":               {"privateKey: {existingSecret: {name: s}}\npublicKey: {value: p}\nstrategy: {type: BlueGreen}", "strategy"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -123,6 +123,9 @@ with one clear line each. Included by the Deployment.
 {{- if and (not $pk.name) (or $pub.value $pub.existingSecret.name) }}
 {{- fail "debt-exporter: a public key is set without privateKey.existingSecret: set both, or neither and list accounts." }}
 {{- end }}
+{{- if and .Values.accounts (gt (int .Values.replicaCount) 1) }}
+{{- fail (printf "debt-exporter: replicaCount is %d with accounts: the replicas' series of an account would share its job and instance, and the rules would add them up. Use 1." (int .Values.replicaCount)) }}
+{{- end }}
 {{- $seen := dict }}
 {{- range $i, $a := .Values.accounts }}
 {{- if hasKey $seen $a.name }}
