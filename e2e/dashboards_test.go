@@ -343,3 +343,66 @@ func TestREADMEDescribesEveryPanel(t *testing.T) {
 		}
 	}
 }
+
+// TestFiguresAgePanelsCoverNoSuccess: the health dashboard's panels of the
+// figures' age show, for an exporter that has completed no sweep since it
+// started (so exposes no debt_last_success_timestamp_seconds), how long its
+// sweeps have failed, as DebtFiguresStale ages it; and the plain age for
+// one that completes sweeps. Their queries, read from the JSON, are
+// evaluated by promtool on the bundled rules.
+func TestFiguresAgePanelsCoverNoSuccess(t *testing.T) {
+	promtool := exportertest.Tool(t, "promtool")
+	root := exportertest.RepoRoot(t)
+	var exprs []string
+	for _, d := range loadDashboards(t) {
+		if d.File != "debt-exporter-health.json" {
+			continue
+		}
+		for _, q := range d.Queries() {
+			if strings.Contains(q.Expr, "debt_last_success_timestamp_seconds") {
+				expr, err := monitoringtest.Substitute(q.Expr, monitoringtest.DefaultValues("debt"))
+				require.NoError(t, err)
+				exprs = append(exprs, expr)
+			}
+		}
+	}
+	require.Len(t, exprs, 2, "the stat and the graph of the figures' age")
+	var tests strings.Builder
+	for _, e := range exprs {
+		fmt.Fprintf(&tests, `      - expr: %q
+        eval_time: 3h
+        exp_samples:
+          - labels: '{job="debt", instance="a:9846"}'
+            value: 10800
+          - labels: '{job="debt", instance="b:9846"}'
+            value: 60
+`, e)
+	}
+	alerts := filepath.Join(root, "alerts")
+	file := filepath.Join(t.TempDir(), "panels.test.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf(`rule_files:
+  - %q
+  - %q
+  - %q
+evaluation_interval: 1m
+tests:
+  # a: started with a wrong key at 0, no sweep ever completes.
+  # b: completes a sweep every minute, the last at 2h59m.
+  - interval: 1m
+    input_series:
+      - series: 'up{job="debt", instance="a:9846"}'
+        values: '1x180'
+      - series: 'debt_up{job="debt", instance="a:9846"}'
+        values: '0x180'
+      - series: 'up{job="debt", instance="b:9846"}'
+        values: '1x180'
+      - series: 'debt_up{job="debt", instance="b:9846"}'
+        values: '1x180'
+      - series: 'debt_last_success_timestamp_seconds{job="debt", instance="b:9846"}'
+        values: '-60+60x180'
+    promql_expr_test:
+%s`, filepath.Join(alerts, "thresholds.yaml"), filepath.Join(alerts, "rules.yaml"), filepath.Join(alerts, "alerts.yaml"), tests.String())), 0o644))
+	out, err := exec.Command(promtool, "test", "rules", file).CombinedOutput()
+	require.NoError(t, err, "promtool test rules:\n%s", out)
+	assert.Contains(t, string(out), "SUCCESS")
+}
