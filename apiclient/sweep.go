@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
@@ -297,7 +298,8 @@ type reader struct {
 	// The OrderNos of this answer and of the worker's previous one, with
 	// their CreateTimes: an order never changes its CreateTime, so one
 	// that comes back with another is a server repeating itself.
-	seen, prev map[string]int64
+	seen, prev *orderSet
+	orderSeed  maphash.Seed // of seen and prev
 }
 
 // count adds to the sweep's stats.
@@ -339,23 +341,23 @@ func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
 	orders := r.buf.page.orders
 	r.count(func(st *Stats) { st.Pages++ })
 	if r.seen == nil {
-		r.seen, r.prev = make(map[string]int64, len(orders)), make(map[string]int64, len(orders))
+		r.seen, r.prev, r.orderSeed = &orderSet{}, &orderSet{}, maphash.MakeSeed()
 	}
 	r.seen, r.prev = r.prev, r.seen
-	clear(r.seen)
+	r.seen.reset(len(orders))
 	for i := range orders {
 		o := &orders[i]
 		if o.OrderNo == "" {
 			continue
 		}
-		if _, dup := r.seen[o.OrderNo]; dup {
+		h := orderHash(r.orderSeed, o.OrderNo)
+		if !r.seen.add(o.OrderNo, h, o.CreateTime) {
 			return nil, fmt.Errorf("%w: OrderNo %q twice in one answer ([%d, %d) page %d)", ErrRepeats, CutText(o.OrderNo, 64), sl.start, end, page)
 		}
-		if t, ok := r.prev[o.OrderNo]; ok && o.timeSet && t != o.CreateTime {
+		if t, ok := r.prev.lookup(o.OrderNo, h); ok && o.timeSet && t != o.CreateTime {
 			return nil, fmt.Errorf("%w: OrderNo %q came back with CreateTime %d, was %d ([%d, %d) page %d)",
 				ErrRepeats, CutText(o.OrderNo, 64), o.CreateTime, t, sl.start, end, page)
 		}
-		r.seen[o.OrderNo] = o.CreateTime
 	}
 	if end == sl.end {
 		if err := r.probeEndTime(ctx, orders, end); err != nil {

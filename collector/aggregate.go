@@ -91,10 +91,33 @@ func NewAgeBuckets(bounds []time.Duration, spelled []string) AgeBuckets {
 
 // aggregator folds one worker's share of a sweep into exact sums.
 type aggregator struct {
-	sums    map[seriesKey]*series
+	sums map[seriesKey]*series
+	// recent caches series in front of sums, in slots picked by a cheap
+	// hash of the labels: a few dozen series take every order, and the
+	// decoder interns label values, so comparing a slot's four labels
+	// (the same strings, mostly) costs less than hashing them for the map.
+	recent  [recentSeries]*series
 	invalid map[string]*invalidSample
 	ages    AgeBuckets
 	now     int64 // the sweep's time, for ages
+}
+
+const recentSeries = 64 // a power of two
+
+// seriesSlot picks an order's slot of aggregator.recent from the lengths
+// and a few bytes of its labels.
+func seriesSlot(o *apiclient.Order) int {
+	h := len(o.Region)*0x45 ^ len(o.ModelID)*0x9b ^ len(o.ProductCode)*0x3d ^ len(o.Currency)*0x11
+	if n := len(o.ModelID); n > 0 {
+		h ^= int(o.ModelID[n-1])*0x7f ^ int(o.ModelID[n/2])*0x2b
+	}
+	if n := len(o.Region); n > 0 {
+		h ^= int(o.Region[n-1]) * 0x59
+	}
+	if n := len(o.ProductCode); n > 0 {
+		h ^= int(o.ProductCode[0]) * 0x13
+	}
+	return (h ^ h>>6) & (recentSeries - 1)
 }
 
 func newAggregator(ages AgeBuckets, now time.Time) *aggregator {
@@ -109,13 +132,7 @@ func (a *aggregator) add(orders []apiclient.Order) {
 			a.setAside(o.Invalid, o.OrderNo, o.RawInvalid, 1)
 			continue
 		}
-		k := seriesKey{o.Region, o.ModelID, o.ProductCode, o.Currency}
-		v, ok := a.sums[k]
-		if !ok {
-			v = &series{region: o.Region, model: o.ModelID, productCode: o.ProductCode, currency: o.Currency,
-				oldest: o.CreateTime, ages: make([]ageSum, len(a.ages.Labels))}
-			a.sums[k] = v
-		}
+		v := a.series(o)
 		v.amount.Add(o.Amount)
 		v.orders++
 		v.oldest = min(v.oldest, o.CreateTime)
@@ -123,6 +140,24 @@ func (a *aggregator) add(orders []apiclient.Order) {
 		v.ages[b].amount.Add(o.Amount)
 		v.ages[b].orders++
 	}
+}
+
+// series returns the series of o's labels, made if new.
+func (a *aggregator) series(o *apiclient.Order) *series {
+	slot := seriesSlot(o)
+	if v := a.recent[slot]; v != nil && v.region == o.Region && v.model == o.ModelID &&
+		v.productCode == o.ProductCode && v.currency == o.Currency {
+		return v
+	}
+	k := seriesKey{o.Region, o.ModelID, o.ProductCode, o.Currency}
+	v, ok := a.sums[k]
+	if !ok {
+		v = &series{region: o.Region, model: o.ModelID, productCode: o.ProductCode, currency: o.Currency,
+			oldest: o.CreateTime, ages: make([]ageSum, len(a.ages.Labels))}
+		a.sums[k] = v
+	}
+	a.recent[slot] = v
+	return v
 }
 
 func (a *aggregator) bucket(created int64) int {

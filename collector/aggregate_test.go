@@ -1,0 +1,60 @@
+package collector
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/debt-exporter/debt_exporter/apiclient"
+	"github.com/debt-exporter/debt_exporter/money"
+)
+
+// TestAggregatorSeriesCache: with far more label sets than the cache in
+// front of the series map has slots, and label values that are equal but
+// not the same strings, every order lands in its own series: the sums,
+// counts and oldest times are those of a plain map.
+func TestAggregatorSeriesCache(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	a := newAggregator(AgeBuckets{Labels: []string{"all"}}, time.Unix(2e9, 0))
+	type want struct {
+		amount money.Decimal
+		orders int
+		oldest int64
+	}
+	wants := map[seriesKey]*want{}
+	slots := map[int]bool{}
+	for range 20000 {
+		// Fresh strings each time: equal values, other pointers.
+		o := apiclient.Order{
+			Region:      fmt.Sprint("r", r.IntN(5)),
+			ModelID:     fmt.Sprint("m", r.IntN(120)),
+			ProductCode: fmt.Sprint("p", r.IntN(2)),
+			Currency:    []string{"CNY", "USD"}[r.IntN(2)],
+			CreateTime:  int64(1e9 + r.IntN(1e6)),
+		}
+		o.Amount, _ = money.ParseString(fmt.Sprintf("%d.%02d", r.IntN(1000), r.IntN(100)))
+		slots[seriesSlot(&o)] = true
+		a.add([]apiclient.Order{o})
+		k := seriesKey{o.Region, o.ModelID, o.ProductCode, o.Currency}
+		w := wants[k]
+		if w == nil {
+			w = &want{oldest: o.CreateTime}
+			wants[k] = w
+		}
+		w.amount, w.orders, w.oldest = w.amount.Add(o.Amount), w.orders+1, min(w.oldest, o.CreateTime)
+	}
+	require.Greater(t, len(wants), 4*recentSeries, "label sets share slots")
+	require.Greater(t, len(slots), recentSeries/2, "the slots are spread")
+	require.Len(t, a.sums, len(wants))
+	for k, w := range wants {
+		v := a.sums[k]
+		require.NotNil(t, v, "%v", k)
+		sum := v.amount.Decimal()
+		require.Zero(t, w.amount.Cmp(sum), "%v: %s, want %s", k, sum, w.amount)
+		require.Equal(t, w.orders, v.orders, "%v", k)
+		require.Equal(t, w.oldest, v.oldest, "%v", k)
+	}
+}
