@@ -25,6 +25,8 @@ local files = {
   // threshold steps follow _config.thresholds. The shipped file's last
   // step is the shipped threshold (asserted); every step is scaled by
   // configured / shipped, so the warning steps keep their proportion.
+  // The Helm chart's debt-exporter.thresholdPanels lists the same panels
+  // (charts/test checks it).
   local thresholdPanels = {
     outstanding: {
       '2': 'debt:threshold_last_success_age_seconds',

@@ -623,6 +623,7 @@ func TestRefusals(t *testing.T) {
 		"web config without secret":      {"privateKey: {existingSecret: {name: s}}\npublicKey: {value: p}\nwebConfig: {enabled: true}", "webConfig.existingSecret.name"},
 		"basic auth without credentials": {"privateKey: {existingSecret: {name: s}}\npublicKey: {value: p}\nwebConfig: {enabled: true, existingSecret: {name: w}, basicAuth: true}", "serviceMonitor.basicAuth"},
 		"unknown threshold":              {"privateKey: {existingSecret: {name: s}}\npublicKey: {value: p}\nprometheusRule: {thresholds: {'debt:threshold_nope': 1}}", "debt:threshold_nope"},
+		"unknown threshold, rules off":   {"privateKey: {existingSecret: {name: s}}\npublicKey: {value: p}\nprometheusRule: {enabled: false, thresholds: {'debt:threshold_nope': 1}}", "prometheusRule.thresholds.debt:threshold_nope: no such threshold"},
 		"two replicas with accounts":     {"replicaCount: 2\naccounts: [{name: a, publicKey: {existingSecret: {name: s, key: k}}, privateKey: {existingSecret: {name: s, key: k}}}]", "replicaCount is 2 with accounts"},
 		"unknown strategy":               {"privateKey: {existingSecret: {name: s}}\npublicKey: {value: p}\nstrategy: {type: BlueGreen}", "strategy"},
 	} {

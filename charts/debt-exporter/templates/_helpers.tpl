@@ -261,3 +261,51 @@ toYaml, so no value can break the list. Empty values leave their flag out.
 {{- end }}
 {{- toYaml $args }}
 {{- end }}
+
+{{/*
+Dashboard panels that draw a threshold of alerts/thresholds.yaml as their
+last threshold step, by file and panel id (panels nested in rows included).
+The same panels as thresholdPanels in mixin/dashboards.libsonnet;
+charts/test checks that the two lists agree.
+*/}}
+{{- define "debt-exporter.thresholdPanels" -}}
+debt-outstanding.json:
+  "2": debt:threshold_last_success_age_seconds
+  "8": debt:threshold_oldest_unpaid_order_age_seconds
+  "14": debt:threshold_oldest_unpaid_order_age_seconds
+debt-exporter-health.json:
+  "3": debt:threshold_last_success_age_seconds
+  "9": debt:threshold_last_success_age_seconds
+{{- end }}
+
+{{/*
+A threshold that the dashboards draw, as a number: a number, or a string
+that is a product of numbers ("7 * 86400"), as the mixin accepts. A line
+cannot be drawn at any other PromQL expression, nor at one value per label
+set, so anything else fails the render, naming .what. Prints the number;
+%v of a float64 reads back exactly.
+*/}}
+{{- define "debt-exporter.thresholdNumber" -}}
+{{- $v := .value }}
+{{- $n := 1.0 }}
+{{- $ok := true }}
+{{- if has (kindOf $v) (list "float64" "float32" "int" "int64" "int32" "uint64") }}
+{{- $n = float64 $v }}
+{{- else if kindIs "string" $v }}
+{{- range splitList "*" $v }}
+{{- $f := trim . }}
+{{- /* float64 reads an unparsable string as 0: check the syntax first. */}}
+{{- if regexMatch "^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$" $f }}
+{{- $n = mulf $n (float64 $f) }}
+{{- else }}
+{{- $ok = false }}
+{{- end }}
+{{- end }}
+{{- else }}
+{{- $ok = false }}
+{{- end }}
+{{- if not $ok }}
+{{- fail (printf "debt-exporter: %s: the dashboards draw it as one line, so it must be a number or a product of numbers (e.g. 7 * 86400), not %s." .what (toJson $v | trunc 100)) }}
+{{- end }}
+{{- printf "%v" $n }}
+{{- end }}
