@@ -206,7 +206,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Contains(t, string(body), "debt_up 1")
+	assert.Contains(t, string(body), "\ndebt_up 1\n")
 
 	resp, err = http.Get(e.URL + "/metrics")
 	if err == nil {
@@ -368,7 +368,7 @@ func TestSIGTERMEndsASweepInFlight(t *testing.T) {
 	require.NoError(t, e.Cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case body := <-answered:
-		assert.Contains(t, body, "debt_up 0", "the scrape in flight is answered")
+		assert.Contains(t, body, "\ndebt_up 0\n", "the scrape in flight is answered")
 	case <-time.After(5 * time.Second):
 		t.Fatal("the scrape in flight was not answered")
 	}
@@ -640,7 +640,7 @@ func TestTelemetryPath(t *testing.T) {
 	e := exportertest.Start(t, nil, "--demo", "--demo.orders=100", "--web.telemetry-path=/debt;v=1/metrics:all")
 	code, body := get(t, e.URL+"/debt;v=1/metrics:all")
 	assert.Equal(t, http.StatusOK, code)
-	assert.Contains(t, body, "debt_up 1")
+	assert.Contains(t, body, "\ndebt_up 1\n")
 	code, _ = get(t, e.URL+"/probe")
 	assert.Equal(t, http.StatusBadRequest, code, "no account: the probe answers")
 }

@@ -383,6 +383,6 @@ func TestHandlerUsesTheScrapeTimeout(t *testing.T) {
 	r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "0.5")
 	rec := httptest.NewRecorder()
 	f.coll.Handler(prometheus.NewRegistry(), 200*time.Millisecond, time.Minute, f.coll.logger).ServeHTTP(rec, r)
-	assert.Contains(t, rec.Body.String(), "debt_up 0")
+	assert.Contains(t, rec.Body.String(), "\ndebt_up 0\n")
 	assert.Contains(t, f.logs.String(), "the sweep needs more time than the scrape allows")
 }

@@ -224,7 +224,7 @@ func TestAModelNamedOtherTakesTheFold(t *testing.T) {
 debt_unpaid_amount{currency="CNY",model="small-b",product_code="modelverse",region="cn"} 2
 `, "1"), "debt_unpaid_amount", "debt_series_folded"))
 	body := scrapeWith(&fixture{coll: coll, logs: logs}, "10")
-	assert.Contains(t, body, "debt_up 1")
+	assert.Contains(t, body, "\ndebt_up 1\n")
 	assert.Contains(t, body, `debt_unpaid_amount{currency="CNY",model="(other)",product_code="modelverse",region="cn"} 51`)
 	assert.Contains(t, body, `debt_unpaid_orders{currency="CNY",model="(other)",product_code="modelverse",region="cn"} 6`)
 	assert.NotContains(t, logs.String(), "could not send", "the registry took every series")

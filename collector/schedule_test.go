@@ -43,8 +43,8 @@ func TestAShorterDeadlineDoesNotFailAnotherScrape(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	wg.Go(func() { b = scrapeWith(f, "10") })
 	wg.Wait()
-	assert.Contains(t, a, "debt_up 0")
-	assert.Contains(t, b, "debt_up 1", "the joiner's own deadline was later")
+	assert.Contains(t, a, "\ndebt_up 0\n")
+	assert.Contains(t, b, "\ndebt_up 1\n", "the joiner's own deadline was later")
 	assert.Contains(t, b, "debt_unpaid_amount{")
 	assert.Equal(t, 1, f.logs.count(`msg="scrape abandoned"`), f.logs.String())
 	assert.Zero(t, f.logs.count(`msg="sweep failed"`), f.logs.String())
@@ -67,7 +67,7 @@ func TestShutdownEndsSweepsInFlight(t *testing.T) {
 	cancel()
 	select {
 	case body := <-done:
-		assert.Contains(t, body, "debt_up 0")
+		assert.Contains(t, body, "\ndebt_up 0\n")
 		assert.Less(t, time.Since(start), 2*time.Second)
 	case <-time.After(5 * time.Second):
 		t.Fatal("the scrape was not answered after shutdown")
@@ -79,10 +79,12 @@ func TestShutdownEndsSweepsInFlight(t *testing.T) {
 func TestDeadAPIHint(t *testing.T) {
 	f := newFixture(t, simapi.Config{Seed: 8, Orders: 300}, nil)
 	f.srv.SetLatency(5 * time.Second) // accepts, never answers in time
-	assert.Contains(t, scrapeWith(f, "0.5"), "debt_up 0")
+	assert.Contains(t, scrapeWith(f, "0.5"), "\ndebt_up 0\n")
 	assert.Contains(t, f.logs.String(), "the API gave no answer in time")
 	assert.NotContains(t, f.logs.String(), "raise scrape_timeout or --sweep.min-interval")
 }
+
+const backgroundMaxTimeout = 30 * time.Second
 
 func backgroundFixture(t *testing.T, interval time.Duration, latency time.Duration) (*fixture, context.CancelFunc) {
 	t.Helper()
@@ -92,7 +94,9 @@ func backgroundFixture(t *testing.T, interval time.Duration, latency time.Durati
 	}{now: now}
 	f := newFixture(t, simapi.Config{Seed: 8, Orders: 2000}, func(_ *apiclient.Config, c *Config) {
 		c.Interval = interval
-		c.MaxTimeout = 5 * time.Second
+		// Far above a sweep here (0.5 s at most), so that a busy machine
+		// cannot make one fail.
+		c.MaxTimeout = backgroundMaxTimeout
 		c.Now = func() time.Time {
 			clock.Lock()
 			defer clock.Unlock()
@@ -111,13 +115,13 @@ func backgroundFixture(t *testing.T, interval time.Duration, latency time.Durati
 // once from the last complete sweep.
 func TestBackgroundSweepsAnswerAtOnce(t *testing.T) {
 	f, _ := backgroundFixture(t, time.Second, 100*time.Millisecond) // a sweep of about 0.5 s
-	first := scrapeWith(f, "5")                                     // waits for the first sweep
-	require.Contains(t, first, "debt_up 1")
+	first := scrapeWith(f, "30")                                    // waits for the first sweep
+	require.Contains(t, first, "\ndebt_up 1\n")
 	for range 5 {
 		// Far shorter than a sweep: debt_up 1 says it did not wait for
 		// one (a timed bound would fail on a busy machine).
 		body := scrapeWith(f, "0.2")
-		assert.Contains(t, body, "debt_up 1")
+		assert.Contains(t, body, "\ndebt_up 1\n")
 	}
 	requireHealthy(t, f)
 }
@@ -127,16 +131,16 @@ func TestBackgroundSweepsAnswerAtOnce(t *testing.T) {
 // after their sweep, and not a moment longer.
 func TestBackgroundFiguresExpire(t *testing.T) {
 	f, _ := backgroundFixture(t, 200*time.Millisecond, 0)
-	require.Contains(t, scrapeWith(f, "5"), "debt_up 1")
+	require.Contains(t, scrapeWith(f, "30"), "\ndebt_up 1\n")
 	f.srv.FailRetCode(171, -1)
-	assert.Eventually(t, func() bool { return strings.Contains(scrapeWith(f, "1"), "debt_up 0") }, 3*time.Second, 20*time.Millisecond)
+	assert.Eventually(t, func() bool { return strings.Contains(scrapeWith(f, "1"), "\ndebt_up 0\n") }, 3*time.Second, 20*time.Millisecond)
 	body := scrapeWith(f, "1")
 	assert.Contains(t, body, "debt_unpaid_amount{", "the last complete figures, with their age")
 	assert.Contains(t, body, "debt_last_success_timestamp_seconds")
-	// Move the clock past the bound: 3 x 200ms + 5s.
-	f.coll.cfg.Now = func() time.Time { return now.Add(5*time.Second + 601*time.Millisecond) }
+	// Move the clock past the bound: 3 x 200ms + the max timeout.
+	f.coll.cfg.Now = func() time.Time { return now.Add(backgroundMaxTimeout + 601*time.Millisecond) }
 	body = scrapeWith(f, "1")
-	assert.Contains(t, body, "debt_up 0")
+	assert.Contains(t, body, "\ndebt_up 0\n")
 	assert.NotContains(t, body, "debt_unpaid_amount{", "too old to be shown")
 }
 
@@ -144,7 +148,7 @@ func TestBackgroundFiguresExpire(t *testing.T) {
 // one sweep per interval, counted at the simulated API.
 func TestHAPairSharesBackgroundSweeps(t *testing.T) {
 	f, cancel := backgroundFixture(t, 500*time.Millisecond, 0)
-	require.Contains(t, scrapeWith(f, "5"), "debt_up 1")
+	require.Contains(t, scrapeWith(f, "30"), "\ndebt_up 1\n")
 	perSweep := f.srv.Requests()
 	require.Positive(t, perSweep)
 	stop := time.Now().Add(3 * time.Second)
@@ -153,7 +157,7 @@ func TestHAPairSharesBackgroundSweeps(t *testing.T) {
 		wg.Go(func() {
 			time.Sleep(offset)
 			for time.Now().Before(stop) {
-				assert.Contains(t, scrapeWith(f, "1"), "debt_up 1")
+				assert.Contains(t, scrapeWith(f, "1"), "\ndebt_up 1\n")
 				time.Sleep(100 * time.Millisecond)
 			}
 		})
@@ -264,7 +268,7 @@ func TestGatherErrorIsLoggedAsSuch(t *testing.T) {
 	r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	rec := httptest.NewRecorder()
 	f.coll.Handler(failingGatherer{}, 100*time.Millisecond, time.Minute, f.coll.logger).ServeHTTP(rec, r)
-	assert.Contains(t, rec.Body.String(), "debt_up 1", "the collector's own metrics are served")
+	assert.Contains(t, rec.Body.String(), "\ndebt_up 1\n", "the collector's own metrics are served")
 	require.Equal(t, 1, f.logs.count(`msg="metrics left out of the answer"`), f.logs.String())
 	assert.NotContains(t, f.logs.String(), "the scraper hung up")
 	for _, line := range strings.Split(f.logs.String(), "\n") {

@@ -152,7 +152,7 @@ func TestLogFormat(t *testing.T) {
 			body, err := get("1")
 			open()
 			require.NoError(t, err)
-			assert.Contains(t, body, "debt_up 0", "the short scrape ends by its own deadline")
+			assert.Contains(t, body, "\ndebt_up 0\n", "the short scrape ends by its own deadline")
 			require.NoError(t, <-long)
 			waitLog("scrape abandoned")
 			waitLog("sweep complete")
