@@ -270,8 +270,13 @@ func isASCII(b []byte) bool {
 	return high&msbs == 0
 }
 
-// maxLabels bounds the interned label values against a hostile variety.
-const maxLabels = 10000
+// maxLabels bounds the interned label values against a hostile variety,
+// and maxInternedLabel their length: a longer value (the collector cuts it
+// to 128 bytes anyway) is read anew each time, never kept.
+const (
+	maxLabels        = 10000
+	maxInternedLabel = 512
+)
 
 // decoder reads response bodies. It keeps interned label values and the
 // order slice from page to page, and gathers a page's order numbers into
@@ -678,7 +683,7 @@ func (d *decoder) stringValue(dst *string, label bool) error {
 	if !ok {
 		return err
 	}
-	if !label {
+	if !label || len(tok.raw) > maxInternedLabel {
 		*dst = string(tok.text(&d.valueText))
 		return nil
 	}

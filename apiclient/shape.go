@@ -63,7 +63,6 @@ func (m *shapeMember) at(b []byte, i int) bool {
 type shape struct {
 	members []shapeMember
 	end     []byte // from the last value's end through the closing brace
-	hits    int    // since the last eviction, for picking the next one
 }
 
 // The bounds of the shapes a decoder keeps, so that an API whose every
@@ -87,9 +86,10 @@ type shapeState struct {
 	amount, createTime scalarField
 }
 
-// orderByShape reads the order at the scanner by one of the learnt shapes.
-// It returns false, with the scanner, o, no and the decoder's buffers as
-// they were, when no shape takes the whole order.
+// orderByShape reads the order at the scanner by one of the learnt shapes,
+// most recently used first. It returns false, with the scanner, o, no and
+// d.orderNos as they were (d.valueText emptied), when no shape takes the
+// whole order.
 func (d *decoder) orderByShape(o *Order, no *orderNoRange) bool {
 	b, start := d.b, d.i
 	if start >= len(b) || b[start] != '{' || d.shapeMisses >= maxShapeMisses {
@@ -97,14 +97,14 @@ func (d *decoder) orderByShape(o *Order, no *orderNoRange) bool {
 	}
 	orderNos, attempts := len(d.orderNos), 0
 	d.valueText = d.valueText[:0]
-	for _, sh := range d.shapes {
+	for k, sh := range d.shapes {
 		if !sh.members[0].at(b, start) {
 			continue
 		}
 		var st shapeState
 		if d.readShape(sh, o, no, &st) {
 			o.setAmountAndTime(st.amount, st.createTime)
-			sh.hits++
+			d.toFront(k)
 			d.shapeHits++
 			return true
 		}
@@ -180,10 +180,20 @@ func (d *decoder) readShape(sh *shape, o *Order, no *orderNoRange, st *shapeStat
 	return true
 }
 
+// toFront makes d.shapes[k] the most recently used shape.
+func (d *decoder) toFront(k int) {
+	if k > 0 {
+		sh := d.shapes[k]
+		copy(d.shapes[1:k+1], d.shapes[:k])
+		d.shapes[0] = sh
+	}
+}
+
 // learnShape learns the shape of the order in b[start:end], which the member
-// by member path has just read without an error, unless the decoder knows
-// it or it has a value that is not a scalar. A full table gives up the
-// shape least used since the last eviction.
+// by member path has just read without an error, unless it has a value that
+// is not a scalar. A shape the decoder knows already (left untried behind
+// others that begin alike) becomes the most recently used; a new one comes
+// first, and a full table gives up the least recently used.
 func (d *decoder) learnShape(start, end int) {
 	if d.noShapes || d.learns >= maxLearnsPerPage || d.b[start] != '{' {
 		return
@@ -194,7 +204,10 @@ func (d *decoder) learnShape(start, end int) {
 	d.i = start + 1
 	d.ws()
 	members := d.shapeScratch[:0]
-	defer func() { d.shapeScratch = members[:0] }()
+	defer func() {
+		clear(members) // they point into the body, which must not be kept
+		d.shapeScratch = members[:0]
+	}()
 	size, pos := 0, start
 	for first := true; ; first = false {
 		f, ok, err := d.memberField(first, orderKeys)
@@ -222,6 +235,12 @@ func (d *decoder) learnShape(start, end int) {
 	if d.i != end || len(members) == 0 || end-pos > maxShapeLiteral {
 		return
 	}
+	for k, s := range d.shapes {
+		if s.same(&shape{members: members, end: d.b[pos:end]}) {
+			d.toFront(k)
+			return
+		}
+	}
 	// One array for the shape's bytes: the body is not the decoder's to keep.
 	arena := make([]byte, 0, size+end-pos)
 	for k := range members {
@@ -231,25 +250,11 @@ func (d *decoder) learnShape(start, end int) {
 	}
 	arena = append(arena, d.b[pos:end]...)
 	sh := &shape{members: append([]shapeMember(nil), members...), end: arena[len(arena)-(end-pos):]}
-	for _, s := range d.shapes {
-		if s.same(sh) {
-			return // tried and left for another, within maxShapeAttempts
-		}
-	}
 	if len(d.shapes) < maxShapes {
-		d.shapes = append(d.shapes, sh)
-		return
+		d.shapes = append(d.shapes, nil)
 	}
-	least := 0
-	for k, s := range d.shapes {
-		if s.hits < d.shapes[least].hits {
-			least = k
-		}
-	}
-	for _, s := range d.shapes {
-		s.hits /= 2 // what was used long ago counts less
-	}
-	d.shapes[least] = sh
+	d.toFront(len(d.shapes) - 1) // the last, least recently used, goes
+	d.shapes[0] = sh
 }
 
 func (s *shape) same(t *shape) bool {

@@ -164,30 +164,56 @@ func TestShapesAreBounded(t *testing.T) {
 	require.Zero(t, d.shapeHits, "no order had a learnt shape")
 }
 
-// TestShapeEvictsTheLeastUsed: with the table full, a new shape takes the
-// place of the one read least since the last eviction.
-func TestShapeEvictsTheLeastUsed(t *testing.T) {
+// TestShapeEvictsTheLeastRecentlyUsed: with the table full, a new shape
+// takes the place of the one used longest ago, and comes first.
+func TestShapeEvictsTheLeastRecentlyUsed(t *testing.T) {
 	d := newDecoder()
 	var p page
 	order := func(key string) string {
 		return `{"` + key + `":1,"OrderTotalPrice":"1","CreateTime":"1"}`
 	}
 	for k := range maxShapes {
-		// Two orders a shape: the second is read by it. Shape 5 gets a
-		// third, so it is not the least used.
-		orders := []string{order(fmt.Sprint("k", k)), order(fmt.Sprint("k", k))}
-		if k == 5 {
-			orders = append(orders, orders[0])
-		}
-		require.NoError(t, d.decodePage(shapedPage(orders), &p))
+		require.NoError(t, d.decodePage(shapedPage([]string{order(fmt.Sprint("k", k))}), &p))
 	}
 	require.Len(t, d.shapes, maxShapes)
-	// Shape 0 was read once, as was every other but 5: the first of the
-	// least used goes.
+	// k0 is the least recently used, until an order reads by it.
+	require.Equal(t, `{"k0":`, string(d.shapes[maxShapes-1].members[0].lit))
+	require.NoError(t, d.decodePage(shapedPage([]string{order("k0")}), &p))
+	require.Equal(t, 1, d.shapeHits)
+	require.Equal(t, `{"k0":`, string(d.shapes[0].members[0].lit))
 	require.NoError(t, d.decodePage(shapedPage([]string{order("new")}), &p))
 	require.Len(t, d.shapes, maxShapes)
 	require.Equal(t, `{"new":`, string(d.shapes[0].members[0].lit))
-	require.Equal(t, `{"k5":`, string(d.shapes[5].members[0].lit))
+	for _, sh := range d.shapes {
+		require.NotEqual(t, `{"k1":`, string(sh.members[0].lit), "k1, used longest ago, is gone")
+	}
+}
+
+// TestACommonShapeBehindOthersIsUsed: orders that all begin alike, two of
+// another shape first: the common shape, learnt third, reads the orders
+// after it (it once stayed untried behind the two, for good).
+func TestACommonShapeBehindOthersIsUsed(t *testing.T) {
+	d := newDecoder()
+	var p page
+	common := func(k int) string {
+		return fmt.Sprintf(`{"Region":"r","OrderNo":"n%d","OrderTotalPrice":"%d","CreateTime":"1"}`, k, k)
+	}
+	orders := []string{`{"Region":"r","Odd1":1,"OrderTotalPrice":"1","CreateTime":"1"}`,
+		`{"Region":"r","Odd2":1,"OrderTotalPrice":"1","CreateTime":"1"}`}
+	for k := range 100 {
+		orders = append(orders, common(k))
+	}
+	require.NoError(t, d.decodePage(shapedPage(orders), &p))
+	before := d.shapeHits
+	for pg := range 5 {
+		orders = orders[:0]
+		for k := range 100 {
+			orders = append(orders, common(pg*100+k))
+		}
+		require.NoError(t, d.decodePage(shapedPage(orders), &p))
+		require.Equal(t, fmt.Sprint("n", pg*100+99), p.orders[99].OrderNo)
+	}
+	require.Equal(t, 500, d.shapeHits-before)
 }
 
 // TestShapeMissesAreBounded: orders that begin like a learnt shape and then
@@ -276,5 +302,24 @@ func TestRecentLabelsKeepTheirValues(t *testing.T) {
 			require.Equal(t, want[k], o.Region, "order %d", k)
 			require.Equal(t, want[k], o.ModelID, "order %d", k)
 		}
+	}
+}
+
+// TestLongLabelsAreNotKept: a label value past maxInternedLabel is read
+// right, every time, and the decoder keeps none of them.
+func TestLongLabelsAreNotKept(t *testing.T) {
+	d := newDecoder()
+	for k := range 3 {
+		long := strings.Repeat(string(rune('a'+k)), maxInternedLabel+1)
+		var p page
+		body := shapedPage([]string{`{"Region":"` + long + `","ModelID":"m","OrderTotalPrice":"1","CreateTime":"1"}`,
+			`{"Region":"` + long + `","ModelID":"m","OrderTotalPrice":"1","CreateTime":"1"}`})
+		require.NoError(t, d.decodePage(body, &p))
+		require.Equal(t, long, p.orders[0].Region)
+		require.Equal(t, long, p.orders[1].Region)
+	}
+	require.Len(t, d.labels, 1, "only the model is kept")
+	for _, e := range d.recent {
+		require.LessOrEqual(t, len(e.raw), maxInternedLabel)
 	}
 }
