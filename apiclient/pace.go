@@ -131,13 +131,29 @@ func (p *pacer) effectiveRate() float64 {
 // the request that got it (see fetch), not here: the pacer has already
 // slowed the others down.
 func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
+	p.leave(t)
+	p.finish(t, throttled, retryAfter)
+}
+
+// leave frees the place in flight of a request whose answer has been read,
+// before it is decoded: decoding is the client's work, not the API's, and
+// a place held through it left the API idle while the workers decoded.
+// finish then takes what the answer said.
+func (p *pacer) leave(ticket) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.inflight--
-	now := p.now()
 	if p.inflight == 0 && p.waiting == 0 {
-		p.idleFrom = now
+		p.idleFrom = p.now()
 	}
+	p.cond.Broadcast()
+}
+
+// finish is release's second half, after leave.
+func (p *pacer) finish(t ticket, throttled bool, retryAfter time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
 	if !throttled {
 		p.window = min(p.maxWindow, p.window+1/p.window)
 		p.admitted = appendRecent(p.admitted, t.sent)

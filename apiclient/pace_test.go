@@ -1,6 +1,7 @@
 package apiclient
 
 import (
+	"context"
 	"math"
 	"testing"
 	"time"
@@ -257,4 +258,26 @@ func TestAdmittedTimesOutOfOrder(t *testing.T) {
 	for i := 1; i < len(times); i++ {
 		assert.False(t, times[i].Before(times[i-1]), "sorted")
 	}
+}
+
+// TestLeaveFreesThePlaceBeforeFinish: a request whose answer is read gives
+// up its place in flight before it is decoded (leave), so that another
+// goes to the API meanwhile; finish then counts its outcome.
+func TestLeaveFreesThePlaceBeforeFinish(t *testing.T) {
+	p := newPacer(1, 0)
+	first, err := p.acquire(context.Background())
+	assert.NoError(t, err)
+	// While it is in flight, a second waits (whatever the machine's speed,
+	// it cannot get through).
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, err = p.acquire(ctx)
+	cancel()
+	assert.Error(t, err)
+	p.leave(first)
+	second, err := p.acquire(context.Background())
+	assert.NoError(t, err, "the first's answer is read: its place is free")
+	p.finish(first, false, 0)
+	p.release(second, false, 0)
+	assert.Zero(t, p.inflight)
+	assert.Equal(t, 2, len(p.admitted), "both counted as admitted")
 }

@@ -105,9 +105,17 @@ func (c *Client) fetch(ctx context.Context, base map[string]string, start, end i
 			return fmt.Errorf("%s: %w", where, err)
 		}
 		sent()
-		retryAfter, err := c.attempt(ctx, body, params["Signature"], where, buf)
+		left := false
+		leave := func() { // once the answer is read, or the attempt over
+			if !left {
+				left = true
+				c.pace.leave(t)
+			}
+		}
+		retryAfter, err := c.attempt(ctx, body, params["Signature"], where, buf, leave)
+		leave()
 		throttled := isThrottle(err)
-		c.pace.release(t, throttled, retryAfter)
+		c.pace.finish(t, throttled, retryAfter)
 		if err == nil {
 			return nil
 		}
@@ -220,7 +228,7 @@ func isThrottle(err error) bool {
 }
 
 // attempt makes one HTTP request and decodes its answer into buf.page.
-func (c *Client) attempt(ctx context.Context, body, signature, where string, buf *pageBuf) (retryAfter time.Duration, err error) {
+func (c *Client) attempt(ctx context.Context, body, signature, where string, buf *pageBuf, read func()) (retryAfter time.Duration, err error) {
 	outcome := OutcomeSuccess
 	defer func() { c.cfg.Observe(outcome) }()
 
@@ -263,6 +271,7 @@ func (c *Client) attempt(ctx context.Context, body, signature, where string, buf
 
 	buf.body.Reset()
 	n, err := buf.body.ReadFrom(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1))
+	read()
 	if err != nil {
 		outcome = OutcomeNetworkError
 		if ctx.Err() != nil {
