@@ -163,6 +163,15 @@ func (s *scanner) stringEnd(i int) (end int, escaped bool, err error) {
 func (s *scanner) escapes(i int) (int, error) {
 	b := s.b
 	for i+1 < len(b) && b[i] == '\\' {
+		if b[i+1] == 'u' && len(b)-i >= 6 {
+			// Text sent as \u escapes: most escapes are these.
+			if h := b[i+2 : i+6 : i+6]; hexValue[h[0]]|hexValue[h[1]]|hexValue[h[2]]|hexValue[h[3]] == 0xff {
+				s.i = i
+				return i, s.errorf("bad \\u escape")
+			}
+			i += 6
+			continue
+		}
 		switch b[i+1] {
 		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			i += 2
