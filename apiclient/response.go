@@ -683,30 +683,61 @@ func (d *decoder) stringValue(dst *string, label bool) error {
 	if !ok {
 		return err
 	}
-	if !label || len(tok.raw) > maxInternedLabel {
+	if !label {
 		*dst = string(tok.text(&d.valueText))
 		return nil
 	}
+	*dst = d.label(tok)
+	return nil
+}
+
+// label returns a label value's text, interned.
+func (d *decoder) label(tok stringToken) string {
+	if len(tok.raw) > maxInternedLabel {
+		return string(tok.text(&d.valueText))
+	}
 	e := &d.recent[recentSlot(tok.raw)]
 	if e.set && e.raw == string(tok.raw) {
-		*dst = e.text
-		return nil
+		return e.text
 	}
 	if s, ok := d.labels[string(tok.raw)]; ok {
-		*dst = s
-		return nil
+		return s
 	}
-	*dst = string(tok.text(&d.valueText))
+	text := string(tok.text(&d.valueText))
 	if len(d.labels) < maxLabels {
 		raw := string(tok.raw)
-		d.labels[raw] = *dst
+		d.labels[raw] = text
 		if !e.set {
 			// A slot keeps its first value: values that share it go to the
 			// map, and a steady sweep allocates nothing for them.
-			*e = recentLabel{raw: raw, text: *dst, set: true}
+			*e = recentLabel{raw: raw, text: text, set: true}
 		}
 	}
-	return nil
+	return text
+}
+
+// plainField is orderField for a value that is a string without escapes,
+// raw between its quotes, as a shape's reader finds it.
+func (d *decoder) plainField(f field, raw []byte, o *Order, no *orderNoRange, st *shapeState) {
+	tok := stringToken{raw: raw}
+	switch f {
+	case fieldOrderNo:
+		start := len(d.orderNos)
+		d.orderNos = tok.appendText(d.orderNos)
+		*no = orderNoRange{start: start, end: len(d.orderNos), set: true}
+	case fieldRegion:
+		o.Region = d.label(tok)
+	case fieldModelID:
+		o.ModelID = d.label(tok)
+	case fieldProductCode:
+		o.ProductCode = d.label(tok)
+	case fieldCurrency:
+		o.Currency = d.label(tok)
+	case fieldOrderTotalPrice:
+		st.amount = scalarField{val: tok.text(&d.valueText), isString: true, set: true}
+	case fieldCreateTime:
+		st.createTime = scalarField{val: tok.text(&d.valueText), isString: true, set: true}
+	}
 }
 
 // recentLabel is a slot of the decoder's cache of label values in front of

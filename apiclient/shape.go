@@ -131,6 +131,14 @@ func (d *decoder) readShape(sh *shape, o *Order, no *orderNoRange, st *shapeStat
 		}
 		i += len(m.lit)
 		if m.field != fieldOther {
+			if b[i] == '"' {
+				x := stopWindow(stops, i+1)
+				if end := i + 1 + bits.TrailingZeros64(x); x != 0 && end < len(b) && b[end] == '"' {
+					d.plainField(m.field, b[i+1:end], o, no, st)
+					i = end + 1
+					continue
+				}
+			}
 			d.i = i
 			if d.orderField(m.field, o, no, st) != nil {
 				return false
