@@ -127,32 +127,45 @@ func (p *pacer) effectiveRate() float64 {
 }
 
 // release returns a request's place with what the API said of it, and
-// the Retry-After of a throttle (0 for none). A Retry-After is honoured by
-// the request that got it (see fetch), not here: the pacer has already
-// slowed the others down.
+// the Retry-After of a throttle (0 for none), in one step: no request is
+// admitted on the place of a throttled one before its throttle has cut the
+// window. A Retry-After is honoured by the request that got it (see
+// fetch), not here: the pacer has already slowed the others down.
 func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
-	p.leave(t)
-	p.finish(t, throttled, retryAfter)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.leaveLocked()
+	p.finishLocked(t, throttled, retryAfter)
 }
 
 // leave frees the place in flight of a request whose answer has been read,
 // before it is decoded: decoding is the client's work, not the API's, and
 // a place held through it left the API idle while the workers decoded.
-// finish then takes what the answer said.
+// finish then takes what the answer said. Only for an answer that is not
+// known to be a throttle (see earlyLeaveBytes): a throttle's place is
+// given up by release, with its cut.
 func (p *pacer) leave(ticket) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.leaveLocked()
+	p.cond.Broadcast()
+}
+
+func (p *pacer) leaveLocked() {
 	p.inflight--
 	if p.inflight == 0 && p.waiting == 0 {
 		p.idleFrom = p.now()
 	}
-	p.cond.Broadcast()
 }
 
 // finish is release's second half, after leave.
 func (p *pacer) finish(t ticket, throttled bool, retryAfter time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.finishLocked(t, throttled, retryAfter)
+}
+
+func (p *pacer) finishLocked(t ticket, throttled bool, retryAfter time.Duration) {
 	now := p.now()
 	if !throttled {
 		p.window = min(p.maxWindow, p.window+1/p.window)

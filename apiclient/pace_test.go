@@ -3,10 +3,15 @@ package apiclient
 import (
 	"context"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // pacerAt returns a pacer on a clock the test moves, that has learned a
@@ -280,4 +285,71 @@ func TestLeaveFreesThePlaceBeforeFinish(t *testing.T) {
 	p.release(second, false, 0)
 	assert.Zero(t, p.inflight)
 	assert.Equal(t, 2, len(p.admitted), "both counted as admitted")
+}
+
+// A throttled request's place is given up with its cut, in one step, so
+// that no request is admitted on it at the pace the throttle disowns (found
+// by review: the place went back when the answer was read, before the
+// decode found its RetCode 153, and a waiting request took it under the
+// old window).
+func TestReleaseCutsBeforeItFreesThePlace(t *testing.T) {
+	p := newPacer(4, 0)
+	var held []ticket
+	for range 4 {
+		tk, err := p.acquire(context.Background())
+		assert.NoError(t, err)
+		held = append(held, tk)
+	}
+	got := make(chan ticket, 1)
+	go func() {
+		tk, _ := p.acquire(context.Background())
+		got <- tk
+	}()
+	p.release(held[0], true, 0) // throttled: the window goes to 3, 3 in flight
+	select {
+	case tk := <-got:
+		t.Fatalf("request %d admitted on a throttled request's place, window %.2f", tk.seq, p.window)
+	case <-time.After(50 * time.Millisecond):
+	}
+	p.release(held[1], false, 0)
+	tk := <-got
+	assert.Greater(t, tk.seq, p.cutSeq, "admitted after the cut, so its own throttle would count")
+}
+
+// attempt leaves the pacer's window before decoding only for an answer
+// long enough to be a page of orders: a throttle or an error (short) keeps
+// its place for release.
+func TestOnlyALongAnswerLeavesBeforeItsDecode(t *testing.T) {
+	page := `{"RetCode":0,"TotalCount":100,"Orders":[` + strings.Repeat(fullOrder+",", 99) + fullOrder + `]}`
+	answers := map[string]struct {
+		status int
+		body   string
+		leaves bool
+	}{
+		"throttle":     {200, `{"Action":"ListUnpaidOrdersResponse","RetCode":153,"Message":"slow down"}`, false},
+		"api error":    {200, `{"RetCode":160,"Message":"no"}`, false},
+		"http 429":     {429, `{}`, false},
+		"empty page":   {200, `{"RetCode":0,"TotalCount":0,"Orders":[]}`, false},
+		"page of 100":  {200, page, true},
+		"broken, long": {200, page[:len(page)-10], true},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		a := answers[r.Form.Get("case")]
+		w.WriteHeader(a.status)
+		_, _ = w.Write([]byte(a.body))
+	}))
+	defer srv.Close()
+	c, err := New(Config{Endpoint: srv.URL, PublicKey: "pub", PrivateKey: "priv", PageSize: 100, Concurrency: 4})
+	require.NoError(t, err)
+	buf := c.bufs.Get().(*pageBuf)
+	for name, a := range answers {
+		left := false
+		_, err := c.attempt(context.Background(), "case="+url.QueryEscape(name), "sig", name, buf, func() { left = true })
+		assert.Equal(t, a.leaves, left, "%s (%d bytes): left before the decode; error %v", name, len(a.body), err)
+		if name == "page of 100" {
+			assert.NoError(t, err)
+			assert.Greater(t, len(a.body), earlyLeaveBytes)
+		}
+	}
 }
