@@ -53,11 +53,11 @@ func (m *shapeMember) at(b []byte, i int) bool {
 	if len(m.lit) > 32 || len(b)-i < 32 {
 		return literalAt(b, i, m.lit)
 	}
-	s := b[i : i+32 : i+32]
-	return (binary.LittleEndian.Uint64(s[0:])^m.words[0])&m.masks[0]|
-		(binary.LittleEndian.Uint64(s[8:])^m.words[1])&m.masks[1]|
-		(binary.LittleEndian.Uint64(s[16:])^m.words[2])&m.masks[2]|
-		(binary.LittleEndian.Uint64(s[24:])^m.words[3])&m.masks[3] == 0
+	p := (*[32]byte)(b[i:])
+	return (binary.LittleEndian.Uint64(p[0:])^m.words[0])&m.masks[0]|
+		(binary.LittleEndian.Uint64(p[8:])^m.words[1])&m.masks[1]|
+		(binary.LittleEndian.Uint64(p[16:])^m.words[2])&m.masks[2]|
+		(binary.LittleEndian.Uint64(p[24:])^m.words[3])&m.masks[3] == 0
 }
 
 type shape struct {
@@ -126,7 +126,17 @@ func (d *decoder) readShape(sh *shape, o *Order, no *orderNoRange, st *shapeStat
 	b, stops, i := d.b, d.stops, d.i
 	for k := range sh.members {
 		m := &sh.members[k]
-		if !m.at(b, i) || len(b)-i == len(m.lit) {
+		// m.at(b, i), by hand: too big to be inlined, and a call a member
+		// (its spills and reloads) cost as much as the rest of the member.
+		if len(m.lit) <= 32 && len(b)-i > 32 {
+			p := (*[32]byte)(b[i:])
+			if (binary.LittleEndian.Uint64(p[0:])^m.words[0])&m.masks[0]|
+				(binary.LittleEndian.Uint64(p[8:])^m.words[1])&m.masks[1]|
+				(binary.LittleEndian.Uint64(p[16:])^m.words[2])&m.masks[2]|
+				(binary.LittleEndian.Uint64(p[24:])^m.words[3])&m.masks[3] != 0 {
+				return false
+			}
+		} else if !literalAt(b, i, m.lit) || len(b)-i == len(m.lit) {
 			return false
 		}
 		i += len(m.lit)
