@@ -230,15 +230,8 @@ func isThrottle(err error) bool {
 		(errors.As(err, &statusErr) && statusErr.StatusCode == http.StatusTooManyRequests)
 }
 
-// earlyLeaveBytes is the smallest answer whose request leaves the pacer's
-// window before it is decoded (attempt's read). A throttle (RetCode 153)
-// or an error is a short answer: its place is held until its cut, so that
-// no request is sent on it at the old pace; decoding a short answer costs
-// a few microseconds, a page of orders a hundred.
-const earlyLeaveBytes = 8 << 10
-
 // attempt makes one HTTP request and decodes its answer into buf.page.
-func (c *Client) attempt(ctx context.Context, body, signature, where string, buf *pageBuf, read func()) (retryAfter time.Duration, err error) {
+func (c *Client) attempt(ctx context.Context, body, signature, where string, buf *pageBuf, leave func()) (retryAfter time.Duration, err error) {
 	outcome := OutcomeSuccess
 	defer func() { c.cfg.Observe(outcome) }()
 
@@ -281,9 +274,6 @@ func (c *Client) attempt(ctx context.Context, body, signature, where string, buf
 
 	buf.body.Reset()
 	n, err := buf.body.ReadFrom(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1))
-	if err == nil && n >= earlyLeaveBytes {
-		read()
-	}
 	if err != nil {
 		outcome = OutcomeNetworkError
 		if ctx.Err() != nil {
@@ -295,7 +285,16 @@ func (c *Client) attempt(ctx context.Context, body, signature, where string, buf
 		outcome = OutcomeDecodeError
 		return 0, &DecodeError{Where: where, Err: fmt.Errorf("%w: over %d bytes", ErrResponseTooLarge, c.cfg.MaxResponseBytes)}
 	}
-	if err := buf.dec.decodePage(buf.body.Bytes(), &buf.page); err != nil {
+	// The request leaves the pacer's window once its answer is known to
+	// carry data (RetCode 0, read before the orders), before the orders are
+	// decoded: decoding is the client's work, and a place held through it
+	// left the API idle. A throttle (RetCode 153) keeps its place until
+	// its cut, so that no request is sent on it at the old pace; so does an
+	// answer whose RetCode comes after its orders (no API known does so).
+	buf.dec.answered = leave
+	err = buf.dec.decodePage(buf.body.Bytes(), &buf.page)
+	buf.dec.answered = nil
+	if err != nil {
 		outcome = OutcomeDecodeError
 		return 0, &DecodeError{Where: where, Err: err}
 	}

@@ -283,6 +283,10 @@ const (
 // one string, so a steady sweep allocates once per page.
 type decoder struct {
 	scanner
+	// answered, when set, is called once, as the Orders array is reached
+	// in an answer whose RetCode 0 came before it: the request then leaves
+	// the pacer's window (see attempt), known not to be a throttle.
+	answered func()
 	// labels maps a label value as sent (escapes and all) to its text:
 	// regions, models, product codes and currencies are few.
 	labels map[string]string
@@ -533,6 +537,10 @@ func (d *decoder) totalCount(p *page) error {
 // orders reads the order list, top-level Orders or Data.Orders: a null
 // list is no list, and a second list is refused rather than one picked.
 func (d *decoder) orders(p *page) error {
+	if f := d.answered; f != nil && p.retCodeSet && p.retCode == 0 {
+		d.answered = nil
+		f()
+	}
 	if d.peek() == 'n' {
 		return d.literal("null")
 	}
