@@ -131,12 +131,24 @@ func (p *pacer) effectiveRate() float64 {
 // admitted on the place of a throttled one before its throttle has cut the
 // window. A Retry-After is honoured by the request that got it (see
 // fetch), not here: the pacer has already slowed the others down.
-func (p *pacer) release(t ticket, throttled bool, retryAfter time.Duration) {
+func (p *pacer) release(t ticket, a answer, retryAfter time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.leaveLocked()
-	p.finishLocked(t, throttled, retryAfter)
+	p.finishLocked(t, a, retryAfter)
 }
+
+// answer is what a request came to, for the pacer.
+type answer int
+
+const (
+	answerAdmitted  answer = iota // data: the API took the request
+	answerThrottled               // RetCode 153 or HTTP 429
+	// answerFailed is anything else (a network error, a timeout, an HTTP
+	// or API error, a broken answer): it says nothing of the API's limit,
+	// so it neither grows the window nor counts as admitted.
+	answerFailed
+)
 
 // leave frees the place in flight of a request whose answer has been read,
 // before it is decoded: decoding is the client's work, not the API's, and
@@ -159,15 +171,19 @@ func (p *pacer) leaveLocked() {
 }
 
 // finish is release's second half, after leave.
-func (p *pacer) finish(t ticket, throttled bool, retryAfter time.Duration) {
+func (p *pacer) finish(t ticket, a answer, retryAfter time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.finishLocked(t, throttled, retryAfter)
+	p.finishLocked(t, a, retryAfter)
 }
 
-func (p *pacer) finishLocked(t ticket, throttled bool, retryAfter time.Duration) {
+func (p *pacer) finishLocked(t ticket, a answer, retryAfter time.Duration) {
 	now := p.now()
-	if !throttled {
+	if a == answerFailed {
+		p.cond.Broadcast()
+		return
+	}
+	if a == answerAdmitted {
 		p.window = min(p.maxWindow, p.window+1/p.window)
 		p.admitted = appendRecent(p.admitted, t.sent)
 		defer func() { p.lastSuccess = now }()

@@ -57,7 +57,7 @@ func TestPacerKeepsItsRateWhileIdle(t *testing.T) {
 	p, clock, busySecond := pacerAt(100)
 	busySecond(100)
 	*clock = clock.Add(30 * time.Second) // the next sweep
-	p.release(send(p, *clock), false, 0)
+	p.release(send(p, *clock), answerAdmitted, 0)
 	assert.InDelta(t, 100*1.008, p.rate, 1e-9, "gentle growth, the limit kept")
 }
 
@@ -68,32 +68,32 @@ func TestPacerKeepsItsRateWhileIdle(t *testing.T) {
 func TestPacerAfterRetryAfter(t *testing.T) {
 	p, clock, busySecond := pacerAt(100)
 	busySecond(100)
-	p.release(send(p, *clock), true, time.Second) // a throttle with Retry-After: 1
+	p.release(send(p, *clock), answerThrottled, time.Second) // a throttle with Retry-After: 1
 	assert.True(t, p.costly)
 	assert.True(t, p.nearLimit, "set from a busy second's admissions")
 	rate := p.rate
 	*clock = clock.Add(1100 * time.Millisecond) // the Retry-After sat out
-	p.release(send(p, *clock), false, 0)
+	p.release(send(p, *clock), answerAdmitted, 0)
 	assert.InDelta(t, rate*(1+nearLimitGrowth/rate), p.rate, 1e-9)
 	// Even after a busy second without a throttle: slow.
 	*clock = clock.Add(time.Second)
 	busySecond(100)
 	rate = p.rate
-	p.release(send(p, *clock), false, 0)
+	p.release(send(p, *clock), answerAdmitted, 0)
 	assert.InDelta(t, rate*(1+nearLimitGrowth/rate), p.rate, 1e-9)
 	// A cut from a thin second (one success after the Retry-After) is by
 	// a quarter, and the rate probes faster: it may be far under.
 	*clock = clock.Add(1100 * time.Millisecond)
-	p.release(send(p, *clock), true, time.Second)
+	p.release(send(p, *clock), answerThrottled, time.Second)
 	assert.False(t, p.nearLimit)
 	rate = p.rate
-	p.release(send(p, *clock), false, 0)
+	p.release(send(p, *clock), answerAdmitted, 0)
 	assert.InDelta(t, rate*(1+costlyGrowth/rate), p.rate, 1e-9)
 	// Throttles without one probe as before.
-	p.release(send(p, *clock), true, 0)
+	p.release(send(p, *clock), answerThrottled, 0)
 	assert.False(t, p.costly)
 	rate = p.rate
-	p.release(send(p, *clock), false, 0)
+	p.release(send(p, *clock), answerAdmitted, 0)
 	assert.InDelta(t, rate*1.008, p.rate, 1e-9)
 }
 
@@ -110,7 +110,7 @@ func TestPacerCostlyThrottleGoesToTheAdmittedRate(t *testing.T) {
 	} {
 		p, clock, busySecond := pacerAt(200)
 		busySecond(100)
-		p.release(send(p, *clock), true, tt.retryAfter)
+		p.release(send(p, *clock), answerThrottled, tt.retryAfter)
 		assert.InDelta(t, tt.want, p.rate, 1e-6, "Retry-After %v", tt.retryAfter)
 	}
 }
@@ -125,10 +125,10 @@ func TestPacerRecoversAfterABusySecondWithoutThrottles(t *testing.T) {
 	p.lastCut = clock.Add(-2 * time.Second)
 	busySecond(100)
 	p.lastSuccess = clock.Add(-10 * time.Millisecond)
-	p.release(send(p, *clock), false, 0)
+	p.release(send(p, *clock), answerAdmitted, 0)
 	assert.InDelta(t, 20*math.Exp2(0.1), p.rate, 1e-9, "fast growth: doubling every 100ms")
 	p.rate = 250
-	p.release(send(p, *clock), false, 0)
+	p.release(send(p, *clock), answerAdmitted, 0)
 	assert.Zero(t, p.rate, "above twice the admitted rate: no longer a limit")
 }
 
@@ -142,7 +142,7 @@ func TestPacerRecoversAtALowRate(t *testing.T) {
 	p.busyFrom = clock.Add(-2 * time.Second)
 	p.waiting = 3 // the other workers, waiting on the rate
 	p.lastSuccess = clock.Add(-time.Second)
-	p.release(send(p, *clock), false, 0)
+	p.release(send(p, *clock), answerAdmitted, 0)
 	assert.InDelta(t, 2, p.rate, 1e-9, "a second since the last answer: at most a doubling")
 }
 
@@ -152,13 +152,13 @@ func TestPacerRecoversAtALowRate(t *testing.T) {
 func TestPacerCostlyCutAfterAThinSecond(t *testing.T) {
 	p, clock, busySecond := pacerAt(100)
 	busySecond(100)
-	p.release(send(p, *clock), true, time.Second)
+	p.release(send(p, *clock), answerThrottled, time.Second)
 	rate := p.rate
 	*clock = clock.Add(950 * time.Millisecond)
-	p.release(send(p, *clock), false, 0)
+	p.release(send(p, *clock), answerAdmitted, 0)
 	*clock = clock.Add(60 * time.Millisecond)
 	grown := p.rate
-	p.release(send(p, *clock), true, time.Second)
+	p.release(send(p, *clock), answerThrottled, time.Second)
 	assert.InDelta(t, 0.75*grown, p.rate, 1e-9)
 	assert.Greater(t, p.rate, 0.7*rate)
 }
@@ -169,11 +169,11 @@ func TestPacerCostlyFollowsTheRoundCut(t *testing.T) {
 	p, clock, busySecond := pacerAt(100)
 	busySecond(100)
 	a, b := send(p, *clock), send(p, *clock)
-	p.release(a, true, 0)           // cuts the round
-	p.release(b, true, time.Second) // the same round
+	p.release(a, answerThrottled, 0)           // cuts the round
+	p.release(b, answerThrottled, time.Second) // the same round
 	assert.False(t, p.costly)
 	c := send(p, *clock)
-	p.release(c, true, time.Second) // a new round
+	p.release(c, answerThrottled, time.Second) // a new round
 	assert.True(t, p.costly)
 }
 
@@ -189,9 +189,9 @@ func TestPacerCutMeasuresThisSweep(t *testing.T) {
 	p.begin()
 	for range 10 { // a gateway's burst of 10, admitted within 3 ms
 		*clock = clock.Add(300 * time.Microsecond)
-		p.release(send(p, *clock), false, 0)
+		p.release(send(p, *clock), answerAdmitted, 0)
 	}
-	p.release(send(p, *clock), true, time.Second)
+	p.release(send(p, *clock), answerThrottled, time.Second)
 	assert.InDelta(t, 0.9*10/0.1, p.rate, 1e-6, "10 admitted, over at least 100ms")
 	assert.False(t, p.nearLimit, "less than a second of this sweep says little")
 	// A throttle within the sweep's first second cuts by a quarter, even
@@ -199,12 +199,12 @@ func TestPacerCutMeasuresThisSweep(t *testing.T) {
 	*clock = clock.Add(500 * time.Millisecond)
 	busySecond(80)
 	rate := p.rate
-	p.release(send(p, *clock), true, time.Second)
+	p.release(send(p, *clock), answerThrottled, time.Second)
 	assert.InDelta(t, 0.75*rate, p.rate, 1e-6)
 	// A second into it, the cut measures it.
 	*clock = clock.Add(time.Second)
 	busySecond(100)
-	p.release(send(p, *clock), true, time.Second)
+	p.release(send(p, *clock), answerThrottled, time.Second)
 	assert.InDelta(t, 0.9*100/0.99, p.rate, 1e-6)
 	assert.True(t, p.nearLimit)
 }
@@ -224,7 +224,7 @@ func TestPacerRecoversAfterARetryAfterBurst(t *testing.T) {
 		send(p, *clock)
 	}
 	for i := range 4 {
-		p.release(ticket{seq: uint64(i + 1), sent: *clock}, true, time.Second)
+		p.release(ticket{seq: uint64(i + 1), sent: *clock}, answerThrottled, time.Second)
 	}
 	assert.InDelta(t, 0.9*4/0.1, p.rate, 1e-6, "four sends over at least 100ms")
 	assert.True(t, p.costly)
@@ -236,7 +236,7 @@ func TestPacerRecoversAfterARetryAfterBurst(t *testing.T) {
 			*clock = clock.Add(time.Duration(float64(time.Second) / p.rate))
 			p.sent = append(p.sent, *clock)
 			p.inflight++
-			p.release(ticket{seq: p.seq + 1, sent: *clock}, false, 0)
+			p.release(ticket{seq: p.seq + 1, sent: *clock}, answerAdmitted, 0)
 			p.seq++
 			if p.rate == 0 {
 				return
@@ -283,8 +283,8 @@ func TestLeaveFreesThePlaceBeforeFinish(t *testing.T) {
 	p.leave(first)
 	second, err := p.acquire(context.Background())
 	assert.NoError(t, err, "the first's answer is read: its place is free")
-	p.finish(first, false, 0)
-	p.release(second, false, 0)
+	p.finish(first, answerAdmitted, 0)
+	p.release(second, answerAdmitted, 0)
 	assert.Zero(t, p.inflight)
 	assert.Equal(t, 2, len(p.admitted), "both counted as admitted")
 }
@@ -305,13 +305,13 @@ func TestReleaseCutsBeforeItFreesThePlace(t *testing.T) {
 		tk, _ := p.acquire(context.Background())
 		got <- tk
 	}()
-	p.release(held[0], true, 0) // throttled: the window goes to 3, 3 in flight
+	p.release(held[0], answerThrottled, 0) // throttled: the window goes to 3, 3 in flight
 	select {
 	case tk := <-got:
 		t.Fatalf("request %d admitted on a throttled request's place, window %.2f", tk.seq, p.window)
 	case <-time.After(50 * time.Millisecond):
 	}
-	p.release(held[1], false, 0)
+	p.release(held[1], answerAdmitted, 0)
 	tk := <-got
 	assert.Greater(t, tk.seq, p.cutSeq, "admitted after the cut, so its own throttle would count")
 }
@@ -418,8 +418,28 @@ func TestAThrottledAnswerKeepsItsPlaceUntilItsCut(t *testing.T) {
 	c.pace.mu.Lock()
 	cut := c.pace.cutSeq
 	c.pace.mu.Unlock()
-	c.pace.release(tk, false, 0)
+	c.pace.release(tk, answerAdmitted, 0)
 	require.NoError(t, <-done)
 	require.NotZero(t, cut, "the throttle had not cut when the waiting request was admitted")
 	require.Greater(t, tk.seq, cut, "request %d admitted on a throttled request's place before its cut", tk.seq)
+}
+
+// A failed request (network error, timeout, HTTP or API error) frees its
+// place and says nothing of the API's limit: the window does not grow and
+// the rate's measure of what the API admitted is unchanged (found by
+// review: failures grew the window and counted as admitted).
+func TestAFailedRequestNeitherGrowsNorCounts(t *testing.T) {
+	p, clock, _ := pacerAt(50)
+	p.window = 2
+	for range 20 {
+		*clock = clock.Add(10 * time.Millisecond)
+		p.release(send(p, *clock), answerFailed, 0)
+	}
+	assert.Equal(t, 2.0, p.window)
+	assert.Empty(t, p.admitted)
+	assert.Equal(t, 50.0, p.rate)
+	assert.Zero(t, p.inflight)
+	p.release(send(p, *clock), answerAdmitted, 0)
+	assert.Greater(t, p.window, 2.0, "a success grows it")
+	assert.Len(t, p.admitted, 1)
 }

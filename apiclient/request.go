@@ -114,10 +114,17 @@ func (c *Client) fetch(ctx context.Context, base map[string]string, start, end i
 		}
 		retryAfter, err := c.attempt(ctx, body, params["Signature"], where, buf, leave)
 		throttled := isThrottle(err)
+		a := answerAdmitted
+		switch {
+		case throttled:
+			a = answerThrottled
+		case err != nil:
+			a = answerFailed
+		}
 		if left {
-			c.pace.finish(t, throttled, retryAfter)
+			c.pace.finish(t, a, retryAfter)
 		} else {
-			c.pace.release(t, throttled, retryAfter)
+			c.pace.release(t, a, retryAfter)
 		}
 		if err == nil {
 			return nil
