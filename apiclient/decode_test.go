@@ -132,6 +132,8 @@ func TestDecodePage(t *testing.T) {
 		{name: "a proxy's JSON is no success", body: `{"error":"upstream maintenance"}`, err: "no RetCode"},
 		{name: "two order lists are ambiguous", body: `{"RetCode":0,"Data":{"Orders":[{"OrderTotalPrice":"1"}]},"Orders":[]}`, err: "a second order list"},
 		{name: "a repeated Orders key is ambiguous", body: `{"RetCode":0,"Orders":[],"Orders":[]}`, err: "a second order list"},
+		{name: "a repeated RetCode is ambiguous", body: `{"RetCode":0,"Orders":[],"RetCode":153}`, err: "a second RetCode"},
+		{name: "a repeated RetCode, the same", body: `{"RetCode":0,"RetCode":0,"Orders":[]}`, err: "a second RetCode"},
 		{name: "truncated", body: `{"RetCode":0,"Orders":[{"OrderNo":"1","OrderTotalPri`, err: "unterminated string"},
 		{name: "truncated after a value", body: `{"RetCode":0,"Orders":[{"OrderNo":"1"}`, err: "expected , or ]"},
 		{name: "not JSON", body: `<html>502 Bad Gateway</html>`, err: "expected an object"},

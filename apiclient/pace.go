@@ -50,6 +50,9 @@ type pacer struct {
 	busyFrom, idleFrom time.Time
 	sweepFrom          time.Time // see begin
 	lastSuccess        time.Time
+	// lastFailed is when a request last failed (answerFailed): a second
+	// with failures in it is not a busy second of what the API admits.
+	lastFailed time.Time
 }
 
 func newPacer(concurrency int, ceiling float64) *pacer {
@@ -150,12 +153,12 @@ const (
 	answerFailed
 )
 
-// leave frees the place in flight of a request whose answer has been read,
-// before it is decoded: decoding is the client's work, not the API's, and
-// a place held through it left the API idle while the workers decoded.
-// finish then takes what the answer said. Only for an answer that is not
-// known to be a throttle (see earlyLeaveBytes): a throttle's place is
-// given up by release, with its cut.
+// leave frees the place in flight of a request whose answer is known to
+// carry data (RetCode 0, read before its orders), before its orders are
+// decoded: decoding is the client's work, not the API's, and a place held
+// through it left the API idle while the workers decoded. finish then
+// takes what the answer came to. Any other answer's place (a throttle's
+// above all) is given up by release, with its cut.
 func (p *pacer) leave(ticket) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -180,6 +183,7 @@ func (p *pacer) finish(t ticket, a answer, retryAfter time.Duration) {
 func (p *pacer) finishLocked(t ticket, a answer, retryAfter time.Duration) {
 	now := p.now()
 	if a == answerFailed {
+		p.lastFailed = now
 		p.cond.Broadcast()
 		return
 	}
@@ -201,7 +205,7 @@ func (p *pacer) finishLocked(t ticket, a answer, retryAfter time.Duration) {
 			// busy spell says so: between sweeps, or while every worker
 			// sits out a Retry-After, the client sends nothing and the
 			// limit it learned still holds.
-			busy := p.busy(now)
+			busy := p.busy(now) && now.Sub(p.lastFailed) >= time.Second
 			quiet := time.Second
 			if p.costly {
 				quiet = costlyQuiet

@@ -330,13 +330,16 @@ func TestOnlyADataAnswerLeavesBeforeItsDecode(t *testing.T) {
 		"long throttle": {200, `{"Action":"ListUnpaidOrdersResponse","RetCode":153,"Message":"` +
 			strings.Repeat("slow down ", 2000) + `","Orders":[]}`, false},
 		"throttle, orders first": {200, `{"Orders":[` + fullOrder + `],"RetCode":153}`, false},
-		"api error":              {200, `{"RetCode":160,"Message":"no"}`, false},
-		"http 429":               {429, `{}`, false},
-		"empty page":             {200, `{"RetCode":0,"TotalCount":0,"Orders":[]}`, true},
-		"page under Data":        {200, `{"RetCode":"0","Data":{"Orders":[` + fullOrder + `]}}`, true},
-		"page, RetCode last":     {200, `{"Orders":[` + fullOrder + `],"RetCode":0}`, false},
-		"page of 100":            {200, page, true},
-		"broken page":            {200, page[:len(page)-10], true},
+		// Refused (a second RetCode): it may leave early, but it is no
+		// throttle, and its release neither cuts nor grows.
+		"RetCode 0, then 153": {200, `{"RetCode":0,"Orders":[],"RetCode":153}`, true},
+		"api error":           {200, `{"RetCode":160,"Message":"no"}`, false},
+		"http 429":            {429, `{}`, false},
+		"empty page":          {200, `{"RetCode":0,"TotalCount":0,"Orders":[]}`, true},
+		"page under Data":     {200, `{"RetCode":"0","Data":{"Orders":[` + fullOrder + `]}}`, true},
+		"page, RetCode last":  {200, `{"Orders":[` + fullOrder + `],"RetCode":0}`, false},
+		"page of 100":         {200, page, true},
+		"broken page":         {200, page[:len(page)-10], true},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
@@ -355,6 +358,10 @@ func TestOnlyADataAnswerLeavesBeforeItsDecode(t *testing.T) {
 		assert.LessOrEqual(t, left, 1, name)
 		if strings.Contains(name, "throttle") {
 			assert.True(t, isThrottle(err), "%s: %v", name, err)
+		}
+		if name == "RetCode 0, then 153" {
+			assert.False(t, isThrottle(err), "%s: %v", name, err)
+			assert.ErrorContains(t, err, "a second RetCode")
 		}
 		if name == "page of 100" || name == "empty page" {
 			assert.NoError(t, err)
@@ -442,4 +449,29 @@ func TestAFailedRequestNeitherGrowsNorCounts(t *testing.T) {
 	p.release(send(p, *clock), answerAdmitted, 0)
 	assert.Greater(t, p.window, 2.0, "a success grows it")
 	assert.Len(t, p.admitted, 1)
+}
+
+// A spell of failures at the learnt rate (the API answering 502s, say)
+// keeps the pacer busy but admits nothing: the first success after it is
+// no busy second without throttles, and must not take the learnt limit for
+// gone (found by review: the fast growth, then the rate dropped to none,
+// measured against the one success of that second).
+func TestAFailureSpellKeepsTheLearntRate(t *testing.T) {
+	p, clock, busySecond := pacerAt(100)
+	busySecond(100)
+	for range 150 { // 1.5 s of failures at the learnt rate
+		*clock = clock.Add(10 * time.Millisecond)
+		p.release(send(p, *clock), answerFailed, 0)
+	}
+	assert.Equal(t, 100.0, p.rate, "unchanged through the failures")
+	*clock = clock.Add(10 * time.Millisecond)
+	p.release(send(p, *clock), answerAdmitted, 0) // the API recovers
+	assert.InDelta(t, 100.0, p.rate, 2, "the learnt limit kept")
+	// A busy second of successes after it: fast growth again, until the
+	// rate no longer binds (0) above twice what the API admits.
+	for range 120 {
+		*clock = clock.Add(10 * time.Millisecond)
+		p.release(send(p, *clock), answerAdmitted, 0)
+	}
+	assert.True(t, p.rate == 0 || p.rate > 120, "grows fast after a clean busy second: rate %.1f", p.rate)
 }

@@ -106,7 +106,7 @@ func (c *Client) fetch(ctx context.Context, base map[string]string, start, end i
 		}
 		sent()
 		left := false
-		leave := func() { // once the answer is read, or the attempt over
+		leave := func() { // once the answer is known to carry data (see attempt)
 			if !left {
 				left = true
 				c.pace.leave(t)

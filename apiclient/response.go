@@ -469,6 +469,12 @@ func (d *decoder) topLevel(p *page) error {
 		}
 		switch f {
 		case fieldRetCode:
+			if p.retCodeSet {
+				// Refused rather than one picked, like a second order
+				// list; and a RetCode 0 before the orders has already let
+				// the request leave the pacer's window (see attempt).
+				return d.errorf("a second RetCode")
+			}
 			n, ok, err := d.intValue()
 			if err != nil {
 				return err
