@@ -51,7 +51,7 @@ type pacer struct {
 	sweepFrom          time.Time // see begin
 	lastSuccess        time.Time
 	// lastFailed is when a request last failed (answerFailed): a second
-	// with failures in it is not a busy second of what the API admits.
+	// with failures in it is not a quiet second of what the API admits.
 	lastFailed time.Time
 }
 
@@ -200,18 +200,20 @@ func (p *pacer) finishLocked(t ticket, a answer, retryAfter time.Duration) {
 			// Retry-After: each is a request stalled for a second; then
 			// only costlyQuiet busy seconds without a throttle say the
 			// limit may be gone (a burst of them may have set the rate
-			// from nothing the API admitted). Above twice what was
-			// admitted in a busy second, the rate no longer binds. Only a
+			// from nothing the API admitted); a failed request says
+			// nothing of the limit, so the quiet spell starts after it too.
+			// Above twice what was sent in a busy second, the rate no
+			// longer binds: the window or the answers' latency do. Only a
 			// busy spell says so: between sweeps, or while every worker
 			// sits out a Retry-After, the client sends nothing and the
 			// limit it learned still holds.
-			busy := p.busy(now) && now.Sub(p.lastFailed) >= time.Second
+			busy := p.busy(now)
 			quiet := time.Second
 			if p.costly {
 				quiet = costlyQuiet
 			}
 			switch {
-			case busy && now.Sub(maxTime(p.lastCut, p.busyFrom)) > quiet:
+			case busy && now.Sub(maxTime(maxTime(p.lastCut, p.busyFrom), p.lastFailed)) > quiet:
 				// Doubling every fastDoubling, whatever the rate: at a
 				// few requests a second, growth by the answer took
 				// seconds to undo a collapse.
@@ -223,7 +225,7 @@ func (p *pacer) finishLocked(t ticket, a answer, retryAfter time.Duration) {
 			default:
 				p.rate *= 1.008
 			}
-			if _, admitted := recentRate(p.admitted, now, time.Time{}); busy && p.rate > 2*admitted+10 {
+			if _, sent := recentRate(p.sent, now, time.Time{}); busy && p.rate > 2*sent+10 {
 				p.rate = 0
 			}
 		}

@@ -475,3 +475,24 @@ func TestAFailureSpellKeepsTheLearntRate(t *testing.T) {
 	}
 	assert.True(t, p.rate == 0 || p.rate > 120, "grows fast after a clean busy second: rate %.1f", p.rate)
 }
+
+// A steady trickle of failures (1 in 50 at the limit) holds fast growth
+// back, but the rate still stops binding above twice what is sent, so the
+// next throttle measures the limit again instead of cutting a rate grown
+// far past it by a quarter (found by review).
+func TestAFailureTrickleDoesNotInflateTheRate(t *testing.T) {
+	p, clock, busySecond := pacerAt(100)
+	busySecond(100)
+	for k := range 1000 { // 10 s at 100/s, from a failure on
+		*clock = clock.Add(10 * time.Millisecond)
+		a := answerAdmitted
+		if k%50 == 0 {
+			a = answerFailed
+		}
+		p.release(send(p, *clock), a, 0)
+		require.LessOrEqual(t, p.rate, 215.0, "rate %.0f/s at %d, the API admitting 100/s", p.rate, k)
+	}
+	*clock = clock.Add(10 * time.Millisecond)
+	p.release(send(p, *clock), answerThrottled, 0)
+	assert.InDelta(t, 90, p.rate, 15, "after a throttle: a little under what the API admits")
+}
