@@ -191,7 +191,11 @@ func (p *pacer) finishLocked(t ticket, a answer, retryAfter time.Duration) {
 		p.window = min(p.maxWindow, p.window+1/p.window)
 		p.admitted = appendRecent(p.admitted, t.sent)
 		defer func() { p.lastSuccess = now }()
-		if p.rate > 0 {
+		// Within a second of a failed request the rate neither grows nor
+		// stops binding: that second says nothing of the API's limit,
+		// whether its failures came fast (a trickle of 5xx, at the rate)
+		// or slow (timeouts, the workers in flight sending nothing).
+		if p.rate > 0 && now.Sub(p.lastFailed) >= time.Second {
 			// Gentle growth near the limit (a few % of requests throttled
 			// against a token bucket); fast growth after a second busy
 			// without a throttle, so that random throttles (the gateway's
@@ -200,8 +204,8 @@ func (p *pacer) finishLocked(t ticket, a answer, retryAfter time.Duration) {
 			// Retry-After: each is a request stalled for a second; then
 			// only costlyQuiet busy seconds without a throttle say the
 			// limit may be gone (a burst of them may have set the rate
-			// from nothing the API admitted); a failed request says
-			// nothing of the limit, so the quiet spell starts after it too.
+			// from nothing the API admitted); the quiet spell starts
+			// after a failed request too.
 			// Above twice what was sent in a busy second, the rate no
 			// longer binds: the window or the answers' latency do. Only a
 			// busy spell says so: between sweeps, or while every worker
