@@ -50,9 +50,11 @@ type pacer struct {
 	busyFrom, idleFrom time.Time
 	sweepFrom          time.Time // see begin
 	lastSuccess        time.Time
-	// lastFailed is when a request last failed (answerFailed): a second
-	// with failures in it is not a quiet second of what the API admits.
+	// lastFailed is when a request last failed (answerFailed), failed
+	// when the recent ones did: a second with failures in it is not a
+	// quiet second of what the API admits, nor one with many a measure.
 	lastFailed time.Time
+	failed     []time.Time
 }
 
 func newPacer(concurrency int, ceiling float64) *pacer {
@@ -184,6 +186,7 @@ func (p *pacer) finishLocked(t ticket, a answer, retryAfter time.Duration) {
 	now := p.now()
 	if a == answerFailed {
 		p.lastFailed = now
+		p.failed = appendRecent(p.failed, now)
 		p.cond.Broadcast()
 		return
 	}
@@ -191,11 +194,13 @@ func (p *pacer) finishLocked(t ticket, a answer, retryAfter time.Duration) {
 		p.window = min(p.maxWindow, p.window+1/p.window)
 		p.admitted = appendRecent(p.admitted, t.sent)
 		defer func() { p.lastSuccess = now }()
-		// Within a second of a failed request the rate neither grows nor
-		// stops binding: that second says nothing of the API's limit,
-		// whether its failures came fast (a trickle of 5xx, at the rate)
-		// or slow (timeouts, the workers in flight sending nothing).
-		if p.rate > 0 && now.Sub(p.lastFailed) >= time.Second {
+		// While a tenth or more of the last second's requests failed, the
+		// rate neither grows nor stops binding: that second says nothing
+		// of the API's limit, whether its failures came fast (5xx at the
+		// rate) or slow (timeouts, the workers in flight sending little).
+		// A trickle of failures (one bad backend) leaves the rest of the
+		// second to measure.
+		if p.rate > 0 && p.fewFailures(now) {
 			// Gentle growth near the limit (a few % of requests throttled
 			// against a token bucket); fast growth after a second busy
 			// without a throttle, so that random throttles (the gateway's
@@ -388,4 +393,15 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// fewFailures reports whether no request failed in the last second, or
+// under a tenth of those sent in it.
+func (p *pacer) fewFailures(now time.Time) bool {
+	if now.Sub(p.lastFailed) >= time.Second {
+		return true
+	}
+	f, _ := recent(p.failed, now, time.Time{})
+	n, _ := recent(p.sent, now, time.Time{})
+	return 10*f < n
 }

@@ -516,3 +516,22 @@ func TestATimeoutSpellKeepsTheLearntRate(t *testing.T) {
 	p.release(send(p, *clock), answerAdmitted, 0) // the API recovers
 	assert.InDelta(t, 100, p.rate, 1, "the learnt limit kept after a spell of timeouts")
 }
+
+// A steady trickle of failures (1 in 100 at 200/s, one bad backend) does
+// not freeze the rate: with the API's limit raised far above it and no
+// throttle, it grows until it no longer binds (found by review: a failure
+// every half second held it at 200/s for good).
+func TestAFailureTrickleLetsTheRateGrow(t *testing.T) {
+	p, clock, busySecond := pacerAt(200)
+	p.maxWindow, p.window = 64, 64
+	busySecond(200)
+	for k := range 6000 { // 30 s at the rate
+		*clock = clock.Add(5 * time.Millisecond)
+		a := answerAdmitted
+		if k%100 == 0 {
+			a = answerFailed
+		}
+		p.release(send(p, *clock), a, 0)
+	}
+	assert.True(t, p.rate == 0 || p.rate > 400, "30 s of 99%% success, no throttle: rate %.1f", p.rate)
+}
