@@ -194,13 +194,18 @@ func (p *pacer) finishLocked(t ticket, a answer, retryAfter time.Duration) {
 		p.window = min(p.maxWindow, p.window+1/p.window)
 		p.admitted = appendRecent(p.admitted, t.sent)
 		defer func() { p.lastSuccess = now }()
-		// While a tenth or more of the last second's requests failed, the
-		// rate neither grows nor stops binding: that second says nothing
-		// of the API's limit, whether its failures came fast (5xx at the
-		// rate) or slow (timeouts, the workers in flight sending little).
-		// A trickle of failures (one bad backend) leaves the rest of the
-		// second to measure.
-		if p.rate > 0 && p.fewFailures(now) {
+		// While a tenth or more of the last second's requests failed, that
+		// second says nothing of the API's limit, whether its failures
+		// came fast (5xx at the rate) or slow (timeouts, the workers in
+		// flight sending little): the rate grows only gently, never past
+		// twice what was sent, and does not stop binding; so the cuts of
+		// random throttles meanwhile cannot ratchet it down, nor a spell
+		// of timeouts lose it. A trickle of failures (one bad backend)
+		// leaves the rest of the second to measure.
+		if p.rate > 0 && !p.fewFailures(now) {
+			_, sent := recentRate(p.sent, now, time.Time{})
+			p.rate = max(p.rate, min(p.rate*p.gentleGrowth(), 2*sent+10))
+		} else if p.rate > 0 {
 			// Gentle growth near the limit (a few % of requests throttled
 			// against a token bucket); fast growth after a second busy
 			// without a throttle, so that random throttles (the gateway's
@@ -221,18 +226,13 @@ func (p *pacer) finishLocked(t ticket, a answer, retryAfter time.Duration) {
 			if p.costly {
 				quiet = costlyQuiet
 			}
-			switch {
-			case busy && now.Sub(maxTime(maxTime(p.lastCut, p.busyFrom), p.lastFailed)) > quiet:
+			if busy && now.Sub(maxTime(maxTime(p.lastCut, p.busyFrom), p.lastFailed)) > quiet {
 				// Doubling every fastDoubling, whatever the rate: at a
 				// few requests a second, growth by the answer took
 				// seconds to undo a collapse.
 				p.rate *= math.Exp2(float64(min(now.Sub(p.lastSuccess), maxGrowthStep)) / float64(fastDoubling))
-			case p.costly && p.nearLimit:
-				p.rate *= 1 + nearLimitGrowth/max(p.rate, 1)
-			case p.costly:
-				p.rate *= 1 + costlyGrowth/max(p.rate, 1)
-			default:
-				p.rate *= 1.008
+			} else {
+				p.rate *= p.gentleGrowth()
 			}
 			if _, sent := recentRate(p.sent, now, time.Time{}); busy && p.rate > 2*sent+10 {
 				p.rate = 0
@@ -393,6 +393,18 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// gentleGrowth is the factor an answer grows the rate by outside fast
+// growth.
+func (p *pacer) gentleGrowth() float64 {
+	switch {
+	case p.costly && p.nearLimit:
+		return 1 + nearLimitGrowth/max(p.rate, 1)
+	case p.costly:
+		return 1 + costlyGrowth/max(p.rate, 1)
+	}
+	return 1.008
 }
 
 // fewFailures reports whether no request failed in the last second, or

@@ -535,3 +535,86 @@ func TestAFailureTrickleLetsTheRateGrow(t *testing.T) {
 	}
 	assert.True(t, p.rate == 0 || p.rate > 400, "30 s of 99%% success, no throttle: rate %.1f", p.rate)
 }
+
+// simulate runs the pacer on the fake clock for d: window workers sending
+// as the pacer lets them, each answer 20 ms later, what outcome(k) says of
+// the k-th request. It returns the rate at the end and the lowest seen.
+func simulate(p *pacer, clock *time.Time, d time.Duration, outcome func(k int) answer) (last, low float64) {
+	type fl struct {
+		tk  ticket
+		due time.Time
+		a   answer
+	}
+	var inflight []fl
+	k := 0
+	low = p.rate
+	end := clock.Add(d)
+	for clock.Before(end) {
+		*clock = clock.Add(time.Millisecond)
+		keep := inflight[:0]
+		for _, f := range inflight {
+			if !f.due.After(*clock) {
+				p.release(f.tk, f.a, 0)
+				if p.rate > 0 {
+					low = min(low, p.rate)
+				}
+			} else {
+				keep = append(keep, f)
+			}
+		}
+		inflight = keep
+		for len(inflight) < int(p.window) {
+			if r := p.effectiveRate(); r > 0 {
+				if p.nextSend.After(*clock) {
+					break
+				}
+				iv := time.Duration(float64(time.Second) / r)
+				p.nextSend = maxTime(p.nextSend, clock.Add(-iv)).Add(iv)
+			}
+			inflight = append(inflight, fl{tk: send(p, *clock), due: clock.Add(20 * time.Millisecond), a: outcome(k)})
+			k++
+		}
+	}
+	return p.rate, low
+}
+
+// One backend of eight answers 5xx (12.5% of requests fail, fast), and the
+// gateway throttles one request in 200 at random (its own load, not a
+// limit the client passes: it sends at most its learnt 100/s). Each such
+// throttle cuts the rate by a quarter; random throttles must not keep it
+// down (pace.go's doc). While a tenth or more failed, the pacer forbade
+// any growth, while the cuts went on: the rate ratcheted down to a tenth
+// (found by review). It now grows gently between the cuts.
+func TestFailuresAndRandomThrottlesDoNotRatchetTheRateDown(t *testing.T) {
+	p, clock, busySecond := pacerAt(100)
+	p.lastCut = *clock
+	busySecond(100)
+	last, low := simulate(p, clock, 60*time.Second, func(k int) answer {
+		switch {
+		case k%200 == 199:
+			return answerThrottled
+		case k%8 == 0:
+			return answerFailed
+		}
+		return answerAdmitted
+	})
+	assert.Greater(t, last, 50.0, "60 s of 87.5%% success, 0.5%% random throttles: rate %.2f/s at the end (lowest %.2f), learnt 100/s", last, low)
+}
+
+// The same with one backend in twenty failing (5%): the rate may grow
+// between the cuts, and holds.
+func TestFewFailuresAndRandomThrottlesKeepTheRate(t *testing.T) {
+	p, clock, busySecond := pacerAt(100)
+	p.lastCut = *clock
+	busySecond(100)
+	last, low := simulate(p, clock, 60*time.Second, func(k int) answer {
+		switch {
+		case k%200 == 199:
+			return answerThrottled
+		case k%20 == 0:
+			return answerFailed
+		}
+		return answerAdmitted
+	})
+	assert.True(t, last == 0 || last > 50.0, "rate %.2f/s at the end (lowest %.2f)", last, low)
+}
