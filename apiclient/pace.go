@@ -50,11 +50,10 @@ type pacer struct {
 	busyFrom, idleFrom time.Time
 	sweepFrom          time.Time // see begin
 	lastSuccess        time.Time
-	// lastFailed is when a request last failed (answerFailed), failed
-	// when the recent ones did: a second with failures in it is not a
-	// quiet second of what the API admits, nor one with many a measure.
-	lastFailed time.Time
-	failed     []time.Time
+	// failed is when the recent failed requests (answerFailed) ended: a
+	// second with failures in it is not a quiet second of what the API
+	// admits, nor one with many a measure of it.
+	failed []time.Time
 }
 
 func newPacer(concurrency int, ceiling float64) *pacer {
@@ -185,7 +184,6 @@ func (p *pacer) finish(t ticket, a answer, retryAfter time.Duration) {
 func (p *pacer) finishLocked(t ticket, a answer, retryAfter time.Duration) {
 	now := p.now()
 	if a == answerFailed {
-		p.lastFailed = now
 		p.failed = appendRecent(p.failed, now)
 		p.cond.Broadcast()
 		return
@@ -226,7 +224,7 @@ func (p *pacer) finishLocked(t ticket, a answer, retryAfter time.Duration) {
 			if p.costly {
 				quiet = costlyQuiet
 			}
-			if busy && now.Sub(maxTime(maxTime(p.lastCut, p.busyFrom), p.lastFailed)) > quiet {
+			if busy && now.Sub(maxTime(maxTime(p.lastCut, p.busyFrom), p.lastFailed())) > quiet {
 				// Doubling every fastDoubling, whatever the rate: at a
 				// few requests a second, growth by the answer took
 				// seconds to undo a collapse.
@@ -395,6 +393,14 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
+// lastFailed is when a request last failed, or the zero time.
+func (p *pacer) lastFailed() time.Time {
+	if len(p.failed) == 0 {
+		return time.Time{}
+	}
+	return p.failed[len(p.failed)-1]
+}
+
 // gentleGrowth is the factor an answer grows the rate by outside fast
 // growth.
 func (p *pacer) gentleGrowth() float64 {
@@ -410,7 +416,7 @@ func (p *pacer) gentleGrowth() float64 {
 // fewFailures reports whether no request failed in the last second, or
 // under a tenth of those sent in it.
 func (p *pacer) fewFailures(now time.Time) bool {
-	if now.Sub(p.lastFailed) >= time.Second {
+	if now.Sub(p.lastFailed()) >= time.Second {
 		return true
 	}
 	f, _ := recent(p.failed, now, time.Time{})
