@@ -26,8 +26,10 @@ type shapeMember struct {
 	lit   []byte
 	field field
 	// words and masks hold a literal of up to 32 bytes as four words, the
-	// bytes past its end masked out: compared without a loop.
+	// bytes past its end masked out: compared without a loop. litMask has
+	// a bit for each of its bytes, for a compare a byte a bit (AVX2).
 	words, masks [4]uint64
+	litMask      uint64
 }
 
 // setWords fills m's words and masks from its literal, if it is short
@@ -38,6 +40,7 @@ func (m *shapeMember) setWords() {
 	}
 	var padded [32]byte
 	copy(padded[:], m.lit)
+	m.litMask = 1<<len(m.lit) - 1
 	for k := range m.words {
 		m.words[k] = binary.LittleEndian.Uint64(padded[8*k:])
 		if n := len(m.lit) - 8*k; n >= 8 {
@@ -123,33 +126,39 @@ func (d *decoder) orderByShape(o *Order, no *orderNoRange) bool {
 // readShape reads the order at the scanner by sh, leaving the scanner after
 // it. On false the caller restores what it changed.
 func (d *decoder) readShape(sh *shape, o *Order, no *orderNoRange, st *shapeState) bool {
-	b, stops, i := d.b, d.stops, d.i
-	for k := range sh.members {
-		m := &sh.members[k]
-		// m.at(b, i), by hand: too big to be inlined, and a call a member
-		// (its spills and reloads) cost as much as the rest of the member.
-		if len(m.lit) <= 32 && len(b)-i > 32 {
-			p := (*[32]byte)(b[i:])
-			if (binary.LittleEndian.Uint64(p[0:])^m.words[0])&m.masks[0]|
-				(binary.LittleEndian.Uint64(p[8:])^m.words[1])&m.masks[1]|
-				(binary.LittleEndian.Uint64(p[16:])^m.words[2])&m.masks[2]|
-				(binary.LittleEndian.Uint64(p[24:])^m.words[3])&m.masks[3] != 0 {
+	b, i := d.b, d.i
+	for k := 0; ; k++ {
+		var at crossed
+		// The members with plain values go in a loop without calls, which
+		// keeps its state in registers; it stops at any other.
+		i, k, at = crossMembers(b, d.stops, sh.members, k, i)
+		switch at {
+		case crossedAll:
+			if !literalAt(b, i, sh.end) {
 				return false
 			}
-		} else if !literalAt(b, i, m.lit) || len(b)-i == len(m.lit) {
+			d.i = i + len(sh.end)
+			return true
+		case crossedMismatch:
 			return false
+		case crossedLongLiteral:
+			m := &sh.members[k]
+			if !literalAt(b, i, m.lit) || len(b)-i == len(m.lit) {
+				return false
+			}
+			i += len(m.lit)
 		}
-		i += len(m.lit)
+		m := &sh.members[k]
+		d.i = i
 		if m.field != fieldOther {
 			if b[i] == '"' {
-				x := stopWindow(stops, i+1)
+				x := stopWindow(d.stops, i+1)
 				if end := i + 1 + bits.TrailingZeros64(x); x != 0 && end < len(b) && b[end] == '"' {
 					d.plainField(m.field, b[i+1:end], o, no, st)
 					i = end + 1
 					continue
 				}
 			}
-			d.i = i
 			if d.orderField(m.field, o, no, st) != nil {
 				return false
 			}
@@ -158,44 +167,77 @@ func (d *decoder) readShape(sh *shape, o *Order, no *orderNoRange, st *shapeStat
 		}
 		switch c := b[i]; {
 		case c == '"':
-			// Most strings have no escape: the closing quote is the next stop.
-			x := stopWindow(stops, i+1)
-			if end := i + 1 + bits.TrailingZeros64(x); x != 0 && end < len(b) && b[end] == '"' {
-				i = end + 1
-				continue
-			}
-			d.i = i
 			if d.skipString() != nil {
 				return false
 			}
-			i = d.i
-		case c-'1' <= 8:
-			if end := digitsEnd(b, i+1); end < len(b) && b[end] != '.' && b[end]|0x20 != 'e' {
-				i = end
-				continue
-			}
-			fallthrough
-		case c == '-' || c == '0':
-			d.i = i
+		case c == '-' || c-'0' <= 9:
 			if _, err := d.number(); err != nil {
 				return false
 			}
-			i = d.i
 		case c == 'n' || c == 't' || c == 'f':
-			d.i = i
 			if d.skip(1) != nil {
 				return false
 			}
-			i = d.i
 		default:
 			return false
 		}
+		i = d.i
 	}
-	if !literalAt(b, i, sh.end) {
-		return false
+}
+
+// crossed is where crossMembers stopped.
+type crossed uint8
+
+const (
+	crossedAll         crossed = iota // every member, i after the last value
+	crossedValue                      // at member k's value, its literal matched
+	crossedLongLiteral                // at member k's literal, too long for the loop
+	crossedMismatch                   // member k's literal is not at i
+)
+
+// crossMembersGeneric is crossMembers in Go (crossMembers in shape_amd64.go
+// for the dispatch): it crosses the members of ms from k, b[i] being member k's
+// literal, as long as each has its literal there and a value it skips that
+// is a string without escapes or a plain integer. It returns where it
+// stopped: at a kept member's value, or at any other, for the caller.
+func crossMembersGeneric(b []byte, stops []uint64, ms []shapeMember, k, i int) (int, int, crossed) {
+	for ; k < len(ms); k++ {
+		m := &ms[k]
+		n := len(m.lit)
+		if n > 32 || len(b)-i <= 32 {
+			return i, k, crossedLongLiteral
+		}
+		p := (*[32]byte)(b[i : i+32])
+		if (binary.LittleEndian.Uint64(p[0:])^m.words[0])&m.masks[0]|
+			(binary.LittleEndian.Uint64(p[8:])^m.words[1])&m.masks[1]|
+			(binary.LittleEndian.Uint64(p[16:])^m.words[2])&m.masks[2]|
+			(binary.LittleEndian.Uint64(p[24:])^m.words[3])&m.masks[3] != 0 {
+			return i, k, crossedMismatch
+		}
+		i += n // i < len(b): the literal ended more than a byte before it
+		if m.field != fieldOther {
+			return i, k, crossedValue
+		}
+		switch c := b[i]; {
+		case c == '"':
+			// Most strings have no escape: the closing quote is the next stop.
+			x := stopWindow(stops, i+1)
+			end := i + 1 + bits.TrailingZeros64(x)
+			if x == 0 || end >= len(b) || b[end] != '"' {
+				return i, k, crossedValue
+			}
+			i = end + 1
+		case c-'1' <= 8:
+			end := digitsEnd(b, i+1)
+			if end >= len(b) || b[end] == '.' || b[end]|0x20 == 'e' {
+				return i, k, crossedValue
+			}
+			i = end
+		default:
+			return i, k, crossedValue
+		}
 	}
-	d.i = i + len(sh.end)
-	return true
+	return i, k, crossedAll
 }
 
 // toFront makes d.shapes[k] the most recently used shape.

@@ -323,3 +323,90 @@ func TestLongLabelsAreNotKept(t *testing.T) {
 		require.LessOrEqual(t, len(e.raw), maxInternedLabel)
 	}
 }
+
+// TestCrossVariantsAgree runs every form of crossMembers this machine has
+// (AVX2 and Go on amd64) through orders of pages of shaped orders edited
+// with escapes good and bad, control bytes, long strings and numbers of
+// every form, the caller's part done by the scanner, and requires the same
+// outcome from each: the same kept values at the same bytes, and the same
+// end (the order crossed, a literal that differs, or a value refused).
+// Where each stops in between may differ: AVX2 crosses escaped strings.
+func TestCrossVariantsAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	edits := []string{"", `"`, `\`, `\u00e9`, `\u12`, `\uzzzz`, `\uD83D`, `\q`, `\/`, `\\`, `\"`, "\x01", "\x1f",
+		strings.Repeat("y", 70), strings.Repeat(`\u00e9`, 12), "9", "0", "-", ".", "e", "E", "é", " ", ","}
+	seen := map[string]int{}
+	for trial := range 3000 {
+		var orders []string
+		for range 6 {
+			orders = append(orders, shapedOrder(r, trial%3))
+		}
+		body := shapedPage(orders)
+		d := newDecoder()
+		var p page
+		require.NoError(t, d.decodePage(body, &p))
+		for range 1 + r.IntN(3) {
+			at := 1 + r.IntN(len(body)-1)
+			e := edits[r.IntN(len(edits))]
+			if r.IntN(2) == 0 {
+				body = append(append(body[:at:at], e...), body[at+1:]...)
+			} else {
+				body = append(append(body[:at:at], e...), body[at:]...)
+			}
+		}
+		d.scanner.reset(body)
+		for start := range body {
+			if body[start] != '{' || start == 0 {
+				continue
+			}
+			for _, sh := range d.shapes {
+				var want []string
+				first := true
+				for name, cross := range crossVariants {
+					got := crossTrace(d, cross, sh, start)
+					if first {
+						want, first = got, false
+						continue
+					}
+					require.Equal(t, want, got, "%s from byte %d of %q", name, start, body)
+				}
+				seen[strings.Fields(want[len(want)-1])[0]]++
+			}
+		}
+	}
+	t.Logf("outcomes: %v", seen)
+	for _, end := range []string{"crossed", "mismatch", "refused"} {
+		require.Positive(t, seen[end], "no order ended %s", end)
+	}
+}
+
+// crossTrace reads the order at start by sh with cross, doing the
+// caller's part with the scanner: each kept value's member and byte, then
+// how the order ended.
+func crossTrace(d *decoder, cross func([]byte, []uint64, []shapeMember, int, int) (int, int, crossed),
+	sh *shape, start int) (trace []string) {
+	b := d.b
+	for k, i := 0, start; ; {
+		var at crossed
+		i, k, at = cross(b, d.stops, sh.members, k, i)
+		switch at {
+		case crossedAll:
+			return append(trace, fmt.Sprintf("crossed %d", i))
+		case crossedMismatch:
+			return append(trace, fmt.Sprintf("mismatch %d %d", k, i))
+		case crossedLongLiteral:
+			if !literalAt(b, i, sh.members[k].lit) || len(b)-i == len(sh.members[k].lit) {
+				return append(trace, fmt.Sprintf("mismatch %d %d", k, i))
+			}
+			i += len(sh.members[k].lit)
+		}
+		if sh.members[k].field != fieldOther {
+			trace = append(trace, fmt.Sprintf("kept %d %d", k, i))
+		}
+		d.i = i
+		if d.skipValue(1) != nil {
+			return append(trace, fmt.Sprintf("refused %d %d", k, i))
+		}
+		i, k = d.i, k+1
+	}
+}

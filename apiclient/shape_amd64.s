@@ -1,0 +1,202 @@
+//go:build amd64 && !purego
+
+#include "go_asm.h"
+#include "textflag.h"
+
+// func crossMembersAVX2(b []byte, stops []uint64, ms []shapeMember, k, i int) (int, int, crossed)
+//
+// crossMembersGeneric, instruction for instruction in effect: the same
+// checks in the same order, the same results. Registers:
+// SI b, R8 len(b), DI stops, R9 len(stops), R11 len(ms), R12 &ms[k],
+// DX k, BX i.
+TEXT ·crossMembersAVX2(SB), NOSPLIT, $0-105
+	MOVQ b_base+0(FP), SI
+	MOVQ b_len+8(FP), R8
+	MOVQ stops_base+24(FP), DI
+	MOVQ stops_len+32(FP), R9
+	MOVQ ms_base+48(FP), R12
+	MOVQ ms_len+56(FP), R11
+	MOVQ k+72(FP), DX
+	MOVQ i+80(FP), BX
+	MOVQ DX, AX
+	IMULQ $shapeMember__size, AX
+	ADDQ AX, R12
+
+loop:
+	CMPQ DX, R11
+	JGE  all
+	// The literal: at most 32 bytes, with more than 32 left in b.
+	MOVQ shapeMember_lit+8(R12), CX
+	CMPQ CX, $32
+	JGT  long
+	MOVQ R8, AX
+	SUBQ BX, AX
+	CMPQ AX, $32
+	JLE  long
+	VMOVDQU   (SI)(BX*1), Y0
+	VPCMPEQB  shapeMember_words(R12), Y0, Y0
+	VPMOVMSKB Y0, AX
+	NOTL AX
+	ANDQ shapeMember_litMask(R12), AX
+	JNZ  mismatch
+	ADDQ CX, BX
+	// A kept member's value is the caller's.
+	MOVBLZX shapeMember_field(R12), AX
+	TESTL AX, AX
+	JNZ   value
+	MOVBLZX (SI)(BX*1), AX
+	CMPL  AX, $0x22
+	JNE   number
+
+	// A string: its closing quote is the next stop, if it has no escape.
+	// stopWindow(stops, i+1), the two words shifted by SHRD.
+	LEAQ 1(BX), CX
+	MOVQ CX, R13
+	SHRQ $6, R13
+	LEAQ 1(R13), R14
+	CMPQ R14, R9
+	JGE  value
+	MOVQ (DI)(R13*8), AX
+	MOVQ 8(DI)(R13*8), R14
+	SHRQ CX, R14, AX
+	TESTQ AX, AX
+	JZ    value
+	BSFQ  AX, AX
+	LEAQ  1(BX)(AX*1), AX
+
+stop:
+	// AX is the string's next stop: its closing quote, an escape, or a
+	// control byte (which the caller refuses).
+	CMPQ  AX, R8
+	JGE   value
+	MOVBLZX (SI)(AX*1), R14
+	CMPL  R14, $0x22
+	JNE   escape
+	LEAQ  1(AX), BX
+	INCQ  DX
+	ADDQ  $shapeMember__size, R12
+	JMP   loop
+
+escape:
+	// An escape, checked as scanner.escapes checks it; anything it would
+	// refuse, or one too near the body's end, goes to the caller.
+	CMPL R14, $0x5c
+	JNE  value
+	LEAQ 6(AX), R13
+	CMPQ R13, R8
+	JGE  value
+	MOVBLZX 1(SI)(AX*1), R14
+	CMPL R14, $0x75
+	JNE  oneLetter
+	// \u and four hex digits: hexValue is 0xff for a byte that is none.
+	LEAQ ·hexValue(SB), R15
+	MOVBLZX 2(SI)(AX*1), R13
+	MOVBLZX (R15)(R13*1), R14
+	MOVBLZX 3(SI)(AX*1), R13
+	ORB     (R15)(R13*1), R14
+	MOVBLZX 4(SI)(AX*1), R13
+	ORB     (R15)(R13*1), R14
+	MOVBLZX 5(SI)(AX*1), R13
+	ORB     (R15)(R13*1), R14
+	TESTL   $0xf0, R14
+	JNZ     value
+	ADDQ    $6, AX
+	JMP     next
+
+oneLetter:
+	// unescapedByte is 0 for a letter that is no one-letter escape.
+	LEAQ ·unescapedByte(SB), R15
+	MOVBLZX (R15)(R14*1), R14
+	TESTL   R14, R14
+	JZ      value
+	ADDQ    $2, AX
+
+next:
+	// stopWindow(stops, AX): the next stop, if within 64 bytes.
+	MOVQ AX, CX
+	MOVQ AX, R13
+	SHRQ $6, R13
+	LEAQ 1(R13), R14
+	CMPQ R14, R9
+	JGE  value
+	MOVQ (DI)(R13*8), R15
+	MOVQ 8(DI)(R13*8), R14
+	SHRQ CX, R14, R15
+	TESTQ R15, R15
+	JZ    value
+	BSFQ  R15, R15
+	ADDQ  R15, AX
+	JMP   stop
+
+number:
+	// An integer that does not begin with 0: its digits, then no fraction
+	// or exponent.
+	SUBL $0x31, AX
+	CMPL AX, $8
+	JA   value
+	LEAQ 1(BX), R13
+	// Eight bytes at a time, where eight are left: a byte is a digit iff,
+	// xored with '0', it is at most 9, i.e. adding 0x76 to its low seven
+	// bits carries nothing into bit 7 and its own bit 7 is clear.
+	LEAQ 9(BX), R14
+	CMPQ R14, R8
+	JG   digits
+	MOVQ (SI)(R13*1), AX
+	MOVQ $0x3030303030303030, R14
+	XORQ R14, AX
+	MOVQ $0x7f7f7f7f7f7f7f7f, R14
+	ANDQ AX, R14
+	MOVQ $0x7676767676767676, R15
+	ADDQ R15, R14
+	ORQ  R14, AX
+	MOVQ $0x8080808080808080, R14
+	ANDQ R14, AX
+	JZ   digits // eight digits or more: a byte at a time
+	BSFQ AX, AX
+	SHRQ $3, AX
+	ADDQ AX, R13
+	MOVBLZX (SI)(R13*1), AX
+	JMP  digitsEnd
+
+digits:
+	CMPQ R13, R8
+	JGE  value
+	MOVBLZX (SI)(R13*1), AX
+	LEAL -0x30(AX), R14
+	CMPL R14, $9
+	JA   digitsEnd
+	INCQ R13
+	JMP  digits
+
+digitsEnd:
+	CMPL AX, $0x2e
+	JEQ  value
+	ORL  $0x20, AX
+	CMPL AX, $0x65
+	JEQ  value
+	MOVQ R13, BX
+	INCQ DX
+	ADDQ $shapeMember__size, R12
+	JMP  loop
+
+all:
+	MOVB $const_crossedAll, AX
+	JMP  ret
+
+value:
+	MOVB $const_crossedValue, AX
+	JMP  ret
+
+long:
+	MOVB $const_crossedLongLiteral, AX
+	JMP  ret
+
+mismatch:
+	MOVB $const_crossedMismatch, AX
+
+ret:
+	VZEROUPPER
+	MOVQ BX, ret+88(FP)
+	MOVQ DX, ret1+96(FP)
+	MOVB AX, ret2+104(FP)
+	RET
