@@ -100,6 +100,17 @@ func TestDecodePage(t *testing.T) {
 				assert.Equal(t, InvalidAmount, p.orders[0].Invalid)
 				assert.Equal(t, `"`+strings.Repeat("x", 64)+`"…`, p.orders[0].RawInvalid)
 			}},
+		{name: "an invalid value that is not UTF-8 is logged as encoding/json reads it", body: `{"RetCode":0,"Orders":[` +
+			"{\"OrderTotalPrice\":\"1\xff2\",\"CreateTime\":\"1\"},{\"OrderTotalPrice\":\"1\",\"CreateTime\":\"\xe4\xb8\"}," +
+			"{\"OrderTotalPrice\":\"" + strings.Repeat("\xff", 70) + "\",\"CreateTime\":\"1\"}]}",
+			check: func(t *testing.T, p page) {
+				assert.Equal(t, InvalidAmount, p.orders[0].Invalid)
+				assert.Equal(t, strconv.Quote("1\ufffd2"), p.orders[0].RawInvalid)
+				assert.Equal(t, InvalidCreateTime, p.orders[1].Invalid)
+				assert.Equal(t, strconv.Quote("\ufffd\ufffd"), p.orders[1].RawInvalid)
+				// Cut after the replacement, as the text encoding/json reads is.
+				assert.Equal(t, strconv.Quote(strings.Repeat("\ufffd", 21)+"\xef")+"…", p.orders[2].RawInvalid)
+			}},
 		{name: "invalid create times are flagged", body: `{"RetCode":0,"Orders":[
 			{"OrderTotalPrice":"1","CreateTime":"yesterday"},{"OrderTotalPrice":"1","CreateTime":"1.5"},
 			{"OrderTotalPrice":"1"},{"OrderTotalPrice":"1","CreateTime":""},{"OrderTotalPrice":"1","CreateTime":"+5"}]}`,

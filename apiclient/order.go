@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/debt-exporter/debt_exporter/money"
 )
@@ -38,7 +39,9 @@ type Order struct {
 }
 
 // scalarField is a money or time field as sent: a string's text or a
-// number's literal text.
+// number's literal text. A string without escapes is its bytes as sent,
+// not checked for UTF-8: a value that is not one either way parses or
+// fails alike, and forLog renders it as encoding/json would have read it.
 type scalarField struct {
 	val           []byte
 	isString, set bool
@@ -70,6 +73,11 @@ func (o *Order) setAmountAndTime(amount, createTime scalarField) {
 func (f scalarField) forLog() string {
 	const limit = 64
 	val, cut := f.val, ""
+	if f.isString && !utf8.Valid(val) {
+		// Bytes as sent, which hold no backslash: each invalid byte
+		// becomes U+FFFD, as encoding/json reads it.
+		val = stringToken{raw: val}.appendText(nil)
+	}
 	if len(val) > limit {
 		val, cut = val[:limit], "…"
 	}

@@ -655,6 +655,9 @@ func (d *decoder) scalar() (val []byte, isString, set bool, err error) {
 		if err != nil {
 			return nil, false, false, err
 		}
+		if !tok.escaped {
+			return tok.raw, true, true, nil // see scalarField
+		}
 		return tok.text(&d.valueText), true, true, nil
 	case c == 'n':
 		return nil, false, false, d.literal("null")
@@ -748,9 +751,9 @@ func (d *decoder) plainField(f field, raw []byte, o *Order, no *orderNoRange, st
 	case fieldCurrency:
 		o.Currency = d.label(tok)
 	case fieldOrderTotalPrice:
-		st.amount = scalarField{val: tok.text(&d.valueText), isString: true, set: true}
+		st.amount = scalarField{val: raw, isString: true, set: true} // see scalarField
 	case fieldCreateTime:
-		st.createTime = scalarField{val: tok.text(&d.valueText), isString: true, set: true}
+		st.createTime = scalarField{val: raw, isString: true, set: true}
 	}
 }
 
