@@ -314,6 +314,7 @@ type decoder struct {
 	noShapes    bool
 	// shapeScratch holds the members of the shape being learnt.
 	shapeScratch []shapeMember
+	kept         [maxKept]keptValue // crossMembers' record
 }
 
 type orderNoRange struct {

@@ -129,9 +129,14 @@ func (d *decoder) readShape(sh *shape, o *Order, no *orderNoRange, st *shapeStat
 	b, i := d.b, d.i
 	for k := 0; ; k++ {
 		var at crossed
+		var n int
 		// The members with plain values go in a loop without calls, which
-		// keeps its state in registers; it stops at any other.
-		i, k, at = crossMembers(b, d.stops, sh.members, k, i)
+		// keeps its state in registers; it stops at any other. It records
+		// the kept members' strings without escapes, for plainField.
+		i, k, n, at = crossMembers(b, d.stops, sh.members, k, i, &d.kept)
+		for _, v := range d.kept[:n] {
+			d.plainField(sh.members[v.member].field, b[v.start:v.end], o, no, st)
+		}
 		switch at {
 		case crossedAll:
 			if !literalAt(b, i, sh.end) {
@@ -185,6 +190,13 @@ func (d *decoder) readShape(sh *shape, o *Order, no *orderNoRange, st *shapeStat
 	}
 }
 
+// keptValue is a kept member's string without escapes, as crossMembers
+// records it: b[start:end] is its content.
+type keptValue struct{ member, start, end int }
+
+// maxKept is how many values one call of crossMembers records.
+const maxKept = 16
+
 // crossed is where crossMembers stopped.
 type crossed uint8
 
@@ -196,48 +208,55 @@ const (
 )
 
 // crossMembersGeneric is crossMembers in Go (crossMembers in shape_amd64.go
-// for the dispatch): it crosses the members of ms from k, b[i] being member k's
-// literal, as long as each has its literal there and a value it skips that
-// is a string without escapes or a plain integer. It returns where it
-// stopped: at a kept member's value, or at any other, for the caller.
-func crossMembersGeneric(b []byte, stops []uint64, ms []shapeMember, k, i int) (int, int, crossed) {
+// for the dispatch).
+func crossMembersGeneric(b []byte, stops []uint64, ms []shapeMember, k, i int, kept *[maxKept]keptValue) (int, int, int, crossed) {
+	n := 0
 	for ; k < len(ms); k++ {
 		m := &ms[k]
-		n := len(m.lit)
-		if n > 32 || len(b)-i <= 32 {
-			return i, k, crossedLongLiteral
+		if len(m.lit) > 32 || len(b)-i <= 32 {
+			return i, k, n, crossedLongLiteral
 		}
 		p := (*[32]byte)(b[i : i+32])
 		if (binary.LittleEndian.Uint64(p[0:])^m.words[0])&m.masks[0]|
 			(binary.LittleEndian.Uint64(p[8:])^m.words[1])&m.masks[1]|
 			(binary.LittleEndian.Uint64(p[16:])^m.words[2])&m.masks[2]|
 			(binary.LittleEndian.Uint64(p[24:])^m.words[3])&m.masks[3] != 0 {
-			return i, k, crossedMismatch
+			return i, k, n, crossedMismatch
 		}
-		i += n // i < len(b): the literal ended more than a byte before it
-		if m.field != fieldOther {
-			return i, k, crossedValue
-		}
+		i += len(m.lit) // i < len(b): the literal ended more than a byte before it
 		switch c := b[i]; {
 		case c == '"':
 			// Most strings have no escape: the closing quote is the next stop.
 			x := stopWindow(stops, i+1)
 			end := i + 1 + bits.TrailingZeros64(x)
-			if x == 0 || end >= len(b) || b[end] != '"' {
-				return i, k, crossedValue
+			if x == 0 || end >= len(b) {
+				return i, k, n, crossedValue
 			}
-			i = end + 1
+			if b[end] == '"' {
+				if m.field != fieldOther {
+					if n == maxKept {
+						return i, k, n, crossedValue
+					}
+					kept[n] = keptValue{member: k, start: i + 1, end: end}
+					n++
+				}
+				i = end + 1
+				continue
+			}
+			return i, k, n, crossedValue // escapes: the caller's
+		case m.field != fieldOther:
+			return i, k, n, crossedValue
 		case c-'1' <= 8:
 			end := digitsEnd(b, i+1)
 			if end >= len(b) || b[end] == '.' || b[end]|0x20 == 'e' {
-				return i, k, crossedValue
+				return i, k, n, crossedValue
 			}
 			i = end
 		default:
-			return i, k, crossedValue
+			return i, k, n, crossedValue
 		}
 	}
-	return i, k, crossedAll
+	return i, k, n, crossedAll
 }
 
 // toFront makes d.shapes[k] the most recently used shape.

@@ -5,23 +5,26 @@ package apiclient
 // crossMembers crosses the members of ms from k, b[i] being member k's
 // literal, as long as each has its literal there and a value it skips that
 // is a string without escapes or a plain integer. It returns where it
-// stopped: at a kept member's value, or at any other, for the caller.
+// stopped: at a member's value it does not take, for the caller. It
+// records up to maxKept kept members' strings without escapes in kept,
+// and returns how many; the caller reads them before the member it
+// stopped at.
 //
 // With AVX2, a literal is compared as one 32-byte vector and the loop
 // keeps its state in registers: about 30 instructions a member, against
 // some 65 for crossMembersGeneric, which Go's bounds checks and spills
 // leave it.
-func crossMembers(b []byte, stops []uint64, ms []shapeMember, k, i int) (int, int, crossed) {
+func crossMembers(b []byte, stops []uint64, ms []shapeMember, k, i int, kept *[maxKept]keptValue) (int, int, int, crossed) {
 	if hasAVX2 {
-		return crossMembersAVX2(b, stops, ms, k, i)
+		return crossMembersAVX2(b, stops, ms, k, i, kept)
 	}
-	return crossMembersGeneric(b, stops, ms, k, i)
+	return crossMembersGeneric(b, stops, ms, k, i, kept)
 }
 
 // crossVariants are the forms of crossMembers this machine can run, for
 // the tests to check each against the others.
-var crossVariants = func() map[string]func([]byte, []uint64, []shapeMember, int, int) (int, int, crossed) {
-	v := map[string]func([]byte, []uint64, []shapeMember, int, int) (int, int, crossed){"generic": crossMembersGeneric}
+var crossVariants = func() map[string]func([]byte, []uint64, []shapeMember, int, int, *[maxKept]keptValue) (int, int, int, crossed) {
+	v := map[string]func([]byte, []uint64, []shapeMember, int, int, *[maxKept]keptValue) (int, int, int, crossed){"generic": crossMembersGeneric}
 	if hasAVX2 {
 		v["avx2"] = crossMembersAVX2
 	}
@@ -29,4 +32,4 @@ var crossVariants = func() map[string]func([]byte, []uint64, []shapeMember, int,
 }()
 
 //go:noescape
-func crossMembersAVX2(b []byte, stops []uint64, ms []shapeMember, k, i int) (int, int, crossed)
+func crossMembersAVX2(b []byte, stops []uint64, ms []shapeMember, k, i int, kept *[maxKept]keptValue) (int, int, int, crossed)

@@ -3,21 +3,23 @@
 #include "go_asm.h"
 #include "textflag.h"
 
-// func crossMembersAVX2(b []byte, stops []uint64, ms []shapeMember, k, i int) (int, int, crossed)
+// func crossMembersAVX2(b []byte, stops []uint64, ms []shapeMember, k, i int, kept *[maxKept]keptValue) (int, int, int, crossed)
 //
-// crossMembersGeneric, instruction for instruction in effect: the same
-// checks in the same order, the same results. Registers:
-// SI b, R8 len(b), DI stops, R9 len(stops), R11 len(ms), R12 &ms[k],
-// DX k, BX i.
-TEXT ·crossMembersAVX2(SB), NOSPLIT, $0-105
+// crossMembersGeneric in effect, and more: it also crosses skipped strings
+// with escapes, checked as scanner.escapes checks them. Whatever it does
+// not take, it leaves to the caller, which decides. Registers: SI b, R8
+// len(b), DI stops, R11 len(ms), R12 &ms[k], DX k, BX i, R9 kept, R10 the
+// values recorded in it.
+TEXT ·crossMembersAVX2(SB), NOSPLIT, $0-121
 	MOVQ b_base+0(FP), SI
 	MOVQ b_len+8(FP), R8
 	MOVQ stops_base+24(FP), DI
-	MOVQ stops_len+32(FP), R9
 	MOVQ ms_base+48(FP), R12
 	MOVQ ms_len+56(FP), R11
 	MOVQ k+72(FP), DX
 	MOVQ i+80(FP), BX
+	MOVQ kept+88(FP), R9
+	XORQ R10, R10
 	MOVQ DX, AX
 	IMULQ $shapeMember__size, AX
 	ADDQ AX, R12
@@ -40,10 +42,9 @@ loop:
 	ANDQ shapeMember_litMask(R12), AX
 	JNZ  mismatch
 	ADDQ CX, BX
-	// A kept member's value is the caller's.
 	MOVBLZX shapeMember_field(R12), AX
 	TESTL AX, AX
-	JNZ   value
+	JNZ   kept
 	MOVBLZX (SI)(BX*1), AX
 	CMPL  AX, $0x22
 	JNE   number
@@ -54,7 +55,7 @@ loop:
 	MOVQ CX, R13
 	SHRQ $6, R13
 	LEAQ 1(R13), R14
-	CMPQ R14, R9
+	CMPQ R14, stops_len+32(FP)
 	JGE  value
 	MOVQ (DI)(R13*8), AX
 	MOVQ 8(DI)(R13*8), R14
@@ -117,7 +118,7 @@ next:
 	MOVQ AX, R13
 	SHRQ $6, R13
 	LEAQ 1(R13), R14
-	CMPQ R14, R9
+	CMPQ R14, stops_len+32(FP)
 	JGE  value
 	MOVQ (DI)(R13*8), R15
 	MOVQ 8(DI)(R13*8), R14
@@ -179,6 +180,44 @@ digitsEnd:
 	ADDQ $shapeMember__size, R12
 	JMP  loop
 
+kept:
+	// A kept member's string without escapes is recorded, while there is
+	// room; any other value of it is the caller's.
+	CMPQ R10, $const_maxKept
+	JGE  value
+	MOVBLZX (SI)(BX*1), AX
+	CMPL AX, $0x22
+	JNE  value
+	LEAQ 1(BX), CX
+	MOVQ CX, R13
+	SHRQ $6, R13
+	LEAQ 1(R13), R14
+	CMPQ R14, stops_len+32(FP)
+	JGE  value
+	MOVQ (DI)(R13*8), AX
+	MOVQ 8(DI)(R13*8), R14
+	SHRQ CX, R14, AX
+	TESTQ AX, AX
+	JZ    value
+	BSFQ  AX, AX
+	LEAQ  1(BX)(AX*1), AX
+	CMPQ  AX, R8
+	JGE   value
+	MOVBLZX (SI)(AX*1), R14
+	CMPL  R14, $0x22
+	JNE   value
+	LEAQ  (R10)(R10*2), R13
+	SHLQ  $3, R13
+	ADDQ  R9, R13
+	MOVQ  DX, keptValue_member(R13)
+	MOVQ  CX, keptValue_start(R13)
+	MOVQ  AX, keptValue_end(R13)
+	INCQ  R10
+	LEAQ  1(AX), BX
+	INCQ  DX
+	ADDQ  $shapeMember__size, R12
+	JMP   loop
+
 all:
 	MOVB $const_crossedAll, AX
 	JMP  ret
@@ -196,7 +235,8 @@ mismatch:
 
 ret:
 	VZEROUPPER
-	MOVQ BX, ret+88(FP)
-	MOVQ DX, ret1+96(FP)
-	MOVB AX, ret2+104(FP)
+	MOVQ BX, ret+96(FP)
+	MOVQ DX, ret1+104(FP)
+	MOVQ R10, ret2+112(FP)
+	MOVB AX, ret3+120(FP)
 	RET

@@ -1,6 +1,7 @@
 package apiclient
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -383,12 +384,20 @@ func TestCrossVariantsAgree(t *testing.T) {
 // crossTrace reads the order at start by sh with cross, doing the
 // caller's part with the scanner: each kept value's member and byte, then
 // how the order ended.
-func crossTrace(d *decoder, cross func([]byte, []uint64, []shapeMember, int, int) (int, int, crossed),
+func crossTrace(d *decoder, cross func([]byte, []uint64, []shapeMember, int, int, *[maxKept]keptValue) (int, int, int, crossed),
 	sh *shape, start int) (trace []string) {
 	b := d.b
+	var kept [maxKept]keptValue
 	for k, i := 0, start; ; {
 		var at crossed
-		i, k, at = cross(b, d.stops, sh.members, k, i)
+		var n int
+		i, k, n, at = cross(b, d.stops, sh.members, k, i, &kept)
+		for _, v := range kept[:n] {
+			if sh.members[v.member].field == fieldOther || b[v.start-1] != '"' || b[v.end] != '"' {
+				return append(trace, fmt.Sprintf("bad record %v", v))
+			}
+			trace = append(trace, fmt.Sprintf("kept %d %d %q", v.member, v.start-1, b[v.start:v.end]))
+		}
 		switch at {
 		case crossedAll:
 			return append(trace, fmt.Sprintf("crossed %d", i))
@@ -400,13 +409,54 @@ func crossTrace(d *decoder, cross func([]byte, []uint64, []shapeMember, int, int
 			}
 			i += len(sh.members[k].lit)
 		}
-		if sh.members[k].field != fieldOther {
-			trace = append(trace, fmt.Sprintf("kept %d %d", k, i))
-		}
 		d.i = i
 		if d.skipValue(1) != nil {
 			return append(trace, fmt.Sprintf("refused %d %d", k, i))
 		}
+		if sh.members[k].field != fieldOther {
+			if b[i] == '"' && !bytes.ContainsAny(b[i+1:d.i-1], "\\") {
+				// A string without escapes, that a form did not record.
+				trace = append(trace, fmt.Sprintf("kept %d %d %q", k, i, b[i+1:d.i-1]))
+			} else {
+				trace = append(trace, fmt.Sprintf("kept %d %d", k, i))
+			}
+		}
 		i, k = d.i, k+1
+	}
+}
+
+// TestCrossMembersRecordsAtMostMaxKept: an order with more kept strings in
+// a row than crossMembers records (a key sent many times) fills the record
+// and no more, in every form, and still reads as member by member does
+// (the last value wins).
+func TestCrossMembersRecordsAtMostMaxKept(t *testing.T) {
+	var members []string
+	for k := range 3 * maxKept {
+		members = append(members, fmt.Sprintf(`"Region":"r%d"`, k))
+	}
+	order := `{` + strings.Join(members, ",") + `,"OrderNo":"1","OrderTotalPrice":"1","CreateTime":"1"}`
+	body := shapedPage([]string{order, order, order})
+	require.Positive(t, decodeBoth(t, nil, body))
+
+	d := newDecoder()
+	var p page
+	require.NoError(t, d.decodePage(body, &p))
+	require.Equal(t, fmt.Sprintf("r%d", 3*maxKept-1), p.orders[2].Region)
+	start := len(shapedPage([]string{order})) - len(order) - 2
+	require.Equal(t, byte('{'), body[start])
+	for name, cross := range crossVariants {
+		var rec struct {
+			kept  [maxKept]keptValue
+			guard [4]keptValue
+		}
+		i, k, n, at := cross(body, d.stops, d.shapes[0].members, 0, start, &rec.kept)
+		require.Equal(t, crossedValue, at, name)
+		require.Equal(t, maxKept, n, name)
+		require.Equal(t, maxKept, k, name)
+		require.Equal(t, byte('"'), body[i], name)
+		require.Zero(t, rec.guard, name)
+		for j, v := range rec.kept {
+			require.Equal(t, fmt.Sprintf("r%d", j), string(body[v.start:v.end]), name)
+		}
 	}
 }
