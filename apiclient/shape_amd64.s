@@ -83,6 +83,8 @@ escape:
 	// refuse, or one too near the body's end, goes to the caller.
 	CMPL R14, $0x5c
 	JNE  value
+
+backslash:
 	LEAQ 6(AX), R13
 	CMPQ R13, R8
 	JGE  value
@@ -102,6 +104,10 @@ escape:
 	TESTL   $0xf0, R14
 	JNZ     value
 	ADDQ    $6, AX
+	// Text sent as \u escapes comes in runs: the next escape is often the
+	// next byte (before the end: AX+6 was).
+	CMPB    (SI)(AX*1), $0x5c
+	JEQ     backslash
 	JMP     next
 
 oneLetter:

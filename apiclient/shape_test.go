@@ -460,3 +460,26 @@ func TestCrossMembersRecordsAtMostMaxKept(t *testing.T) {
 		}
 	}
 }
+
+// TestAVX2CrossesEscapedStrings: the AVX2 form crosses skipped strings
+// with escapes of every kind itself, in runs or not, so that an order of
+// them takes one call (the speed it is there for).
+func TestAVX2CrossesEscapedStrings(t *testing.T) {
+	cross, ok := crossVariants["avx2"]
+	if !ok {
+		t.Skip("no AVX2 here")
+	}
+	order := `{"Region":"hk","OrganizationName":"\u00e9\u00E8\ud83d\ude80x\\y\/\"\b\f\n\r\t","Quantity":12345678901,` +
+		`"StatusDisplay":"\u534e\u5317","OrderNo":"1","OrderTotalPrice":"1","CreateTime":"1"}`
+	body := shapedPage([]string{order, order, order})
+	d := newDecoder()
+	var p page
+	require.NoError(t, d.decodePage(body, &p))
+	start := len(shapedPage([]string{order})) - len(order) - 2
+	var kept [maxKept]keptValue
+	i, k, n, at := cross(body, d.stops, d.shapes[0].members, 0, start, &kept)
+	require.Equal(t, crossedAll, at)
+	require.Equal(t, len(d.shapes[0].members), k)
+	require.Equal(t, 4, n)
+	require.Equal(t, start+len(order)-1, i) // at the closing brace
+}
