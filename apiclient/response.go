@@ -734,27 +734,32 @@ func (d *decoder) label(tok stringToken) string {
 	return text
 }
 
-// plainField is orderField for a value that is a string without escapes,
-// raw between its quotes, as a shape's reader finds it.
-func (d *decoder) plainField(f field, raw []byte, o *Order, no *orderNoRange, st *shapeState) {
-	tok := stringToken{raw: raw}
-	switch f {
-	case fieldOrderNo:
-		start := len(d.orderNos)
-		d.orderNos = tok.appendText(d.orderNos)
-		*no = orderNoRange{start: start, end: len(d.orderNos), set: true}
-	case fieldRegion:
-		o.Region = d.label(tok)
-	case fieldModelID:
-		o.ModelID = d.label(tok)
-	case fieldProductCode:
-		o.ProductCode = d.label(tok)
-	case fieldCurrency:
-		o.Currency = d.label(tok)
-	case fieldOrderTotalPrice:
-		st.amount = scalarField{val: raw, isString: true, set: true} // see scalarField
-	case fieldCreateTime:
-		st.createTime = scalarField{val: raw, isString: true, set: true}
+// keptFields is orderField for each value of kept, a string without
+// escapes (raw between its quotes), as a shape's reader finds it: in one
+// loop, since a call for each, with its arguments, cost as much as the
+// label look-ups.
+func (d *decoder) keptFields(kept []keptValue, o *Order, no *orderNoRange, st *shapeState) {
+	b := d.b
+	for _, v := range kept {
+		raw := b[v.start:v.end]
+		switch v.field {
+		case fieldOrderNo:
+			start := len(d.orderNos)
+			d.orderNos = stringToken{raw: raw}.appendText(d.orderNos)
+			*no = orderNoRange{start: start, end: len(d.orderNos), set: true}
+		case fieldRegion:
+			o.Region = d.label(stringToken{raw: raw})
+		case fieldModelID:
+			o.ModelID = d.label(stringToken{raw: raw})
+		case fieldProductCode:
+			o.ProductCode = d.label(stringToken{raw: raw})
+		case fieldCurrency:
+			o.Currency = d.label(stringToken{raw: raw})
+		case fieldOrderTotalPrice:
+			st.amount = scalarField{val: raw, isString: true, set: true} // see scalarField
+		case fieldCreateTime:
+			st.createTime = scalarField{val: raw, isString: true, set: true}
+		}
 	}
 }
 

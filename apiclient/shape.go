@@ -132,10 +132,10 @@ func (d *decoder) readShape(sh *shape, o *Order, no *orderNoRange, st *shapeStat
 		var n int
 		// The members with plain values go in a loop without calls, which
 		// keeps its state in registers; it stops at any other. It records
-		// the kept members' strings without escapes, for plainField.
+		// the kept members' strings without escapes, for keptFields.
 		i, k, n, at = crossMembers(b, d.stops, sh.members, k, i, &d.kept)
-		for _, v := range d.kept[:n] {
-			d.plainField(sh.members[v.member].field, b[v.start:v.end], o, no, st)
+		if n > 0 {
+			d.keptFields(d.kept[:n], o, no, st)
 		}
 		switch at {
 		case crossedAll:
@@ -159,7 +159,7 @@ func (d *decoder) readShape(sh *shape, o *Order, no *orderNoRange, st *shapeStat
 			if b[i] == '"' {
 				x := stopWindow(d.stops, i+1)
 				if end := i + 1 + bits.TrailingZeros64(x); x != 0 && end < len(b) && b[end] == '"' {
-					d.plainField(m.field, b[i+1:end], o, no, st)
+					d.keptFields([]keptValue{{member: k, start: i + 1, end: end, field: m.field}}, o, no, st)
 					i = end + 1
 					continue
 				}
@@ -192,7 +192,10 @@ func (d *decoder) readShape(sh *shape, o *Order, no *orderNoRange, st *shapeStat
 
 // keptValue is a kept member's string without escapes, as crossMembers
 // records it: b[start:end] is its content.
-type keptValue struct{ member, start, end int }
+type keptValue struct {
+	member, start, end int
+	field              field
+}
 
 // maxKept is how many values one call of crossMembers records.
 const maxKept = 16
@@ -237,7 +240,7 @@ func crossMembersGeneric(b []byte, stops []uint64, ms []shapeMember, k, i int, k
 					if n == maxKept {
 						return i, k, n, crossedValue
 					}
-					kept[n] = keptValue{member: k, start: i + 1, end: end}
+					kept[n] = keptValue{member: k, start: i + 1, end: end, field: m.field}
 					n++
 				}
 				i = end + 1

@@ -2,6 +2,8 @@
 
 package apiclient
 
+import "unsafe"
+
 // crossMembers crosses the members of ms from k, b[i] being member k's
 // literal, as long as each has its literal there and a value it skips that
 // is a string without escapes or a plain integer. It returns where it
@@ -33,3 +35,7 @@ var crossVariants = func() map[string]func([]byte, []uint64, []shapeMember, int,
 
 //go:noescape
 func crossMembersAVX2(b []byte, stops []uint64, ms []shapeMember, k, i int, kept *[maxKept]keptValue) (int, int, int, crossed)
+
+// The assembly indexes kept by shifting: a keptValue is 32 bytes.
+var _ [32 - unsafe.Sizeof(keptValue{})]struct{}
+var _ [unsafe.Sizeof(keptValue{}) - 32]struct{}

@@ -212,12 +212,14 @@ kept:
 	MOVBLZX (SI)(AX*1), R14
 	CMPL  R14, $0x22
 	JNE   value
-	LEAQ  (R10)(R10*2), R13
-	SHLQ  $3, R13
+	MOVQ  R10, R13
+	SHLQ  $5, R13 // keptValue__size
 	ADDQ  R9, R13
 	MOVQ  DX, keptValue_member(R13)
 	MOVQ  CX, keptValue_start(R13)
 	MOVQ  AX, keptValue_end(R13)
+	MOVBLZX shapeMember_field(R12), R14
+	MOVB  R14, keptValue_field(R13)
 	INCQ  R10
 	LEAQ  1(AX), BX
 	INCQ  DX

@@ -393,7 +393,8 @@ func crossTrace(d *decoder, cross func([]byte, []uint64, []shapeMember, int, int
 		var n int
 		i, k, n, at = cross(b, d.stops, sh.members, k, i, &kept)
 		for _, v := range kept[:n] {
-			if sh.members[v.member].field == fieldOther || b[v.start-1] != '"' || b[v.end] != '"' {
+			if sh.members[v.member].field == fieldOther || v.field != sh.members[v.member].field ||
+				b[v.start-1] != '"' || b[v.end] != '"' {
 				return append(trace, fmt.Sprintf("bad record %v", v))
 			}
 			trace = append(trace, fmt.Sprintf("kept %d %d %q", v.member, v.start-1, b[v.start:v.end]))
