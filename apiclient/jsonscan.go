@@ -40,7 +40,7 @@ type stringToken struct {
 // lone surrogates become U+FFFD), appended to *buf. Earlier texts in *buf
 // stay valid.
 func (t stringToken) text(buf *[]byte) []byte {
-	if !t.escaped && utf8.Valid(t.raw) {
+	if !t.escaped && (isASCII(t.raw) || utf8.Valid(t.raw)) {
 		return t.raw
 	}
 	start := len(*buf)
@@ -52,7 +52,7 @@ func (t stringToken) text(buf *[]byte) []byte {
 // been checked by stringToken (the scanner), so every escape is well formed.
 func (t stringToken) appendText(dst []byte) []byte {
 	raw := t.raw
-	if !t.escaped && utf8.Valid(raw) {
+	if !t.escaped && (isASCII(raw) || utf8.Valid(raw)) {
 		return append(dst, raw...)
 	}
 	for i := 0; i < len(raw); {

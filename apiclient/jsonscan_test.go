@@ -263,3 +263,23 @@ func FuzzNumber(f *testing.F) {
 		}
 	})
 }
+
+// TestIsASCII checks isASCII against a byte loop at every length to 40,
+// with one byte of 0x80 or above at every place, or none.
+func TestIsASCII(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = 'a' + byte(i%26)
+		}
+		require.True(t, isASCII(b), "length %d", n)
+		for at := range b {
+			for _, c := range []byte{0x80, 0xc3, 0xff} {
+				saved := b[at]
+				b[at] = c
+				require.False(t, isASCII(b), "length %d, %#x at %d", n, c, at)
+				b[at] = saved
+			}
+		}
+	}
+}

@@ -261,8 +261,13 @@ func asciiEqualFold(a []byte, b string) bool {
 
 func isASCII(b []byte) bool {
 	var high uint64
-	for ; len(b) >= 8; b = b[8:] {
-		high |= binary.LittleEndian.Uint64(b)
+	if n := len(b); n >= 8 {
+		// Eight bytes at a time, the last eight overlapping: no byte loop.
+		for k := 0; k+8 < n; k += 8 {
+			high |= binary.LittleEndian.Uint64(b[k:])
+		}
+		high |= binary.LittleEndian.Uint64(b[n-8:])
+		return high&msbs == 0
 	}
 	for _, c := range b {
 		high |= uint64(c)
