@@ -3,6 +3,24 @@
 #include "go_asm.h"
 #include "textflag.h"
 
+// NEXTSTOP(out): out is the first stop at or after CX, if one is within
+// the 64 bytes from it: stopWindow(stops, CX), the two words shifted by
+// SHRD. Else, or past the index, the value is the caller's. R13 and R14
+// are lost; CX is kept.
+#define NEXTSTOP(out) \
+	MOVQ  CX, R13                  \
+	SHRQ  $6, R13                  \
+	LEAQ  1(R13), R14              \
+	CMPQ  R14, stops_len+32(FP)    \
+	JGE   value                    \
+	MOVQ  (DI)(R13*8), out         \
+	MOVQ  8(DI)(R13*8), R14        \
+	SHRQ  CX, R14, out             \
+	TESTQ out, out                 \
+	JZ    value                    \
+	BSFQ  out, out                 \
+	ADDQ  CX, out
+
 // func crossMembersAVX2(b []byte, stops []uint64, ms []shapeMember, k, i int, kept *[maxKept]keptValue) (int, int, int, crossed)
 //
 // crossMembersGeneric in effect, and more: it also crosses skipped strings
@@ -50,20 +68,8 @@ loop:
 	JNE   number
 
 	// A string: its closing quote is the next stop, if it has no escape.
-	// stopWindow(stops, i+1), the two words shifted by SHRD.
 	LEAQ 1(BX), CX
-	MOVQ CX, R13
-	SHRQ $6, R13
-	LEAQ 1(R13), R14
-	CMPQ R14, stops_len+32(FP)
-	JGE  value
-	MOVQ (DI)(R13*8), AX
-	MOVQ 8(DI)(R13*8), R14
-	SHRQ CX, R14, AX
-	TESTQ AX, AX
-	JZ    value
-	BSFQ  AX, AX
-	LEAQ  1(BX)(AX*1), AX
+	NEXTSTOP(AX)
 
 stop:
 	// AX is the string's next stop: its closing quote, an escape, or a
@@ -119,21 +125,9 @@ oneLetter:
 	ADDQ    $2, AX
 
 next:
-	// stopWindow(stops, AX): the next stop, if within 64 bytes.
 	MOVQ AX, CX
-	MOVQ AX, R13
-	SHRQ $6, R13
-	LEAQ 1(R13), R14
-	CMPQ R14, stops_len+32(FP)
-	JGE  value
-	MOVQ (DI)(R13*8), R15
-	MOVQ 8(DI)(R13*8), R14
-	SHRQ CX, R14, R15
-	TESTQ R15, R15
-	JZ    value
-	BSFQ  R15, R15
-	ADDQ  R15, AX
-	JMP   stop
+	NEXTSTOP(AX)
+	JMP  stop
 
 number:
 	// An integer that does not begin with 0: its digits, then no fraction
@@ -195,18 +189,7 @@ kept:
 	CMPL AX, $0x22
 	JNE  value
 	LEAQ 1(BX), CX
-	MOVQ CX, R13
-	SHRQ $6, R13
-	LEAQ 1(R13), R14
-	CMPQ R14, stops_len+32(FP)
-	JGE  value
-	MOVQ (DI)(R13*8), AX
-	MOVQ 8(DI)(R13*8), R14
-	SHRQ CX, R14, AX
-	TESTQ AX, AX
-	JZ    value
-	BSFQ  AX, AX
-	LEAQ  1(BX)(AX*1), AX
+	NEXTSTOP(AX)
 	CMPQ  AX, R8
 	JGE   value
 	MOVBLZX (SI)(AX*1), R14
