@@ -156,14 +156,6 @@ func (d *decoder) readShape(sh *shape, o *Order, no *orderNoRange, st *shapeStat
 		m := &sh.members[k]
 		d.i = i
 		if m.field != fieldOther {
-			if b[i] == '"' {
-				x := stopWindow(d.stops, i+1)
-				if end := i + 1 + bits.TrailingZeros64(x); x != 0 && end < len(b) && b[end] == '"' {
-					d.keptFields([]keptValue{{member: k, start: i + 1, end: end, field: m.field}}, o, no, st)
-					i = end + 1
-					continue
-				}
-			}
 			if d.orderField(m.field, o, no, st) != nil {
 				return false
 			}
