@@ -13,9 +13,9 @@ import "unsafe"
 // stopped at.
 //
 // With AVX2, a literal is compared as one 32-byte vector and the loop
-// keeps its state in registers: about 30 instructions a member, against
-// some 65 for crossMembersGeneric, which Go's bounds checks and spills
-// leave it.
+// keeps its state in registers: about 40 instructions for a member with a
+// plain string value, against some 65 for crossMembersGeneric, which Go's
+// bounds checks and spills leave it (callgrind, bench/RESULTS.md).
 func crossMembers(b []byte, stops []uint64, ms []shapeMember, k, i int, kept *[maxKept]keptValue) (int, int, int, crossed) {
 	if hasAVX2 {
 		return crossMembersAVX2(b, stops, ms, k, i, kept)
