@@ -68,6 +68,7 @@ type options struct {
 	sorts              []dataset
 	scan               []int
 	cpuProfile         string
+	apiProfiles        string
 	tmp                string
 }
 
@@ -83,6 +84,8 @@ func run() error {
 		"API sort orders of the requests table, +peaks for orders in a daily cycle; empty to skip")
 	flag.StringVar(&scan, "scan", "", "also time the steady sweep alone at these concurrencies, e.g. 1,2,4,8")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of three extra steady sweeps to this file")
+	flag.StringVar(&o.apiProfiles, "api-cpuprofile", "", "write a CPU profile of the simulated API during each measured raw fetch\n"+
+		"and sweep of the sweep table to this folder (raw-N.prof, sweep-N.prof)")
 	flag.Parse()
 	var err error
 	if o.rssOrders, err = counts("-rss-orders", rss); err != nil {
@@ -207,8 +210,8 @@ func table(o options) (requestsRow, error) {
 	row.first, row.steady = first.Requests, steady.Requests
 	raw := bench.NewRaw(tg, o.conc)
 	naive := bench.NewNaive(tg)
-	replay := func() (int64, error) {
-		if err := api.Start(); err != nil {
+	replay := func(prof string) (int64, error) {
+		if err := api.StartProfile(prof); err != nil {
 			return 0, err
 		}
 		n, err := raw.Run(ctx, reqs)
@@ -227,19 +230,25 @@ func table(o options) (requestsRow, error) {
 		}
 		return n, nil
 	}
-	if _, err := replay(); err != nil {
+	if _, err := replay(""); err != nil {
 		return row, err
 	}
 
 	var raws, sweeps, naives []bench.Measurement
-	for range o.reps {
-		m, err := bench.Measure(api.cmd.Process.Pid, func() error { _, err := replay(); return err })
+	profPath := func(name string, rep int) string {
+		if o.apiProfiles == "" {
+			return ""
+		}
+		return filepath.Join(o.apiProfiles, fmt.Sprintf("%s-%d.prof", name, rep+1))
+	}
+	for rep := range o.reps {
+		m, err := bench.Measure(api.cmd.Process.Pid, func() error { _, err := replay(profPath("raw", rep)); return err })
 		if err != nil {
 			return row, err
 		}
 		raws = append(raws, m)
 
-		if err := api.Start(); err != nil {
+		if err := api.StartProfile(profPath("sweep", rep)); err != nil {
 			return row, err
 		}
 		var st int
@@ -292,6 +301,15 @@ func table(o options) (requestsRow, error) {
 	fmt.Println()
 	sr := s.Wall.Seconds() / r.Wall.Seconds()
 	fmt.Printf("sweep/raw   = %.2f  (target <= %.1f): %s\n", sr, targetSweepRaw, verdict(sr <= targetSweepRaw))
+	if len(raws) > 1 {
+		// Each sweep ran right after its raw fetch: the spread of the pairs
+		// shows how much the machine moved during the run.
+		fmt.Printf("              each run: ")
+		for i := range raws {
+			fmt.Printf(" %.2f", sweeps[i].Wall.Seconds()/raws[i].Wall.Seconds())
+		}
+		fmt.Println()
+	}
 	if o.naive {
 		ns := n.Wall.Seconds() / s.Wall.Seconds()
 		fmt.Printf("naive/sweep = %.2f  (target >= %.0f): %s\n", ns, targetNaiveSweep, verdict(ns >= targetNaiveSweep))
@@ -599,7 +617,13 @@ func (p *apiProcess) command(c string) (string, error) {
 }
 
 // Start switches fakeapi's recording on.
-func (p *apiProcess) Start() error { _, err := p.command("record"); return err }
+func (p *apiProcess) Start() error { return p.StartProfile("") }
+
+// StartProfile is Start and, given a path, fakeapi's CPU profile until Stop.
+func (p *apiProcess) StartProfile(path string) error {
+	_, err := p.command(strings.TrimSpace("record " + path))
+	return err
+}
 
 // Stop switches it off and reads what it recorded.
 func (p *apiProcess) Stop() ([]bench.Request, error) {

@@ -8,9 +8,11 @@
 // commands on its standard input, one a line, and answers each on standard
 // output:
 //
-//	record       switch request recording on (from empty); answers "ok"
-//	stop FILE    switch it off and write what was recorded to FILE, one
-//	             request a line (bench.WriteRequests); answers "ok N"
+//	record [PROF]  switch request recording on (from empty); answers "ok".
+//	               With PROF, also profile fakeapi's CPU until stop, into
+//	               the file PROF: where the server's time goes in one run
+//	stop FILE      switch it off and write what was recorded to FILE, one
+//	               request a line (bench.WriteRequests); answers "ok N"
 //
 // It exits when its standard input closes (its parent is gone) or after
 // -lifetime.
@@ -23,6 +25,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -54,8 +57,9 @@ func main() {
 	go func() {
 		defer close(done)
 		sc := bufio.NewScanner(os.Stdin)
+		var prof profiler
 		for sc.Scan() {
-			fmt.Println(command(api.Rec, sc.Text()))
+			fmt.Println(command(api.Rec, &prof, sc.Text()))
 		}
 	}()
 	select {
@@ -65,16 +69,24 @@ func main() {
 	api.Close()
 }
 
-func command(rec *bench.Recorder, line string) string {
+func command(rec *bench.Recorder, prof *profiler, line string) string {
 	verb, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
 	switch verb {
 	case "record":
+		if arg != "" {
+			if err := prof.start(arg); err != nil {
+				return "error " + err.Error()
+			}
+		}
 		if err := rec.Start(); err != nil {
 			return "error " + err.Error()
 		}
 		return "ok"
 	case "stop":
 		rs, err := rec.Stop()
+		if perr := prof.stop(); err == nil {
+			err = perr
+		}
 		if err == nil {
 			err = write(arg, rs)
 		}
@@ -84,6 +96,35 @@ func command(rec *bench.Recorder, line string) string {
 		return fmt.Sprintf("ok %d", len(rs))
 	}
 	return fmt.Sprintf("error unknown command %q", line)
+}
+
+// profiler is the CPU profile of a recorded run, if one was asked for.
+type profiler struct{ f *os.File }
+
+func (p *profiler) start(path string) error {
+	if p.f != nil {
+		return errors.New("a profile is running")
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	p.f = f
+	return nil
+}
+
+func (p *profiler) stop() error {
+	if p.f == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	err := p.f.Close()
+	p.f = nil
+	return err
 }
 
 func write(path string, rs []bench.Request) error {
