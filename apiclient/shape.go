@@ -247,6 +247,15 @@ func crossMembersGeneric(b []byte, stops []uint64, ms []shapeMember, k, i int, k
 				return i, k, n, crossedValue
 			}
 			i = end
+		case c == '0':
+			// A zero, plain if no digit, fraction or exponent follows.
+			if i+1 >= len(b) {
+				return i, k, n, crossedValue
+			}
+			if c := b[i+1]; c-'0' <= 9 || c == '.' || c|0x20 == 'e' {
+				return i, k, n, crossedValue
+			}
+			i++
 		default:
 			return i, k, n, crossedValue
 		}

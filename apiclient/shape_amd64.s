@@ -131,7 +131,9 @@ next:
 
 number:
 	// An integer that does not begin with 0: its digits, then no fraction
-	// or exponent.
+	// or exponent. A zero is one digit (zero, below).
+	CMPL AX, $0x30
+	JEQ  zero
 	SUBL $0x31, AX
 	CMPL AX, $8
 	JA   value
@@ -179,6 +181,18 @@ digitsEnd:
 	INCQ DX
 	ADDQ $shapeMember__size, R12
 	JMP  loop
+
+zero:
+	// A zero: plain if no digit, fraction or exponent follows (as for any
+	// integer, at digitsEnd).
+	LEAQ 1(BX), R13
+	CMPQ R13, R8
+	JGE  value
+	MOVBLZX (SI)(R13*1), AX
+	LEAL -0x30(AX), R14
+	CMPL R14, $9
+	JBE  value
+	JMP  digitsEnd
 
 kept:
 	// A kept member's string without escapes is recorded, while there is

@@ -484,3 +484,37 @@ func TestAVX2CrossesEscapedStrings(t *testing.T) {
 	require.Equal(t, 4, n)
 	require.Equal(t, start+len(order)-1, i) // at the closing brace
 }
+
+// TestCrossMembersCrossZeros: a skipped 0 (ChargeType, PaidTime: common)
+// is a plain integer to every form, crossed without a return to the
+// caller, while 0 followed by a digit, a fraction or an exponent is left
+// to it, which decides (01 is refused, 0.5 and 0e1 read).
+func TestCrossMembersCrossZeros(t *testing.T) {
+	tail := `,"OrderNo":"1","OrderTotalPrice":"1","CreateTime":"1"}`
+	plain := `{"Region":"hk","Channel":0,"PaidTime":0 ,"Status":1` + tail
+	body := shapedPage([]string{plain, plain, plain})
+	d := newDecoder()
+	var p page
+	require.NoError(t, d.decodePage(body, &p))
+	start := len(shapedPage([]string{plain})) - len(plain) - 2
+	for name, cross := range crossVariants {
+		var kept [maxKept]keptValue
+		i, k, _, at := cross(body, d.stops, d.shapes[0].members, 0, start, &kept)
+		require.Equal(t, crossedAll, at, name)
+		require.Equal(t, len(d.shapes[0].members), k, name)
+		require.Equal(t, start+len(plain)-1, i, name)
+	}
+	for _, v := range []string{"01", "0.5", "0e1", "0E1", "-0"} {
+		order := strings.Replace(plain, `"PaidTime":0 `, `"PaidTime":`+v+" ", 1)
+		b := append(shapedPage([]string{plain, plain, plain})[:start:start], order...)
+		b = append(b, "]}"...)
+		d.scanner.reset(b)
+		for name, cross := range crossVariants {
+			var kept [maxKept]keptValue
+			i, k, _, at := cross(b, d.stops, d.shapes[0].members, 0, start, &kept)
+			require.Equal(t, crossedValue, at, "%s: %s", name, v)
+			require.Equal(t, 2, k, "%s: %s", name, v) // at PaidTime
+			require.Equal(t, byte(v[0]), b[i], "%s: %s", name, v)
+		}
+	}
+}
