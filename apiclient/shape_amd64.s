@@ -3,6 +3,28 @@
 #include "go_asm.h"
 #include "textflag.h"
 
+// The constants of the check of five \u escapes at once (see backslash):
+// a backslash and a u at each escape's start, and the bytes that find the
+// hex digits.
+DATA escPattern<>+0(SB)/8, $0x755c00000000755c
+DATA escPattern<>+8(SB)/8, $0x0000755c00000000
+DATA escPattern<>+16(SB)/8, $0x00000000755c0000
+DATA escPattern<>+24(SB)/8, $0x000000000000755c
+GLOBL escPattern<>(SB), RODATA|NOPTR, $32
+
+#define SPLAT(name, word) \
+	DATA name<>+0(SB)/8, $word  \
+	DATA name<>+8(SB)/8, $word  \
+	DATA name<>+16(SB)/8, $word \
+	DATA name<>+24(SB)/8, $word \
+	GLOBL name<>(SB), RODATA|NOPTR, $32
+
+SPLAT(escZero, 0x3030303030303030)
+SPLAT(escNine, 0x0909090909090909)
+SPLAT(escCase, 0x2020202020202020)
+SPLAT(escLetter, 0x6161616161616161)
+SPLAT(escFive, 0x0505050505050505)
+
 // NEXTSTOP(out): out is the first stop at or after CX, if one is within
 // the 64 bytes from it: stopWindow(stops, CX), the two words shifted by
 // SHRD. Else, or past the index, the value is the caller's. R13 and R14
@@ -97,6 +119,52 @@ backslash:
 	MOVBLZX 1(SI)(AX*1), R14
 	CMPL R14, $0x75
 	JNE  oneLetter
+	// Up to five \u escapes at once, where 32 bytes are left: the 30
+	// bytes of five are checked in one vector, a backslash and a u at each
+	// escape's start and a hex digit (as hexValue has it) at each of its
+	// other four; the escapes before the first byte that fails are
+	// crossed. If the first escape fails, the scalar check decides.
+	LEAQ 32(AX), R13
+	CMPQ R13, R8
+	JG   uscalar
+	VMOVDQU   (SI)(AX*1), Y1
+	VPCMPEQB  escPattern<>(SB), Y1, Y2 // backslash, u
+	VPSUBB    escZero<>(SB), Y1, Y3    // c - '0', wrapping
+	VPMINUB   escNine<>(SB), Y3, Y4
+	VPCMPEQB  Y3, Y4, Y4               // a digit: c - '0' <= 9
+	VPOR      escCase<>(SB), Y1, Y3    // c | 0x20
+	VPSUBB    escLetter<>(SB), Y3, Y3  // - 'a', wrapping
+	VPMINUB   escFive<>(SB), Y3, Y5
+	VPCMPEQB  Y3, Y5, Y5               // a-f or A-F
+	VPOR      Y4, Y5, Y4
+	VPMOVMSKB Y2, R13
+	VPMOVMSKB Y4, R14
+	NOTL R13
+	ANDL $0x030c30c3, R13 // the backslash and u places that fail
+	NOTL R14
+	ANDL $0x3cf3cf3c, R14 // the hex digit places that fail
+	ORL  R14, R13
+	JZ   fiveEscapes
+	BSFL R13, R13
+	IMULL $43, R13
+	SHRL $8, R13 // escapes before the failing byte: its place / 6, for places < 32
+	TESTL R13, R13
+	JZ   uscalar
+	LEAQ (R13)(R13*2), R13
+	ADDQ R13, AX
+	ADDQ R13, AX
+	JMP  afterEscapes
+
+fiveEscapes:
+	ADDQ $30, AX
+
+afterEscapes:
+	// AX+2 < len(b): AX was at most len(b)-32, and at most 30 were crossed.
+	CMPB (SI)(AX*1), $0x5c
+	JEQ  backslash
+	JMP  next
+
+uscalar:
 	// \u and four hex digits: hexValue is 0xff for a byte that is none.
 	LEAQ ·hexValue(SB), R15
 	MOVBLZX 2(SI)(AX*1), R13

@@ -518,3 +518,48 @@ func TestCrossMembersCrossZeros(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossVariantsAgreeOnEscapeRuns: runs of 1 to 12 \u escapes, each
+// byte of the run replaced in turn by a byte at the edge of what an escape
+// takes, are crossed or left to the caller alike by every form: the AVX2
+// form checks five escapes at once.
+func TestCrossVariantsAgreeOnEscapeRuns(t *testing.T) {
+	hexes := []string{"00e9", "D83D", "de80", "534E", "a0fF", "9999"}
+	bad := []byte{'g', 'G', '/', ':', '@', '`', 'F', 'f', '0', '9', 'x', '"', '\\', 'u', 'U', 0x01, 0xc3}
+	for n := 1; n <= 12; n++ {
+		var run strings.Builder
+		for k := range n {
+			run.WriteString(`\u` + hexes[k%len(hexes)])
+		}
+		for j := -1; j < run.Len(); j++ {
+			for _, c := range bad {
+				text := []byte(run.String())
+				if j >= 0 {
+					text[j] = c
+				}
+				order := `{"Region":"hk","OrganizationName":"` + string(text) + `x","Quantity":1,"OrderNo":"1","OrderTotalPrice":"1","CreateTime":"1"}`
+				plain := `{"Region":"hk","OrganizationName":"` + run.String() + `x","Quantity":1,"OrderNo":"1","OrderTotalPrice":"1","CreateTime":"1"}`
+				body := shapedPage([]string{plain, plain, order, plain})
+				d := newDecoder()
+				var p page
+				_ = d.decodePage(shapedPage([]string{plain, plain}), &p)
+				d.scanner.reset(body)
+				start := len(shapedPage([]string{plain, plain})) - 2 + 1
+				require.Equal(t, byte('{'), body[start])
+				var want []string
+				first := true
+				for name, cross := range crossVariants {
+					got := crossTrace(d, cross, d.shapes[0], start)
+					if first {
+						want, first = got, false
+						continue
+					}
+					require.Equal(t, want, got, "%s: run of %d, byte %d = %q: %s", name, n, j, c, order)
+				}
+				if j < 0 {
+					require.Contains(t, want[len(want)-1], "crossed", "the run itself is valid")
+				}
+			}
+		}
+	}
+}
