@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"strings"
 )
 
 // This file is the schema of a ListUnpaidOrders response: which keys each
@@ -729,6 +730,17 @@ func (d *decoder) label(tok stringToken) string {
 	text := string(tok.text(&d.valueText))
 	if len(d.labels) < maxLabels {
 		raw := string(tok.raw)
+		if tok.escaped && !strings.Contains(text, `\`) {
+			// Sent without escapes, the same value's raw bytes are its
+			// text: both renderings get one string, which the collector's
+			// cache of series, going by where labels are, needs. (With a
+			// backslash in it, the text is not such a raw form.)
+			if t, ok := d.labels[text]; ok {
+				text = t
+			} else {
+				d.labels[text] = text
+			}
+		}
 		d.labels[raw] = text
 		if !e.set {
 			// A slot keeps its first value: values that share it go to the

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -560,6 +561,39 @@ func TestCrossVariantsAgreeOnEscapeRuns(t *testing.T) {
 					require.Contains(t, want[len(want)-1], "crossed", "the run itself is valid")
 				}
 			}
+		}
+	}
+}
+
+// TestLabelRenderingsShareOneString: a label value sent as raw UTF-8 and
+// as \u escapes, in either order, is one string (the collector's cache of
+// series goes by where labels are); a text with a backslash is never
+// taken for a raw form ("a\\b" is a, backslash, b; "a\b" is a, backspace).
+func TestLabelRenderingsShareOneString(t *testing.T) {
+	region := func(t *testing.T, d *decoder, v string) string {
+		var p page
+		order := `{"Region":` + v + `,"OrderTotalPrice":"1","CreateTime":"1"}`
+		require.NoError(t, d.decodePage(shapedPage([]string{order}), &p))
+		return p.orders[0].Region
+	}
+	for _, tt := range []struct{ first, second, text string }{
+		{`"café"`, `"caf\u00e9"`, "café"},
+		{`"caf\u00e9"`, `"café"`, "café"},
+		{`"caf\u00E9"`, `"caf\u00e9"`, "café"},
+		{`"a\/b"`, `"a/b"`, "a/b"},
+	} {
+		d := newDecoder()
+		a, b := region(t, d, tt.first), region(t, d, tt.second)
+		require.Equal(t, tt.text, a)
+		require.Equal(t, tt.text, b)
+		require.Same(t, unsafe.StringData(a), unsafe.StringData(b), "%s then %s", tt.first, tt.second)
+	}
+	for _, vs := range [][]string{{`"a\\b"`, `"a\b"`}, {`"a\b"`, `"a\\b"`}} {
+		d := newDecoder()
+		for range 2 {
+			got := map[string]string{vs[0]: region(t, d, vs[0]), vs[1]: region(t, d, vs[1])}
+			require.Equal(t, `a\b`, got[`"a\\b"`])
+			require.Equal(t, "a\x08", got[`"a\b"`])
 		}
 	}
 }
