@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/debt-exporter/debt_exporter/apiclient"
 	"github.com/debt-exporter/debt_exporter/money"
@@ -92,32 +93,42 @@ func NewAgeBuckets(bounds []time.Duration, spelled []string) AgeBuckets {
 // aggregator folds one worker's share of a sweep into exact sums.
 type aggregator struct {
 	sums map[seriesKey]*series
-	// recent caches series in front of sums, in slots picked by a cheap
-	// hash of the labels: a few dozen series take every order, and the
-	// decoder interns label values, so comparing a slot's four labels
-	// (the same strings, mostly) costs less than hashing them for the map.
+	// recent caches series in front of sums, in slots picked by where
+	// their labels are in memory: the decoder interns label values, so a
+	// worker's orders of one series carry the very same four strings, and
+	// comparing four pointers costs less than hashing the labels for the
+	// map. Any other order takes the map, which decides by content.
 	recent  [recentSeries]*series
 	invalid map[string]*invalidSample
 	ages    AgeBuckets
 	now     int64 // the sweep's time, for ages
 }
 
-const recentSeries = 64 // a power of two
+// recentSeries slots in pairs, 8 KiB a worker.
+const (
+	recentSeriesBits = 10
+	recentSeries     = 1 << recentSeriesBits
+)
 
-// seriesSlot picks an order's slot of aggregator.recent from the lengths
-// and a few bytes of its labels.
+// seriesSlot picks an order's pair of slots of aggregator.recent from
+// where its labels are: the even slot of the pair.
 func seriesSlot(o *apiclient.Order) int {
-	h := len(o.Region)*0x45 ^ len(o.ModelID)*0x9b ^ len(o.ProductCode)*0x3d ^ len(o.Currency)*0x11
-	if n := len(o.ModelID); n > 0 {
-		h ^= int(o.ModelID[n-1])*0x7f ^ int(o.ModelID[n/2])*0x2b
+	h := at(o.Region) ^ at(o.ModelID)*3 ^ at(o.ProductCode)*5 ^ at(o.Currency)*7
+	return int((h*0x9e3779b97f4a7c15)>>(64-recentSeriesBits)) &^ 1
+}
+
+// at is where s is in memory; 0 for the empty string, which has no place.
+func at(s string) uint64 {
+	if s == "" {
+		return 0
 	}
-	if n := len(o.Region); n > 0 {
-		h ^= int(o.Region[n-1]) * 0x59
-	}
-	if n := len(o.ProductCode); n > 0 {
-		h ^= int(o.ProductCode[0]) * 0x13
-	}
-	return (h ^ h>>6) & (recentSeries - 1)
+	return uint64(uintptr(unsafe.Pointer(unsafe.StringData(s))))
+}
+
+// same reports whether a and b are one string in memory: a slot's test,
+// not equality (a copy of a label is not the same, and takes the map).
+func same(a, b string) bool {
+	return len(a) == len(b) && (len(a) == 0 || unsafe.StringData(a) == unsafe.StringData(b))
 }
 
 func newAggregator(ages AgeBuckets, now time.Time) *aggregator {
@@ -145,9 +156,11 @@ func (a *aggregator) add(orders []apiclient.Order) {
 // series returns the series of o's labels, made if new.
 func (a *aggregator) series(o *apiclient.Order) *series {
 	slot := seriesSlot(o)
-	if v := a.recent[slot]; v != nil && v.region == o.Region && v.model == o.ModelID &&
-		v.productCode == o.ProductCode && v.currency == o.Currency {
-		return v
+	for _, v := range a.recent[slot : slot+2] {
+		if v != nil && same(v.region, o.Region) && same(v.model, o.ModelID) &&
+			same(v.productCode, o.ProductCode) && same(v.currency, o.Currency) {
+			return v
+		}
 	}
 	k := seriesKey{o.Region, o.ModelID, o.ProductCode, o.Currency}
 	v, ok := a.sums[k]
@@ -156,7 +169,8 @@ func (a *aggregator) series(o *apiclient.Order) *series {
 			oldest: o.CreateTime, ages: make([]ageSum, len(a.ages.Labels))}
 		a.sums[k] = v
 	}
-	a.recent[slot] = v
+	// Two ways: the one found last comes first, the other is kept.
+	a.recent[slot+1], a.recent[slot] = a.recent[slot], v
 	return v
 }
 

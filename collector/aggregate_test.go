@@ -3,6 +3,7 @@ package collector
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func TestAggregatorSeriesCache(t *testing.T) {
 		// Fresh strings each time: equal values, other pointers.
 		o := apiclient.Order{
 			Region:      fmt.Sprint("r", r.IntN(5)),
-			ModelID:     fmt.Sprint("m", r.IntN(120)),
+			ModelID:     fmt.Sprint("m", r.IntN(600)),
 			ProductCode: fmt.Sprint("p", r.IntN(2)),
 			Currency:    []string{"CNY", "USD"}[r.IntN(2)],
 			CreateTime:  int64(1e9 + r.IntN(1e6)),
@@ -47,7 +48,7 @@ func TestAggregatorSeriesCache(t *testing.T) {
 		w.amount, w.orders, w.oldest = w.amount.Add(o.Amount), w.orders+1, min(w.oldest, o.CreateTime)
 	}
 	require.Greater(t, len(wants), 4*recentSeries, "label sets share slots")
-	require.Greater(t, len(slots), recentSeries/2, "the slots are spread")
+	require.Greater(t, len(slots), recentSeries/4, "the pairs of slots are spread")
 	require.Len(t, a.sums, len(wants))
 	for k, w := range wants {
 		v := a.sums[k]
@@ -57,4 +58,62 @@ func TestAggregatorSeriesCache(t *testing.T) {
 		require.Equal(t, w.orders, v.orders, "%v", k)
 		require.Equal(t, w.oldest, v.oldest, "%v", k)
 	}
+}
+
+// TestAggregatorSeriesCacheWithInternedLabels: label values that are the
+// same strings (as the decoder interns them), in more label sets than the
+// cache has pairs of slots, so that sets share pairs and push each other
+// out: every order still lands in its own series, as with a plain map.
+func TestAggregatorSeriesCacheWithInternedLabels(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	pool := func(prefix string, n int) []string {
+		var p []string
+		for i := range n {
+			p = append(p, fmt.Sprint(prefix, i))
+		}
+		return p
+	}
+	regions, models, products := pool("r", 4), pool("m", 400), pool("p", 3)
+	models[0] = "" // no model: the empty string has no place in memory
+	currencies := []string{"CNY", "USD"}
+	a := newAggregator(AgeBuckets{Labels: []string{"all"}}, time.Unix(2e9, 0))
+	wants := map[seriesKey]*series{}
+	for range 60000 {
+		o := apiclient.Order{
+			Region:      regions[r.IntN(len(regions))],
+			ModelID:     models[r.IntN(len(models))],
+			ProductCode: products[r.IntN(len(products))],
+			Currency:    currencies[r.IntN(2)],
+			CreateTime:  int64(1e9 + r.IntN(1e6)),
+		}
+		if r.IntN(10) == 0 {
+			o.ModelID = strings.Clone(o.ModelID) // now and then a copy
+		}
+		o.Amount, _ = money.ParseString(fmt.Sprintf("%d.%02d", r.IntN(1000), r.IntN(100)))
+		a.add([]apiclient.Order{o})
+		k := seriesKey{o.Region, o.ModelID, o.ProductCode, o.Currency}
+		w := wants[k]
+		if w == nil {
+			w = &series{oldest: o.CreateTime}
+			wants[k] = w
+		}
+		w.amount.Add(o.Amount)
+		w.orders++
+		w.oldest = min(w.oldest, o.CreateTime)
+	}
+	require.Greater(t, len(wants), recentSeries, "label sets share pairs of slots")
+	require.Len(t, a.sums, len(wants))
+	for k, w := range wants {
+		v := a.sums[k]
+		require.NotNil(t, v, "%v", k)
+		require.Zero(t, w.amount.Decimal().Cmp(v.amount.Decimal()), "%v", k)
+		require.Equal(t, w.orders, v.orders, "%v", k)
+		require.Equal(t, w.oldest, v.oldest, "%v", k)
+	}
+	// An order just added comes from the cache: its series is in its pair.
+	o := apiclient.Order{Region: regions[1], ModelID: models[7], ProductCode: products[2], Currency: "USD"}
+	v := a.series(&o)
+	slot := seriesSlot(&o)
+	require.Same(t, v, a.recent[slot])
+	require.Same(t, v, a.series(&o))
 }
