@@ -737,7 +737,7 @@ func (d *decoder) label(tok stringToken) string {
 			// backslash in it, the text is not such a raw form.)
 			if t, ok := d.labels[text]; ok {
 				text = t
-			} else {
+			} else if len(d.labels)+1 < maxLabels { // room for raw too
 				d.labels[text] = text
 			}
 		}

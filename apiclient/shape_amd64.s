@@ -159,7 +159,7 @@ fiveEscapes:
 	ADDQ $30, AX
 
 afterEscapes:
-	// AX+2 < len(b): AX was at most len(b)-32, and at most 30 were crossed.
+	// AX+2 <= len(b): AX was at most len(b)-32, and at most 30 were crossed.
 	CMPB (SI)(AX*1), $0x5c
 	JEQ  backslash
 	JMP  next

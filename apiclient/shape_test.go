@@ -571,22 +571,40 @@ func TestCrossVariantsAgreeOnEscapeRuns(t *testing.T) {
 // taken for a raw form ("a\\b" is a, backslash, b; "a\b" is a, backspace).
 func TestLabelRenderingsShareOneString(t *testing.T) {
 	region := func(t *testing.T, d *decoder, v string) string {
+		// Three orders of one shape: the first is read member by member,
+		// the others by the shape (keptFields, or orderField for escapes).
 		var p page
 		order := `{"Region":` + v + `,"OrderTotalPrice":"1","CreateTime":"1"}`
-		require.NoError(t, d.decodePage(shapedPage([]string{order}), &p))
-		return p.orders[0].Region
+		require.NoError(t, d.decodePage(shapedPage([]string{order, order, order}), &p))
+		for _, o := range p.orders[1:] {
+			require.Same(t, unsafe.StringData(p.orders[0].Region), unsafe.StringData(o.Region), v)
+		}
+		return p.orders[2].Region
 	}
 	for _, tt := range []struct{ first, second, text string }{
 		{`"café"`, `"caf\u00e9"`, "café"},
 		{`"caf\u00e9"`, `"café"`, "café"},
 		{`"caf\u00E9"`, `"caf\u00e9"`, "café"},
 		{`"a\/b"`, `"a/b"`, "a/b"},
+		{`"\ud83d"`, "\"\ufffd\"", "\ufffd"}, // a lone surrogate is U+FFFD, as sent raw
+		{`"x\ud83d\ude80"`, `"x🚀"`, "x🚀"},    // a pair
 	} {
 		d := newDecoder()
 		a, b := region(t, d, tt.first), region(t, d, tt.second)
 		require.Equal(t, tt.text, a)
 		require.Equal(t, tt.text, b)
 		require.Same(t, unsafe.StringData(a), unsafe.StringData(b), "%s then %s", tt.first, tt.second)
+	}
+	// A backslash, a quote, a control byte, invalid UTF-8: each read right
+	// every time, whatever else was sent.
+	for _, tt := range []struct{ sent, text string }{
+		{`"\u005c"`, `\`}, {`"\\"`, `\`}, {`"\u0022"`, `"`}, {`"\""`, `"`}, {`"a\u0001"`, "a\x01"},
+		{"\"\xff\"", "\ufffd"}, {`"\ufffd"`, "\ufffd"},
+	} {
+		d := newDecoder()
+		for range 2 {
+			require.Equal(t, tt.text, region(t, d, tt.sent), tt.sent)
+		}
 	}
 	for _, vs := range [][]string{{`"a\\b"`, `"a\b"`}, {`"a\b"`, `"a\\b"`}} {
 		d := newDecoder()
@@ -595,5 +613,31 @@ func TestLabelRenderingsShareOneString(t *testing.T) {
 			require.Equal(t, `a\b`, got[`"a\\b"`])
 			require.Equal(t, "a\x08", got[`"a\b"`])
 		}
+	}
+}
+
+// TestInternedLabelsStayBounded: labels sent escaped take two entries of
+// the interned values (as sent, and as their text); past maxLabels none is
+// kept, and every value is still read right.
+func TestInternedLabelsStayBounded(t *testing.T) {
+	d := newDecoder()
+	var p page
+	// One plain label first: then the two entries of an escaped one come
+	// when one place is left.
+	require.NoError(t, d.decodePage(shapedPage([]string{`{"Region":"x","OrderTotalPrice":"1","CreateTime":"1"}`}), &p))
+	n := 0
+	for len(d.labels) < maxLabels || n < maxLabels+500 {
+		var orders []string
+		var want []string
+		for range 100 {
+			n++
+			orders = append(orders, fmt.Sprintf(`{"Region":"\u00e9%d","OrderTotalPrice":"1","CreateTime":"1"}`, n))
+			want = append(want, fmt.Sprintf("é%d", n))
+		}
+		require.NoError(t, d.decodePage(shapedPage(orders), &p))
+		for k, o := range p.orders {
+			require.Equal(t, want[k], o.Region)
+		}
+		require.LessOrEqual(t, len(d.labels), maxLabels)
 	}
 }

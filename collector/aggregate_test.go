@@ -117,3 +117,22 @@ func TestAggregatorSeriesCacheWithInternedLabels(t *testing.T) {
 	require.Same(t, v, a.recent[slot])
 	require.Same(t, v, a.series(&o))
 }
+
+// TestAggregatorSeriesCacheTellsPrefixesApart: two labels that begin at
+// the same byte of one allocation ("ab" and "abc") are different values,
+// and their orders go to different series, through the cache or not.
+func TestAggregatorSeriesCacheTellsPrefixesApart(t *testing.T) {
+	whole := strings.Clone("abcdef")
+	a := newAggregator(AgeBuckets{Labels: []string{"all"}}, time.Unix(2e9, 0))
+	one, _ := money.ParseString("1")
+	for i := range 10 {
+		region := whole[:2+i%2] // ab, abc, ab, ...
+		a.add([]apiclient.Order{{Region: region, ModelID: whole[:0], ProductCode: "p", Currency: "CNY", Amount: one, CreateTime: 1e9}})
+	}
+	require.Len(t, a.sums, 2)
+	for _, r := range []string{"ab", "abc"} {
+		v := a.sums[seriesKey{r, "", "p", "CNY"}]
+		require.NotNil(t, v, r)
+		require.Equal(t, 5, v.orders, r)
+	}
+}
