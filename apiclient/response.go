@@ -314,6 +314,7 @@ type decoder struct {
 	// that a shape failed, shapeHits the orders read by one. noShapes
 	// turns them off, for tests that compare both paths.
 	shapes      []*shape
+	shapeIndex  [shapeIndexSlots]shapeIndexEntry
 	learns      int
 	shapeMisses int
 	shapeHits   int

@@ -89,8 +89,25 @@ type shapeState struct {
 	amount, createTime scalarField
 }
 
-// orderByShape reads the order at the scanner by one of the learnt shapes,
-// most recently used first. It returns false, with the scanner, o, no and
+// shapeIndexEntry is a slot of the decoder's index of shapes by the eight
+// bytes after an order's brace, which names the shape to try first: a
+// hint, checked as any shape is. They mostly lie in the first literal (a
+// brace, a quoted key of five letters or more and a colon make nine
+// bytes), so they tell apart the shapes that begin with other keys or
+// other whitespace, which come mixed in a page of an API that writes keys
+// in several orders, without trying each in turn.
+type shapeIndexEntry struct {
+	key uint64
+	sh  *shape
+}
+
+const shapeIndexSlots = 16 // a power of two
+
+func shapeIndexSlot(key uint64) int { return int((key * 0x9e3779b97f4a7c15) >> 60) }
+
+// orderByShape reads the order at the scanner by one of the learnt shapes:
+// the one the index names for its first bytes, then the others, most
+// recently used first. It returns false, with the scanner, o, no and
 // d.orderNos as they were (d.valueText emptied), when no shape takes the
 // whole order.
 func (d *decoder) orderByShape(o *Order, no *orderNoRange) bool {
@@ -100,7 +117,28 @@ func (d *decoder) orderByShape(o *Order, no *orderNoRange) bool {
 	}
 	orderNos, attempts := len(d.orderNos), 0
 	d.valueText = d.valueText[:0]
+	var entry *shapeIndexEntry
+	var key uint64
+	var tried *shape // by the index, in vain
+	if len(b)-start > 8 {
+		key = binary.LittleEndian.Uint64(b[start+1:])
+		entry = &d.shapeIndex[shapeIndexSlot(key)]
+		if sh := entry.sh; sh != nil && entry.key == key && sh.members[0].at(b, start) {
+			var st shapeState
+			if d.readShape(sh, o, no, &st) {
+				o.setAmountAndTime(st.amount, st.createTime)
+				d.shapeHits++
+				return true
+			}
+			d.i, d.orderNos, d.valueText = start, d.orderNos[:orderNos], d.valueText[:0]
+			*o, *no = Order{}, orderNoRange{}
+			tried, attempts = sh, 1
+		}
+	}
 	for k, sh := range d.shapes {
+		if sh == tried {
+			continue
+		}
 		if !sh.members[0].at(b, start) {
 			continue
 		}
@@ -108,6 +146,9 @@ func (d *decoder) orderByShape(o *Order, no *orderNoRange) bool {
 		if d.readShape(sh, o, no, &st) {
 			o.setAmountAndTime(st.amount, st.createTime)
 			d.toFront(k)
+			if entry != nil {
+				*entry = shapeIndexEntry{key: key, sh: sh}
+			}
 			d.shapeHits++
 			return true
 		}
@@ -337,6 +378,13 @@ func (d *decoder) learnShape(start, end int) {
 		d.shapes = append(d.shapes, nil)
 	}
 	d.toFront(len(d.shapes) - 1) // the last, least recently used, goes
+	if gone := d.shapes[0]; gone != nil {
+		for i := range d.shapeIndex {
+			if d.shapeIndex[i].sh == gone {
+				d.shapeIndex[i] = shapeIndexEntry{}
+			}
+		}
+	}
 	d.shapes[0] = sh
 }
 

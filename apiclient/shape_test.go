@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -164,6 +165,83 @@ func TestShapesAreBounded(t *testing.T) {
 	}
 	require.Len(t, d.shapes, maxShapes)
 	require.Zero(t, d.shapeHits, "no order had a learnt shape")
+	requireIndexOfKeptShapes(t, d)
+}
+
+// requireIndexOfKeptShapes: the index of shapes names only shapes the
+// decoder keeps, so that it keeps no more than maxShapes.
+func requireIndexOfKeptShapes(t *testing.T, d *decoder) {
+	t.Helper()
+	for _, e := range d.shapeIndex {
+		if e.sh != nil {
+			require.True(t, slices.Contains(d.shapes, e.sh), "the index names a shape given up")
+		}
+	}
+}
+
+// TestShapeIndexForgetsShapesGivenUp: shapes that the index names, then
+// pushed out of the table by as many new ones, leave the index too.
+func TestShapeIndexForgetsShapesGivenUp(t *testing.T) {
+	d := newDecoder()
+	var p page
+	order := func(key string) string {
+		return `{"` + key + `":1,"OrderTotalPrice":"1","CreateTime":"1"}`
+	}
+	for _, prefix := range []string{"old", "new"} {
+		for k := range maxShapes {
+			o := order(fmt.Sprintf("%s%02d", prefix, k))
+			require.NoError(t, d.decodePage(shapedPage([]string{o, o}), &p)) // learnt, then read by it
+		}
+		named := 0
+		for _, e := range d.shapeIndex {
+			if e.sh != nil {
+				named++
+			}
+		}
+		require.Positive(t, named, prefix)
+		requireIndexOfKeptShapes(t, d)
+	}
+}
+
+// TestShapeIndexIsAHint: orders of shapes that begin with the same bytes
+// (the index's key), alternating, and of shapes that begin otherwise,
+// mixed, are all read by their shapes, and right: an index entry that
+// names the wrong shape costs a try, never an order.
+func TestShapeIndexIsAHint(t *testing.T) {
+	d := newDecoder()
+	var p page
+	shapes := []string{
+		`{"Region":"r","A":1,"OrderNo":"n%d","OrderTotalPrice":"%d","CreateTime":"1"}`,
+		`{"Region":"r","B":"b","OrderNo":"n%d","OrderTotalPrice":"%d","CreateTime":"1"}`,
+		`{"OrderNo":"n%d","Region":"r","OrderTotalPrice":"%d","CreateTime":"1"}`,
+		`{ "Region": "r", "OrderNo": "n%d", "OrderTotalPrice": "%d", "CreateTime": "1" }`,
+	}
+	var first []string
+	for _, f := range shapes {
+		first = append(first, fmt.Sprintf(f, 0, 0))
+	}
+	require.NoError(t, d.decodePage(shapedPage(first), &p))
+	require.Len(t, d.shapes, len(shapes))
+	r := rand.New(rand.NewPCG(5, 6))
+	before := d.shapeHits
+	for pg := range 5 {
+		var orders []string
+		for k := range 100 {
+			f := shapes[k%2] // the two that share the index's key, in turn
+			if pg >= 2 {
+				f = shapes[r.IntN(len(shapes))]
+			}
+			orders = append(orders, fmt.Sprintf(f, pg*100+k, k))
+		}
+		require.NoError(t, d.decodePage(shapedPage(orders), &p))
+		for k, o := range p.orders {
+			require.Equal(t, fmt.Sprint("n", pg*100+k), o.OrderNo)
+			require.Equal(t, strconv.Itoa(k), o.Amount.String())
+			require.Equal(t, "r", o.Region)
+		}
+	}
+	require.Equal(t, 500, d.shapeHits-before, "every order by its shape")
+	requireIndexOfKeptShapes(t, d)
 }
 
 // TestShapeEvictsTheLeastRecentlyUsed: with the table full, a new shape
@@ -189,6 +267,7 @@ func TestShapeEvictsTheLeastRecentlyUsed(t *testing.T) {
 	for _, sh := range d.shapes {
 		require.NotEqual(t, `{"k1":`, string(sh.members[0].lit), "k1, used longest ago, is gone")
 	}
+	requireIndexOfKeptShapes(t, d)
 }
 
 // TestACommonShapeBehindOthersIsUsed: orders that all begin alike, two of
