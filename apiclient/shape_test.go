@@ -720,3 +720,56 @@ func TestInternedLabelsStayBounded(t *testing.T) {
 		require.LessOrEqual(t, len(d.labels), maxLabels)
 	}
 }
+
+// TestShapesWithLongLiterals: an API that indents deeply writes literals
+// longer than the 32 bytes the member loop compares at once; its orders
+// are still read by shape, every form of crossMembers handing the long
+// literals to its caller, and right.
+func TestShapesWithLongLiterals(t *testing.T) {
+	indent := "\n" + strings.Repeat(" ", 40)
+	order := func(k int) string {
+		return "{" + indent + `"Region": "r",` + indent + `"Quantity": 12,` + indent + `"OrganizationName": "\u534e` +
+			`x",` + indent + fmt.Sprintf(`"OrderNo": "n%d",`, k) + indent + fmt.Sprintf(`"OrderTotalPrice": "%d",`, k) +
+			indent + `"CreateTime": 7` + "\n}"
+	}
+	d := newDecoder()
+	var p page
+	require.NoError(t, d.decodePage(shapedPage([]string{order(0)}), &p))
+	require.Len(t, d.shapes, 1)
+	long := 0
+	for _, m := range d.shapes[0].members {
+		if len(m.lit) > 32 {
+			long++
+		}
+	}
+	require.Equal(t, len(d.shapes[0].members), long, "every literal is long")
+	var orders []string
+	for k := range 50 {
+		orders = append(orders, order(k))
+	}
+	before := d.shapeHits
+	require.NoError(t, d.decodePage(shapedPage(orders), &p))
+	require.Equal(t, 50, d.shapeHits-before)
+	for k, o := range p.orders {
+		require.Equal(t, fmt.Sprint("n", k), o.OrderNo)
+		require.Equal(t, strconv.Itoa(k), o.Amount.String())
+		require.Equal(t, int64(7), o.CreateTime)
+	}
+	body := shapedPage(orders)
+	d.scanner.reset(body)
+	for start := range body {
+		if body[start] != '{' || start == 0 {
+			continue
+		}
+		var want []string
+		for name, cross := range crossVariants {
+			got := crossTrace(d, cross, d.shapes[0], start)
+			if want == nil {
+				want = got
+				continue
+			}
+			require.Equal(t, want, got, name)
+		}
+		require.Contains(t, want[len(want)-1], "crossed")
+	}
+}
