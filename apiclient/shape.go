@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 )
 
@@ -30,14 +31,20 @@ type shapeMember struct {
 	// a bit for each of its bytes, for a compare a byte a bit (AVX2).
 	words, masks [4]uint64
 	litMask      uint64
+	// room is how many bytes the body must hold past the literal's start,
+	// more than this, for the AVX2 loop to take the member: 32, or for a
+	// longer literal more than any body has (the caller's).
+	room int
 }
 
 // setWords fills m's words and masks from its literal, if it is short
 // enough.
 func (m *shapeMember) setWords() {
 	if len(m.lit) > 32 {
+		m.room = math.MaxInt
 		return
 	}
+	m.room = 32
 	var padded [32]byte
 	copy(padded[:], m.lit)
 	m.litMask = 1<<len(m.lit) - 1

@@ -67,13 +67,12 @@ TEXT ·crossMembersAVX2(SB), NOSPLIT, $0-121
 loop:
 	CMPQ DX, R11
 	JGE  all
-	// The literal: at most 32 bytes, with more than 32 left in b.
+	// The literal: at most 32 bytes, with more than 32 left in b (room is
+	// 32 for such a literal, and past any body for a longer one).
 	MOVQ shapeMember_lit+8(R12), CX
-	CMPQ CX, $32
-	JGT  long
 	MOVQ R8, AX
 	SUBQ BX, AX
-	CMPQ AX, $32
+	CMPQ AX, shapeMember_room(R12)
 	JLE  long
 	VMOVDQU   (SI)(BX*1), Y0
 	VPCMPEQB  shapeMember_words(R12), Y0, Y0

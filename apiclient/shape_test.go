@@ -772,4 +772,26 @@ func TestShapesWithLongLiterals(t *testing.T) {
 		}
 		require.Contains(t, want[len(want)-1], "crossed")
 	}
+	// A byte of a long literal changed is seen by every form.
+	one := []byte(shapedPage([]string{order(1), order(2)}))
+	start := len(shapedPage([]string{order(1)})) - 2 + 1
+	require.Equal(t, byte('{'), one[start])
+	for at := start + 1; at < start+len(order(2))-2; at++ {
+		body := slices.Clone(one)
+		if body[at] == ' ' {
+			body[at] = '\t'
+		} else {
+			body[at] ^= 0x20
+		}
+		d.scanner.reset(body)
+		var want []string
+		for name, cross := range crossVariants {
+			got := crossTrace(d, cross, d.shapes[0], start)
+			if want == nil {
+				want = got
+				continue
+			}
+			require.Equal(t, want, got, "%s, byte %d changed", name, at-start)
+		}
+	}
 }
