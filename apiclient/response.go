@@ -753,7 +753,8 @@ func (d *decoder) label(tok stringToken) string {
 }
 
 // keptFields is orderField for each value of kept, a string without
-// escapes (raw between its quotes), as a shape's reader finds it: in one
+// escapes (raw between its quotes) or an amount's or a time's plain
+// integer, as a shape's reader finds it: in one
 // loop, since a call for each, with its arguments, cost as much as the
 // label look-ups.
 func (d *decoder) keptFields(kept []keptValue, o *Order, no *orderNoRange, st *shapeState) {
@@ -774,9 +775,9 @@ func (d *decoder) keptFields(kept []keptValue, o *Order, no *orderNoRange, st *s
 		case fieldCurrency:
 			o.Currency = d.label(stringToken{raw: raw})
 		case fieldOrderTotalPrice:
-			st.amount = scalarField{val: raw, isString: true, set: true} // see scalarField
+			st.amount = scalarField{val: raw, isString: !v.number, set: true} // see scalarField
 		case fieldCreateTime:
-			st.createTime = scalarField{val: raw, isString: true, set: true}
+			st.createTime = scalarField{val: raw, isString: !v.number, set: true}
 		}
 	}
 }

@@ -231,10 +231,12 @@ func (d *decoder) readShape(sh *shape, o *Order, no *orderNoRange, st *shapeStat
 }
 
 // keptValue is a kept member's string without escapes, as crossMembers
-// records it: b[start:end] is its content.
+// records it: b[start:end] is its content; or, number set, an amount's
+// or a time's plain integer, b[start:end] its digits.
 type keptValue struct {
 	member, start, end int
 	field              field
+	number             bool
 }
 
 // maxKept is how many values one call of crossMembers records.
@@ -287,6 +289,18 @@ func crossMembersGeneric(b []byte, stops []uint64, ms []shapeMember, k, i int, k
 				continue
 			}
 			return i, k, n, crossedValue // escapes: the caller's
+		case m.field >= fieldOrderTotalPrice && (c-'1' <= 8 || c == '0'):
+			// An amount or a time sent as a plain integer.
+			end := i + 1
+			if c != '0' {
+				end = digitsEnd(b, i+1)
+			}
+			if n == maxKept || end >= len(b) || b[end]-'0' <= 9 || b[end] == '.' || b[end]|0x20 == 'e' {
+				return i, k, n, crossedValue
+			}
+			kept[n] = keptValue{member: k, start: i, end: end, field: m.field, number: true}
+			n++
+			i = end
 		case m.field != fieldOther:
 			return i, k, n, crossedValue
 		case c-'1' <= 8:

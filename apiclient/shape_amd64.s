@@ -268,7 +268,7 @@ kept:
 	JGE  value
 	MOVBLZX (SI)(BX*1), AX
 	CMPL AX, $0x22
-	JNE  value
+	JNE  keptNumber
 	LEAQ 1(BX), CX
 	NEXTSTOP(AX)
 	CMPQ  AX, R8
@@ -284,11 +284,66 @@ kept:
 	MOVQ  AX, keptValue_end(R13)
 	MOVBLZX shapeMember_field(R12), R14
 	MOVB  R14, keptValue_field(R13)
+	MOVB  $0, keptValue_number(R13)
 	INCQ  R10
 	LEAQ  1(AX), BX
 	INCQ  DX
 	ADDQ  $shapeMember__size, R12
 	JMP   loop
+
+keptNumber:
+	// An amount or a time sent as a plain integer (the two fields last
+	// in the list) is recorded as a number: its digits, then no digit
+	// after a lone 0, no fraction, no exponent.
+	MOVBLZX shapeMember_field(R12), R14
+	CMPL R14, $const_fieldOrderTotalPrice
+	JB   value
+	LEAQ 1(BX), R13
+	CMPL AX, $0x30
+	JEQ  keptZero
+	SUBL $0x31, AX
+	CMPL AX, $8
+	JA   value
+
+keptDigits:
+	CMPQ R13, R8
+	JGE  value
+	MOVBLZX (SI)(R13*1), AX
+	LEAL -0x30(AX), R14
+	CMPL R14, $9
+	JA   keptEnd
+	INCQ R13
+	JMP  keptDigits
+
+keptZero:
+	CMPQ R13, R8
+	JGE  value
+	MOVBLZX (SI)(R13*1), AX
+	LEAL -0x30(AX), R14
+	CMPL R14, $9
+	JBE  value
+
+keptEnd:
+	// AX is the byte after the digits, at R13.
+	CMPL AX, $0x2e
+	JEQ  value
+	ORL  $0x20, AX
+	CMPL AX, $0x65
+	JEQ  value
+	MOVQ R10, R14
+	SHLQ $5, R14 // keptValue__size
+	ADDQ R9, R14
+	MOVQ DX, keptValue_member(R14)
+	MOVQ BX, keptValue_start(R14)
+	MOVQ R13, keptValue_end(R14)
+	MOVBLZX shapeMember_field(R12), AX
+	MOVB AX, keptValue_field(R14)
+	MOVB $1, keptValue_number(R14)
+	INCQ R10
+	MOVQ R13, BX
+	INCQ DX
+	ADDQ $shapeMember__size, R12
+	JMP  loop
 
 all:
 	MOVB $const_crossedAll, AX

@@ -473,6 +473,17 @@ func crossTrace(d *decoder, cross func([]byte, []uint64, []shapeMember, int, int
 		var n int
 		i, k, n, at = cross(b, d.stops, sh.members, k, i, &kept)
 		for _, v := range kept[:n] {
+			if v.number {
+				// A plain integer, of an amount or a time: as the caller
+				// would have read it, below.
+				digits := string(b[v.start:v.end])
+				if v.field < fieldOrderTotalPrice || v.field != sh.members[v.member].field || digits == "" ||
+					strings.Trim(digits, "0123456789") != "" || (len(digits) > 1 && digits[0] == '0') {
+					return append(trace, fmt.Sprintf("bad record %v", v))
+				}
+				trace = append(trace, fmt.Sprintf("kept %d %d", v.member, v.start))
+				continue
+			}
 			if sh.members[v.member].field == fieldOther || v.field != sh.members[v.member].field ||
 				b[v.start-1] != '"' || b[v.end] != '"' {
 				return append(trace, fmt.Sprintf("bad record %v", v))
