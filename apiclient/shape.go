@@ -130,7 +130,8 @@ func (d *decoder) orderByShape(o *Order, no *orderNoRange) bool {
 	if len(b)-start > 8 {
 		key = binary.LittleEndian.Uint64(b[start+1:])
 		entry = &d.shapeIndex[shapeIndexSlot(key)]
-		if sh := entry.sh; sh != nil && entry.key == key && sh.members[0].at(b, start) {
+		// readShape compares the first literal too: no need of at here.
+		if sh := entry.sh; sh != nil && entry.key == key {
 			var st shapeState
 			if d.readShape(sh, o, no, &st) {
 				o.setAmountAndTime(st.amount, st.createTime)
