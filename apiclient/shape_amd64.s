@@ -205,10 +205,12 @@ number:
 	CMPL AX, $8
 	JA   value
 	LEAQ 1(BX), R13
+
+eightDigits:
 	// Eight bytes at a time, where eight are left: a byte is a digit iff,
 	// xored with '0', it is at most 9, i.e. adding 0x76 to its low seven
 	// bits carries nothing into bit 7 and its own bit 7 is clear.
-	LEAQ 9(BX), R14
+	LEAQ 8(R13), R14
 	CMPQ R14, R8
 	JG   digits
 	MOVQ (SI)(R13*1), AX
@@ -221,7 +223,11 @@ number:
 	ORQ  R14, AX
 	MOVQ $0x8080808080808080, R14
 	ANDQ R14, AX
-	JZ   digits // eight digits or more: a byte at a time
+	JNZ  notDigit
+	ADDQ $8, R13 // eight digits: the next eight (times, IDs)
+	JMP  eightDigits
+
+notDigit:
 	BSFQ AX, AX
 	SHRQ $3, AX
 	ADDQ AX, R13
