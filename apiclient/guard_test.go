@@ -41,10 +41,11 @@ func TestNothingReadsPastTheBody(t *testing.T) {
 		for range 4 {
 			orders = append(orders, shapedOrder(r, trial%3))
 		}
-		// An order whose last skipped values are a run of escapes, a long
-		// integer and a zero, so that cuts end inside each.
-		orders = append(orders, `{"Region":"hk","OrderNo":"1","OrderTotalPrice":"1","CreateTime":"1","OrganizationName":"`+
-			run+`","StartTime":176718841912345678,"PaidTime":0}`)
+		// An order whose last values are a run of escapes, a long integer
+		// and a zero, skipped, and a long integer kept, so that cuts end
+		// inside each.
+		orders = append(orders, `{"Region":"hk","OrderNo":"1","OrderTotalPrice":"1","OrganizationName":"`+
+			run+`","StartTime":176718841912345678,"PaidTime":0,"CreateTime":1767225600123456789012345678901234567890}`)
 		full := shapedPage(orders)
 		d := newDecoder()
 		var p page

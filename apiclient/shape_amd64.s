@@ -311,6 +311,32 @@ keptNumber:
 	CMPL AX, $8
 	JA   value
 
+keptEight:
+	// Eight at a time where eight are left, as for a skipped integer.
+	LEAQ 8(R13), R14
+	CMPQ R14, R8
+	JG   keptDigits
+	MOVQ (SI)(R13*1), AX
+	MOVQ $0x3030303030303030, R14
+	XORQ R14, AX
+	MOVQ $0x7f7f7f7f7f7f7f7f, R14
+	ANDQ AX, R14
+	MOVQ $0x7676767676767676, R15
+	ADDQ R15, R14
+	ORQ  R14, AX
+	MOVQ $0x8080808080808080, R14
+	ANDQ R14, AX
+	JNZ  keptNotDigit
+	ADDQ $8, R13
+	JMP  keptEight
+
+keptNotDigit:
+	BSFQ AX, AX
+	SHRQ $3, AX
+	ADDQ AX, R13
+	MOVBLZX (SI)(R13*1), AX
+	JMP  keptEnd
+
 keptDigits:
 	CMPQ R13, R8
 	JGE  value
