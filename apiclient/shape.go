@@ -326,6 +326,13 @@ func crossMembersGeneric(b []byte, stops []uint64, ms []shapeMember, k, i int, k
 	return i, k, n, crossedAll
 }
 
+// hasSentinel reports whether ms is followed, within its capacity, by the
+// sentinel member learnShape puts after a shape's last (room past any
+// body), which the AVX2 form of crossMembers needs to stop.
+func hasSentinel(ms []shapeMember) bool {
+	return cap(ms) > len(ms) && ms[:len(ms)+1][len(ms)].room == math.MaxInt
+}
+
 // toFront makes d.shapes[k] the most recently used shape.
 func (d *decoder) toFront(k int) {
 	if k > 0 {
@@ -395,7 +402,12 @@ func (d *decoder) learnShape(start, end int) {
 		members[k].setWords()
 	}
 	arena = append(arena, d.b[pos:end]...)
-	sh := &shape{members: append([]shapeMember(nil), members...), end: arena[len(arena)-(end-pos):]}
+	// A sentinel member past the last (within the slice's capacity) ends
+	// crossMembers' AVX2 loop: its room is past any body.
+	withSentinel := make([]shapeMember, len(members)+1)
+	copy(withSentinel, members)
+	withSentinel[len(members)].room = math.MaxInt
+	sh := &shape{members: withSentinel[:len(members)], end: arena[len(arena)-(end-pos):]}
 	if len(d.shapes) < maxShapes {
 		d.shapes = append(d.shapes, nil)
 	}

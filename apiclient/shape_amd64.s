@@ -65,8 +65,7 @@ TEXT ·crossMembersAVX2(SB), NOSPLIT, $0-121
 	ADDQ AX, R12
 
 loop:
-	CMPQ DX, R11
-	JGE  all
+	// No count of members: the sentinel after the last goes to long.
 	// The literal: at most 32 bytes, with more than 32 left in b (room is
 	// 32 for such a literal, and past any body for a longer one).
 	MOVQ shapeMember_lit+8(R12), CX
@@ -386,6 +385,8 @@ value:
 	JMP  ret
 
 long:
+	CMPQ DX, R11
+	JGE  all // the sentinel
 	MOVB $const_crossedLongLiteral, AX
 	JMP  ret
 

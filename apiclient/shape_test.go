@@ -806,3 +806,25 @@ func TestShapesWithLongLiterals(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossMembersWithoutASentinel: members not followed by the sentinel
+// learnShape adds (no room past them, or another member there) are
+// crossed by the Go form, alike.
+func TestCrossMembersWithoutASentinel(t *testing.T) {
+	order := `{"Region":"hk","Channel":0,"OrganizationName":"\u534ex","Quantity":12,"OrderNo":"1","OrderTotalPrice":"1","CreateTime":17}`
+	body := shapedPage([]string{order, order, order})
+	d := newDecoder()
+	var p page
+	require.NoError(t, d.decodePage(body, &p))
+	start := len(shapedPage([]string{order})) - len(order) - 2
+	ms := d.shapes[0].members
+	require.True(t, hasSentinel(ms))
+	var kept [maxKept]keptValue
+	i, k, n, at := crossMembersGeneric(body, d.stops, ms, 0, start, &kept)
+	for _, other := range [][]shapeMember{slices.Clip(ms), append(slices.Clip(ms), ms[0])[:len(ms)]} {
+		require.False(t, hasSentinel(other))
+		var kept2 [maxKept]keptValue
+		i2, k2, n2, at2 := crossMembers(body, d.stops, other, 0, start, &kept2)
+		require.Equal(t, []any{i, k, n, at, kept}, []any{i2, k2, n2, at2, kept2})
+	}
+}
