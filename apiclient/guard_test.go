@@ -45,7 +45,8 @@ func TestNothingReadsPastTheBody(t *testing.T) {
 		// and a zero, skipped, and a long integer kept, so that cuts end
 		// inside each.
 		orders = append(orders, `{"Region":"hk","OrderNo":"1","OrderTotalPrice":"1","OrganizationName":"`+
-			run+`","StartTime":176718841912345678,"PaidTime":0,"CreateTime":1767225600123456789012345678901234567890}`)
+			run+`","StartTime":176718841912345678,"PaidTime":0,"CreateTime":1767225600123456789012345678901234567890,"`+
+			strings.Repeat("K", 28)+`":1}`) // a literal of 32 bytes, the loop's most
 		full := shapedPage(orders)
 		d := newDecoder()
 		var p page

@@ -315,6 +315,7 @@ type decoder struct {
 	// turns them off, for tests that compare both paths.
 	shapes      []*shape
 	shapeIndex  [shapeIndexSlots]shapeIndexEntry
+	shapeClock  uint64 // counts shapes' uses, for shape.used
 	learns      int
 	shapeMisses int
 	shapeHits   int

@@ -73,6 +73,7 @@ func (m *shapeMember) at(b []byte, i int) bool {
 type shape struct {
 	members []shapeMember
 	end     []byte // from the last value's end through the closing brace
+	used    uint64 // the decoder's shapeClock when it last read an order or was learnt
 }
 
 // The bounds of the shapes a decoder keeps, so that an API whose every
@@ -135,12 +136,18 @@ func (d *decoder) orderByShape(o *Order, no *orderNoRange) bool {
 			var st shapeState
 			if d.readShape(sh, o, no, &st) {
 				o.setAmountAndTime(st.amount, st.createTime)
+				d.shapeClock++
+				sh.used = d.shapeClock // for learnShape to give up the least recently used
 				d.shapeHits++
 				return true
 			}
+			// Not an attempt of the list's (a hint that names another
+			// shape, its first literal unchecked): the order still has
+			// maxShapeAttempts there, and counts as a miss only if no
+			// shape takes it.
 			d.i, d.orderNos, d.valueText = start, d.orderNos[:orderNos], d.valueText[:0]
 			*o, *no = Order{}, orderNoRange{}
-			tried, attempts = sh, 1
+			tried = sh
 		}
 	}
 	for k, sh := range d.shapes {
@@ -154,6 +161,8 @@ func (d *decoder) orderByShape(o *Order, no *orderNoRange) bool {
 		if d.readShape(sh, o, no, &st) {
 			o.setAmountAndTime(st.amount, st.createTime)
 			d.toFront(k)
+			d.shapeClock++
+			sh.used = d.shapeClock
 			if entry != nil {
 				*entry = shapeIndexEntry{key: key, sh: sh}
 			}
@@ -166,7 +175,7 @@ func (d *decoder) orderByShape(o *Order, no *orderNoRange) bool {
 			break
 		}
 	}
-	if attempts > 0 {
+	if attempts > 0 || tried != nil {
 		d.shapeMisses++
 	}
 	return false
@@ -388,9 +397,11 @@ func (d *decoder) learnShape(start, end int) {
 	if d.i != end || len(members) == 0 || end-pos > maxShapeLiteral {
 		return
 	}
+	d.shapeClock++
 	for k, s := range d.shapes {
 		if s.same(&shape{members: members, end: d.b[pos:end]}) {
 			d.toFront(k)
+			s.used = d.shapeClock
 			return
 		}
 	}
@@ -407,11 +418,19 @@ func (d *decoder) learnShape(start, end int) {
 	withSentinel := make([]shapeMember, len(members)+1)
 	copy(withSentinel, members)
 	withSentinel[len(members)].room = math.MaxInt
-	sh := &shape{members: withSentinel[:len(members)], end: arena[len(arena)-(end-pos):]}
+	sh := &shape{members: withSentinel[:len(members)], end: arena[len(arena)-(end-pos):], used: d.shapeClock}
 	if len(d.shapes) < maxShapes {
 		d.shapes = append(d.shapes, nil)
 	}
-	d.toFront(len(d.shapes) - 1) // the last, least recently used, goes
+	// The least recently used goes: the last of the list (which orders
+	// the tries) unless the index read orders by another since.
+	last := len(d.shapes) - 1
+	for k, s := range d.shapes {
+		if s != nil && d.shapes[last] != nil && s.used < d.shapes[last].used {
+			last = k
+		}
+	}
+	d.toFront(last)
 	if gone := d.shapes[0]; gone != nil {
 		for i := range d.shapeIndex {
 			if d.shapeIndex[i].sh == gone {

@@ -215,19 +215,23 @@ func TestShapeIndexIsAHint(t *testing.T) {
 		`{"Region":"r","B":"b","OrderNo":"n%d","OrderTotalPrice":"%d","CreateTime":"1"}`,
 		`{"OrderNo":"n%d","Region":"r","OrderTotalPrice":"%d","CreateTime":"1"}`,
 		`{ "Region": "r", "OrderNo": "n%d", "OrderTotalPrice": "%d", "CreateTime": "1" }`,
+		// The index's key of the first two, another first literal.
+		`{"Region" :"r","A":1,"OrderNo":"n%d","OrderTotalPrice":"%d","CreateTime":"1"}`,
 	}
 	var first []string
 	for _, f := range shapes {
 		first = append(first, fmt.Sprintf(f, 0, 0))
 	}
-	require.NoError(t, d.decodePage(shapedPage(first), &p))
+	for range 2 { // maxLearnsPerPage a page
+		require.NoError(t, d.decodePage(shapedPage(first), &p))
+	}
 	require.Len(t, d.shapes, len(shapes))
 	r := rand.New(rand.NewPCG(5, 6))
 	before := d.shapeHits
 	for pg := range 5 {
 		var orders []string
 		for k := range 100 {
-			f := shapes[k%2] // the two that share the index's key, in turn
+			f := shapes[[]int{0, 1, 4}[k%3]] // the three that share the index's key, in turn
 			if pg >= 2 {
 				f = shapes[r.IntN(len(shapes))]
 			}
@@ -826,5 +830,45 @@ func TestCrossMembersWithoutASentinel(t *testing.T) {
 		var kept2 [maxKept]keptValue
 		i2, k2, n2, at2 := crossMembers(body, d.stops, other, 0, start, &kept2)
 		require.Equal(t, []any{i, k, n, at, kept}, []any{i2, k2, n2, at2, kept2})
+	}
+}
+
+// TestShapeReadThroughTheIndexStays: a shape that reads orders on every
+// page through the index is not the one given up when new shapes come,
+// though it is never tried from the list again.
+func TestShapeReadThroughTheIndexStays(t *testing.T) {
+	a := `{"Region":"r","OrderNo":"a","OrderTotalPrice":"1","CreateTime":"1"}`
+	d := newDecoder()
+	var p page
+	require.NoError(t, d.decodePage(shapedPage([]string{a, a}), &p))
+	for pg := range 8 {
+		orders := []string{a, a}
+		for k := range 4 {
+			orders = append(orders, fmt.Sprintf(`{"New%d_%d":1,"OrderTotalPrice":"1","CreateTime":"1"}`, pg, k))
+		}
+		before := d.shapeHits
+		require.NoError(t, d.decodePage(shapedPage(orders), &p))
+		require.Equal(t, 2, d.shapeHits-before, "page %d: both orders of the shape in use by it", pg)
+	}
+}
+
+// TestKeptIntegersReadAsMemberByMember: an amount or a time sent as a
+// number, of every awkward kind (bytes next to the digits, below and above
+// them, a colon, bytes past 0x7f, long runs), reads by shape exactly as
+// member by member reads it, or is refused alike.
+func TestKeptIntegersReadAsMemberByMember(t *testing.T) {
+	values := []string{"0", "00", "01", "-0", "-1", "1.5", "1e3", "1E3", "0e1", ":", "1:", "1:2345678", "12345678:",
+		"1\xb02345678", "1\x802", "9/", "1/0", "123456789/", "12345678", "123456789", "1234567890123456",
+		"12345678901234567", "1234567890123456789012345678901234567890", "1234567890123456.5", "12345678e2", "1x"}
+	for _, amount := range values {
+		for _, created := range []string{"1767225600", `"1767225600"`} {
+			for _, v := range [][2]string{{amount, created}, {created, amount}} {
+				order := `{"Region":"r","OrderTotalPrice":` + v[0] + `,"CreateTime":` + v[1] + `,"Status":1}`
+				plain := `{"Region":"r","OrderTotalPrice":"1","CreateTime":2,"Status":1}`
+				warm := shapedPage([]string{plain, plain})
+				decodeBoth(t, warm, shapedPage([]string{plain, order, plain}))
+				decodeBoth(t, warm, []byte(string(shapedPage([]string{plain, order}))[:len(shapedPage([]string{plain}))+len(order)-1]))
+			}
+		}
 	}
 }
