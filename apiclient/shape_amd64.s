@@ -25,6 +25,23 @@ SPLAT(escCase, 0x2020202020202020)
 SPLAT(escLetter, 0x6161616161616161)
 SPLAT(escFive, 0x0505050505050505)
 
+// NONDIGITS: AX has bit 7 set in each of the eight bytes at R13 that is
+// no digit, and no other bit: a byte is a digit iff, xored with '0', it
+// is at most 9, i.e. adding 0x76 to its low seven bits carries nothing
+// into bit 7 and its own bit 7 is clear. Eight bytes must be left; R14
+// and R15 are lost.
+#define NONDIGITS \
+	MOVQ (SI)(R13*1), AX           \
+	MOVQ $0x3030303030303030, R14  \
+	XORQ R14, AX                   \
+	MOVQ $0x7f7f7f7f7f7f7f7f, R14  \
+	ANDQ AX, R14                   \
+	MOVQ $0x7676767676767676, R15  \
+	ADDQ R15, R14                  \
+	ORQ  R14, AX                   \
+	MOVQ $0x8080808080808080, R14  \
+	ANDQ R14, AX
+
 // NEXTSTOP(out): out is the first stop at or after CX, if one is within
 // the 64 bytes from it: stopWindow(stops, CX), the two words shifted by
 // SHRD. Else, or past the index, the value is the caller's. R13 and R14
@@ -206,22 +223,11 @@ number:
 	LEAQ 1(BX), R13
 
 eightDigits:
-	// Eight bytes at a time, where eight are left: a byte is a digit iff,
-	// xored with '0', it is at most 9, i.e. adding 0x76 to its low seven
-	// bits carries nothing into bit 7 and its own bit 7 is clear.
+	// Eight bytes at a time, where eight are left.
 	LEAQ 8(R13), R14
 	CMPQ R14, R8
 	JG   digits
-	MOVQ (SI)(R13*1), AX
-	MOVQ $0x3030303030303030, R14
-	XORQ R14, AX
-	MOVQ $0x7f7f7f7f7f7f7f7f, R14
-	ANDQ AX, R14
-	MOVQ $0x7676767676767676, R15
-	ADDQ R15, R14
-	ORQ  R14, AX
-	MOVQ $0x8080808080808080, R14
-	ANDQ R14, AX
+	NONDIGITS
 	JNZ  notDigit
 	ADDQ $8, R13 // eight digits: the next eight (times, IDs)
 	JMP  eightDigits
@@ -315,16 +321,7 @@ keptEight:
 	LEAQ 8(R13), R14
 	CMPQ R14, R8
 	JG   keptDigits
-	MOVQ (SI)(R13*1), AX
-	MOVQ $0x3030303030303030, R14
-	XORQ R14, AX
-	MOVQ $0x7f7f7f7f7f7f7f7f, R14
-	ANDQ AX, R14
-	MOVQ $0x7676767676767676, R15
-	ADDQ R15, R14
-	ORQ  R14, AX
-	MOVQ $0x8080808080808080, R14
-	ANDQ R14, AX
+	NONDIGITS
 	JNZ  keptNotDigit
 	ADDQ $8, R13
 	JMP  keptEight

@@ -445,16 +445,7 @@ func TestCrossVariantsAgree(t *testing.T) {
 				continue
 			}
 			for _, sh := range d.shapes {
-				var want []string
-				first := true
-				for name, cross := range crossVariants {
-					got := crossTrace(d, cross, sh, start)
-					if first {
-						want, first = got, false
-						continue
-					}
-					require.Equal(t, want, got, "%s from byte %d of %q", name, start, body)
-				}
+				want := agreedTrace(t, d, sh, start, fmt.Sprintf("from byte %d of %q", start, body))
 				seen[strings.Fields(want[len(want)-1])[0]]++
 			}
 		}
@@ -463,6 +454,23 @@ func TestCrossVariantsAgree(t *testing.T) {
 	for _, end := range []string{"crossed", "mismatch", "refused"} {
 		require.Positive(t, seen[end], "no order ended %s", end)
 	}
+}
+
+// agreedTrace is crossTrace of every form of crossMembers this machine
+// runs, which must all give the same.
+func agreedTrace(t *testing.T, d *decoder, sh *shape, start int, what string) []string {
+	t.Helper()
+	var want []string
+	wantName := ""
+	for name, cross := range crossVariants {
+		got := crossTrace(d, cross, sh, start)
+		if want == nil {
+			want, wantName = got, name
+			continue
+		}
+		require.Equal(t, want, got, "%s against %s: %s", name, wantName, what)
+	}
+	return want
 }
 
 // crossTrace reads the order at start by sh with cross, doing the
@@ -641,16 +649,7 @@ func TestCrossVariantsAgreeOnEscapeRuns(t *testing.T) {
 				d.scanner.reset(body)
 				start := len(shapedPage([]string{plain, plain})) - 2 + 1
 				require.Equal(t, byte('{'), body[start])
-				var want []string
-				first := true
-				for name, cross := range crossVariants {
-					got := crossTrace(d, cross, d.shapes[0], start)
-					if first {
-						want, first = got, false
-						continue
-					}
-					require.Equal(t, want, got, "%s: run of %d, byte %d = %q: %s", name, n, j, c, order)
-				}
+				want := agreedTrace(t, d, d.shapes[0], start, fmt.Sprintf("run of %d, byte %d = %q: %s", n, j, c, order))
 				if j < 0 {
 					require.Contains(t, want[len(want)-1], "crossed", "the run itself is valid")
 				}
@@ -776,15 +775,7 @@ func TestShapesWithLongLiterals(t *testing.T) {
 		if body[start] != '{' || start == 0 {
 			continue
 		}
-		var want []string
-		for name, cross := range crossVariants {
-			got := crossTrace(d, cross, d.shapes[0], start)
-			if want == nil {
-				want = got
-				continue
-			}
-			require.Equal(t, want, got, name)
-		}
+		want := agreedTrace(t, d, d.shapes[0], start, "")
 		require.Contains(t, want[len(want)-1], "crossed")
 	}
 	// A byte of a long literal changed is seen by every form.
@@ -799,15 +790,7 @@ func TestShapesWithLongLiterals(t *testing.T) {
 			body[at] ^= 0x20
 		}
 		d.scanner.reset(body)
-		var want []string
-		for name, cross := range crossVariants {
-			got := crossTrace(d, cross, d.shapes[0], start)
-			if want == nil {
-				want = got
-				continue
-			}
-			require.Equal(t, want, got, "%s, byte %d changed", name, at-start)
-		}
+		agreedTrace(t, d, d.shapes[0], start, fmt.Sprintf("byte %d changed", at-start))
 	}
 }
 
