@@ -213,14 +213,15 @@ next:
 	JMP  stop
 
 number:
-	// An integer that does not begin with 0: its digits, then no fraction
-	// or exponent. A zero is one digit (zero, below).
+	// A plain integer, skipped or kept (from keptNumber): its digits, the
+	// first not 0 or a lone 0, then no fraction or exponent. AX is its
+	// first byte.
+	LEAQ 1(BX), R13
 	CMPL AX, $0x30
 	JEQ  zero
 	SUBL $0x31, AX
 	CMPL AX, $8
 	JA   value
-	LEAQ 1(BX), R13
 
 eightDigits:
 	// Eight bytes at a time, where eight are left.
@@ -250,11 +251,15 @@ digits:
 	JMP  digits
 
 digitsEnd:
+	// AX is the byte after the digits, at R13.
 	CMPL AX, $0x2e
 	JEQ  value
 	ORL  $0x20, AX
 	CMPL AX, $0x65
 	JEQ  value
+	MOVBLZX shapeMember_field(R12), R14
+	TESTL R14, R14
+	JNZ  keptInteger
 	MOVQ R13, BX
 	INCQ DX
 	ADDQ $shapeMember__size, R12
@@ -263,7 +268,6 @@ digitsEnd:
 zero:
 	// A zero: plain if no digit, fraction or exponent follows (as for any
 	// integer, at digitsEnd).
-	LEAQ 1(BX), R13
 	CMPQ R13, R8
 	JGE  value
 	MOVBLZX (SI)(R13*1), AX
@@ -304,60 +308,14 @@ kept:
 
 keptNumber:
 	// An amount or a time sent as a plain integer (the two fields last
-	// in the list) is recorded as a number: its digits, then no digit
-	// after a lone 0, no fraction, no exponent.
+	// in the list) is recorded as a number, read as a skipped one is.
 	MOVBLZX shapeMember_field(R12), R14
 	CMPL R14, $const_fieldOrderTotalPrice
 	JB   value
-	LEAQ 1(BX), R13
-	CMPL AX, $0x30
-	JEQ  keptZero
-	SUBL $0x31, AX
-	CMPL AX, $8
-	JA   value
+	JMP  number
 
-keptEight:
-	// Eight at a time where eight are left, as for a skipped integer.
-	LEAQ 8(R13), R14
-	CMPQ R14, R8
-	JG   keptDigits
-	NONDIGITS
-	JNZ  keptNotDigit
-	ADDQ $8, R13
-	JMP  keptEight
-
-keptNotDigit:
-	BSFQ AX, AX
-	SHRQ $3, AX
-	ADDQ AX, R13
-	MOVBLZX (SI)(R13*1), AX
-	JMP  keptEnd
-
-keptDigits:
-	CMPQ R13, R8
-	JGE  value
-	MOVBLZX (SI)(R13*1), AX
-	LEAL -0x30(AX), R14
-	CMPL R14, $9
-	JA   keptEnd
-	INCQ R13
-	JMP  keptDigits
-
-keptZero:
-	CMPQ R13, R8
-	JGE  value
-	MOVBLZX (SI)(R13*1), AX
-	LEAL -0x30(AX), R14
-	CMPL R14, $9
-	JBE  value
-
-keptEnd:
-	// AX is the byte after the digits, at R13.
-	CMPL AX, $0x2e
-	JEQ  value
-	ORL  $0x20, AX
-	CMPL AX, $0x65
-	JEQ  value
+keptInteger:
+	// The kept integer of keptNumber, BX to R13.
 	MOVQ R10, R14
 	SHLQ $5, R14 // keptValue__size
 	ADDQ R9, R14
