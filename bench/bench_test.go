@@ -5,8 +5,10 @@ import (
 	"context"
 	"flag"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,4 +240,48 @@ func BenchmarkNaive(b *testing.B) {
 		}
 	}
 	report(b, tg)
+}
+
+// countingConn counts the reads made on a connection.
+type countingConn struct {
+	net.Conn
+	reads *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	c.reads.Add(1)
+	return c.Conn.Read(p)
+}
+
+// TestRawReadsBodiesAsTheClientDoes holds the raw baseline to the reads
+// apiclient makes: a body read into a buffer with room for it takes a few
+// reads, as in the client. Read through io.Discard (8 KiB at a time) a
+// 110 kB body takes at least 14, which made the baseline slower than it is.
+func TestRawReadsBodiesAsTheClientDoes(t *testing.T) {
+	tg, api := target(t, testOrders(), simapi.SortDesc, true)
+	defer api.Close()
+	ctx := context.Background()
+	s, err := NewSweeper(tg, 4)
+	require.NoError(t, err)
+	_, _, reqs, err := Learn(ctx, s, api.Rec)
+	require.NoError(t, err)
+
+	raw := NewRaw(tg, 4)
+	var reads atomic.Int64
+	tr := raw.hc.Transport.(*http.Transport)
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{c, &reads}, nil
+	}
+	n, err := raw.Run(ctx, reqs)
+	require.NoError(t, err)
+	perBody := float64(n) / float64(len(reqs))
+	perRequest := float64(reads.Load()) / float64(len(reqs))
+	t.Logf("%d requests, %.0f bytes a body, %.1f reads a request", len(reqs), perBody, perRequest)
+	require.Greater(t, perBody, float64(64<<10), "bodies too small to tell")
+	require.Less(t, perRequest, 8.0, "reads a request")
 }

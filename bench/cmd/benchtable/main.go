@@ -283,20 +283,21 @@ func table(o options) (requestsRow, error) {
 	fmt.Printf("simulated API: separate process on 127.0.0.1, answers memoised (warm for every contender)\n")
 	fmt.Printf("raw fetch: the steady sweep's requests as fakeapi recorded them, replayed signed; every measured\n")
 	fmt.Printf("sweep and replay recorded again and matched request for request, byte for byte; median of %d runs\n\n", o.reps)
-	fmt.Printf("%-30s %9s %11s %9s %13s %11s %12s %12s\n", "contender", "wall", "orders/s", "B/order", "allocs/order",
-		"peak heap", "CPU µs/ord", "API µs/ord")
-	line := func(name string, m bench.Measurement) {
-		fmt.Printf("%-30s %8.2fs %11.0f %9.0f %13.2f %8.1f MiB %12.2f %12.2f\n", name, m.Wall.Seconds(), orders/m.Wall.Seconds(),
+	fmt.Printf("%-30s %9s %11s %9s %13s %11s %12s %12s %12s\n", "contender", "wall", "orders/s", "B/order", "allocs/order",
+		"peak heap", "CPU µs/ord", "API µs/ord", "API sw/req")
+	line := func(name string, m bench.Measurement, requests int) {
+		fmt.Printf("%-30s %8.2fs %11.0f %9.0f %13.2f %8.1f MiB %12.2f %12.2f %12.2f\n", name, m.Wall.Seconds(), orders/m.Wall.Seconds(),
 			float64(m.Bytes)/orders, float64(m.Allocs)/orders, float64(m.PeakHeap)/(1<<20),
-			float64(m.CPU.Microseconds())/orders, float64(m.ServerCPU.Microseconds())/orders)
+			float64(m.CPU.Microseconds())/orders, float64(m.ServerCPU.Microseconds())/orders,
+			float64(m.ServerSwitches)/float64(requests))
 	}
 	r, s := bench.Median(raws), bench.Median(sweeps)
-	line(fmt.Sprintf("raw fetch (concurrency %d)", o.conc), r)
-	line(fmt.Sprintf("steady sweep (concurrency %d)", o.conc), s)
+	line(fmt.Sprintf("raw fetch (concurrency %d)", o.conc), r, len(reqs))
+	line(fmt.Sprintf("steady sweep (concurrency %d)", o.conc), s, len(reqs))
 	var n bench.Measurement
 	if o.naive {
 		n = bench.Median(naives)
-		line("naive (sequential)", n)
+		line("naive (sequential)", n, tg.Pages())
 	}
 	fmt.Println()
 	sr := s.Wall.Seconds() / r.Wall.Seconds()
