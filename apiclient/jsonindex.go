@@ -11,15 +11,20 @@ import "math/bits"
 // The pass is AVX2 or SSE2 on amd64 (jsonindex_amd64.s), eight bytes at a
 // time elsewhere (indexBlocksGeneric); each is checked against a byte loop.
 
-// indexStops sets stops to the stop bitmap of b, reusing its backing array.
-// One zero word follows the bitmap, so that nextStop can always read two.
+// paddingWords is how many zero words follow the bitmap of a body: two,
+// so that a window of two words from any place up to len(b) can be read
+// without a check (crossMembersAVX2 does).
+const paddingWords = 2
+
+// indexStops sets stops to the stop bitmap of b, reusing its backing array,
+// and the zero words of paddingWords after it.
 func indexStops(b []byte, stops []uint64) []uint64 {
 	words := (len(b) + 63) / 64
-	if cap(stops) < words+1 {
-		stops = make([]uint64, words+1, words+1+words/4)
+	if cap(stops) < words+paddingWords {
+		stops = make([]uint64, words+paddingWords, words+paddingWords+words/4)
 	}
-	stops = stops[:words+1]
-	stops[words] = 0
+	stops = stops[:words+paddingWords]
+	stops[words], stops[words+1] = 0, 0
 	full := len(b) / 64
 	if full > 0 {
 		indexBlocks(b[:full*64], stops[:full])

@@ -19,9 +19,11 @@ import "unsafe"
 //
 // The AVX2 form needs ms followed, within its capacity, by a sentinel
 // member whose room is past any body (learnShape makes one), which ends
-// its loop without a count of members.
+// its loop without a count of members; and stops as indexStops makes it,
+// with its zero words past the body's, which spare the loop a bounds
+// check at each stop.
 func crossMembers(b []byte, stops []uint64, ms []shapeMember, k, i int, kept *[maxKept]keptValue) (int, int, int, crossed) {
-	if hasAVX2 && hasSentinel(ms) {
+	if hasAVX2 && hasSentinel(ms) && len(stops) >= (len(b)+63)/64+paddingWords {
 		return crossMembersAVX2(b, stops, ms, k, i, kept)
 	}
 	return crossMembersGeneric(b, stops, ms, k, i, kept)
@@ -35,6 +37,9 @@ var crossVariants = func() map[string]func([]byte, []uint64, []shapeMember, int,
 		v["avx2"] = func(b []byte, stops []uint64, ms []shapeMember, k, i int, kept *[maxKept]keptValue) (int, int, int, crossed) {
 			if !hasSentinel(ms) {
 				panic("crossMembersAVX2 without a sentinel member")
+			}
+			if len(stops) < (len(b)+63)/64+paddingWords {
+				panic("crossMembersAVX2 without the index's zero words")
 			}
 			return crossMembersAVX2(b, stops, ms, k, i, kept)
 		}
