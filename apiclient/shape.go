@@ -28,7 +28,8 @@ type shapeMember struct {
 	field field
 	// words and masks hold a literal of up to 32 bytes as four words, the
 	// bytes past its end masked out: compared without a loop. litMask has
-	// a bit for each of its bytes, for a compare a byte a bit (AVX2).
+	// a bit for each of its bytes, for a compare a byte a bit (AVX2); it is
+	// exitMask for a longer literal and for the sentinel.
 	words, masks [4]uint64
 	litMask      uint64
 	// room is how many bytes the body must hold past the literal's start,
@@ -37,11 +38,16 @@ type shapeMember struct {
 	room int
 }
 
+// exitMask is the litMask of a member the AVX2 loop leaves to its caller:
+// its compare inverts 32 bits into a word whose high half is all ones, so
+// bit 32 fails every compare, and tells the loop why it stopped.
+const exitMask = 1 << 32
+
 // setWords fills m's words and masks from its literal, if it is short
 // enough.
 func (m *shapeMember) setWords() {
 	if len(m.lit) > 32 {
-		m.room = math.MaxInt
+		m.room, m.litMask = math.MaxInt, exitMask
 		return
 	}
 	m.room = 32
@@ -337,9 +343,14 @@ func crossMembersGeneric(b []byte, stops []uint64, ms []shapeMember, k, i int, k
 
 // hasSentinel reports whether ms is followed, within its capacity, by the
 // sentinel member learnShape puts after a shape's last (room past any
-// body), which the AVX2 form of crossMembers needs to stop.
+// body, and exitMask), which the AVX2 form of crossMembers needs to stop.
+// A member with a long literal does as well.
 func hasSentinel(ms []shapeMember) bool {
-	return cap(ms) > len(ms) && ms[:len(ms)+1][len(ms)].room == math.MaxInt
+	if cap(ms) == len(ms) {
+		return false
+	}
+	m := &ms[:len(ms)+1][len(ms)]
+	return m.room == math.MaxInt && m.litMask == exitMask
 }
 
 // toFront makes d.shapes[k] the most recently used shape.
@@ -418,6 +429,7 @@ func (d *decoder) learnShape(start, end int) {
 	withSentinel := make([]shapeMember, len(members)+1)
 	copy(withSentinel, members)
 	withSentinel[len(members)].room = math.MaxInt
+	withSentinel[len(members)].litMask = exitMask
 	sh := &shape{members: withSentinel[:len(members)], end: arena[len(arena)-(end-pos):], used: d.shapeClock}
 	if len(d.shapes) < maxShapes {
 		d.shapes = append(d.shapes, nil)

@@ -64,14 +64,14 @@ SPLAT(escFive, 0x0505050505050505)
 // crossMembersGeneric in effect, and more: it also crosses skipped strings
 // with escapes, checked as scanner.escapes checks them. Whatever it does
 // not take, it leaves to the caller, which decides. Registers: SI b, R8
-// len(b), DI stops, R11 len(ms), R12 &ms[k], DX k, BX i, R9 kept, R10 the
+// len(b), DI stops, R11 len(b)-32, R12 &ms[k], DX k, BX i, R9 kept, R10 the
 // values recorded in it.
 TEXT ·crossMembersAVX2(SB), NOSPLIT, $0-121
 	MOVQ b_base+0(FP), SI
 	MOVQ b_len+8(FP), R8
 	MOVQ stops_base+24(FP), DI
 	MOVQ ms_base+48(FP), R12
-	MOVQ ms_len+56(FP), R11
+	LEAQ -32(R8), R11
 	MOVQ k+72(FP), DX
 	MOVQ i+80(FP), BX
 	MOVQ kept+88(FP), R9
@@ -81,18 +81,18 @@ TEXT ·crossMembersAVX2(SB), NOSPLIT, $0-121
 	ADDQ AX, R12
 
 loop:
-	// No count of members: the sentinel after the last goes to long.
-	// The literal: at most 32 bytes, with more than 32 left in b (room is
-	// 32 for such a literal, and past any body for a longer one).
+	// The literal: at most 32 bytes, with more than 32 left in b. A
+	// longer one, and the sentinel after the last member (no count of
+	// members), have exitMask for litMask, which no compare passes: the
+	// 32 bits of the compare are inverted into a word whose high half is
+	// all ones.
 	MOVQ shapeMember_lit+8(R12), CX
-	MOVQ R8, AX
-	SUBQ BX, AX
-	CMPQ AX, shapeMember_room(R12)
-	JLE  long
+	CMPQ BX, R11
+	JGE  long
 	VMOVDQU   (SI)(BX*1), Y0
 	VPCMPEQB  shapeMember_words(R12), Y0, Y0
 	VPMOVMSKB Y0, AX
-	NOTL AX
+	NOTQ AX
 	ANDQ shapeMember_litMask(R12), AX
 	JNZ  mismatch
 	ADDQ CX, BX
@@ -335,12 +335,15 @@ value:
 	JMP  ret
 
 long:
-	CMPQ DX, R11
+	// A literal over 32 bytes or near the body's end, or the sentinel.
+	CMPQ DX, ms_len+56(FP)
 	JGE  all // the sentinel
 	MOVB $const_crossedLongLiteral, AX
 	JMP  ret
 
 mismatch:
+	BTQ  $32, AX
+	JCS  long // exitMask
 	MOVB $const_crossedMismatch, AX
 
 ret:
