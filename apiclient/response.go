@@ -297,6 +297,7 @@ type decoder struct {
 	// regions, models, product codes and currencies are few.
 	labels map[string]string
 	recent [recentSlots]recentLabel
+	short  [shortSlots]shortLabel
 	// orderNos holds the page's order numbers back to back; orderNoAt[i]
 	// is where order i's lies in it.
 	orderNos  []byte
@@ -768,19 +769,80 @@ func (d *decoder) keptFields(kept []keptValue, o *Order, no *orderNoRange, st *s
 			d.orderNos = stringToken{raw: raw}.appendText(d.orderNos)
 			*no = orderNoRange{start: start, end: len(d.orderNos), set: true}
 		case fieldRegion:
-			o.Region = d.label(stringToken{raw: raw})
+			o.Region = d.keptLabel(b, v.start, v.end)
 		case fieldModelID:
-			o.ModelID = d.label(stringToken{raw: raw})
+			o.ModelID = d.keptLabel(b, v.start, v.end)
 		case fieldProductCode:
-			o.ProductCode = d.label(stringToken{raw: raw})
+			o.ProductCode = d.keptLabel(b, v.start, v.end)
 		case fieldCurrency:
-			o.Currency = d.label(stringToken{raw: raw})
+			o.Currency = d.keptLabel(b, v.start, v.end)
 		case fieldOrderTotalPrice:
 			st.amount = scalarField{val: raw, isString: !v.number, set: true} // see scalarField
 		case fieldCreateTime:
 			st.createTime = scalarField{val: raw, isString: !v.number, set: true}
 		}
 	}
+}
+
+// keptLabel is label for b[start:end], a string without escapes that
+// crossMembers recorded. A value of at most 16 bytes, with 16 bytes of b
+// from its start, is looked up by its bytes as two words and its length,
+// with no call and no hash of its bytes: most label values are short, and
+// four of them an order went through label's compare for some 100
+// instructions each.
+func (d *decoder) keptLabel(b []byte, start, end int) string {
+	n := end - start
+	if uint(n) <= 16 && start >= 0 && start <= len(b)-16 {
+		w := b[start : start+16 : start+16]
+		m := &shortMasks[n]
+		lo := binary.LittleEndian.Uint64(w[:8]) & m[0]
+		hi := binary.LittleEndian.Uint64(w[8:]) & m[1]
+		// Two slots a value: a few values share a slot at random, and
+		// two that alternate in a page would push each other out.
+		slot := shortSlot(lo, hi, n)
+		e := &d.short[slot]
+		if e.lo == lo && e.hi == hi && int(e.size) == n+1 {
+			return e.text
+		}
+		if f := &d.short[slot^1]; f.lo == lo && f.hi == hi && int(f.size) == n+1 {
+			return f.text
+		} else if e.size != 0 && f.size == 0 {
+			e = f
+		}
+		text := d.label(stringToken{raw: b[start:end]})
+		*e = shortLabel{lo: lo, hi: hi, size: uint8(n + 1), text: text}
+		return text
+	}
+	return d.label(stringToken{raw: b[start:end]})
+}
+
+// shortLabel is a slot of keptLabel's cache: a value's bytes as two words
+// (zero past its end) and its length plus one (0: an empty slot).
+type shortLabel struct {
+	lo, hi uint64
+	size   uint8
+	text   string
+}
+
+const shortSlots = 128 // a power of two
+
+// shortMasks[n] keeps the first n of 16 bytes, as two words.
+var shortMasks = func() (m [17][2]uint64) {
+	for n := range m {
+		for k := range 2 {
+			if bytes := min(max(n-8*k, 0), 8); bytes == 8 {
+				m[n][k] = ^uint64(0)
+			} else {
+				m[n][k] = 1<<(8*bytes) - 1
+			}
+		}
+	}
+	return m
+}()
+
+func shortSlot(lo, hi uint64, n int) int {
+	h := (lo ^ hi*0x9e3779b97f4a7c15 ^ uint64(n)) * 0xff51afd7ed558ccd
+	return int(h >> (64 - 7)) // 2^7 = shortSlots
 }
 
 // recentLabel is a slot of the decoder's cache of label values in front of

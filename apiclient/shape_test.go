@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -386,6 +387,55 @@ func TestRecentLabelsKeepTheirValues(t *testing.T) {
 		for k, o := range p.orders {
 			require.Equal(t, want[k], o.Region, "order %d", k)
 			require.Equal(t, want[k], o.ModelID, "order %d", k)
+		}
+	}
+}
+
+// TestShortLabelsByTheirWords: keptLabel's cache of short values (two
+// words and a length) reads every value right: lengths 0 to 17, values
+// that differ only in length or in their last byte, values in one slot
+// and its neighbour that alternate, more values than slots, and values so
+// near the body's end that 16 bytes are not there. A value read twice is
+// one string.
+func TestShortLabelsByTheirWords(t *testing.T) {
+	var values []string
+	for n := range 18 {
+		values = append(values, strings.Repeat("v", n), strings.Repeat("v", max(n-1, 0))+"w")
+	}
+	// Values that fall in one slot, or in a slot and its neighbour.
+	bySlot := map[int][]string{}
+	for k := 0; len(values) < 400; k++ {
+		v := fmt.Sprintf("m%d", k)
+		lo := binary.LittleEndian.Uint64(append([]byte(v), make([]byte, 8)...)) & shortMasks[len(v)][0]
+		s := shortSlot(lo, 0, len(v)) &^ 1
+		if bySlot[s] = append(bySlot[s], v); len(bySlot[s]) == 3 {
+			values = append(values, bySlot[s]...)
+		}
+		if k%3 == 0 {
+			values = append(values, v)
+		}
+	}
+	// Longer values with one first word, in all slots: some pairs share
+	// a slot or neighbours and differ only in their second word.
+	for k := range 300 {
+		values = append(values, fmt.Sprintf("abcdefgh%d", k))
+	}
+	d := newDecoder()
+	seen := map[string]*byte{}
+	for round := range 3 {
+		for k, v := range values {
+			// The value last in the body, then after it only `"`: no 16
+			// bytes from its start, for every fourth.
+			b := []byte(`{"x":"` + v + `"` + strings.Repeat(" ", 16*(k%4)))
+			start := len(`{"x":"`)
+			got := d.keptLabel(b, start, start+len(v))
+			require.Equal(t, v, got, "round %d, value %d", round, k)
+			if p, ok := seen[v]; ok && len(v) > 0 && k%4 != 0 {
+				require.Same(t, p, unsafe.StringData(got), "%q again", v)
+			}
+			if len(v) > 0 && k%4 != 0 {
+				seen[v] = unsafe.StringData(got)
+			}
 		}
 	}
 }
