@@ -761,62 +761,75 @@ func (d *decoder) label(tok stringToken) string {
 // label look-ups.
 func (d *decoder) keptFields(kept []keptValue, o *Order, no *orderNoRange, st *shapeState) {
 	b := d.b
-	for _, v := range kept {
-		raw := b[v.start:v.end]
+	for i := range kept {
+		v := &kept[i]
+		var dst *string
 		switch v.field {
 		case fieldOrderNo:
 			start := len(d.orderNos)
-			d.orderNos = stringToken{raw: raw}.appendText(d.orderNos)
+			d.orderNos = stringToken{raw: b[v.start:v.end]}.appendText(d.orderNos)
 			*no = orderNoRange{start: start, end: len(d.orderNos), set: true}
+			continue
 		case fieldRegion:
-			o.Region = d.keptLabel(b, v.start, v.end)
+			dst = &o.Region
 		case fieldModelID:
-			o.ModelID = d.keptLabel(b, v.start, v.end)
+			dst = &o.ModelID
 		case fieldProductCode:
-			o.ProductCode = d.keptLabel(b, v.start, v.end)
+			dst = &o.ProductCode
 		case fieldCurrency:
-			o.Currency = d.keptLabel(b, v.start, v.end)
+			dst = &o.Currency
 		case fieldOrderTotalPrice:
-			st.amount = scalarField{val: raw, isString: !v.number, set: true} // see scalarField
+			st.amount = scalarField{val: b[v.start:v.end], isString: !v.number, set: true} // see scalarField
+			continue
 		case fieldCreateTime:
-			st.createTime = scalarField{val: raw, isString: !v.number, set: true}
+			st.createTime = scalarField{val: b[v.start:v.end], isString: !v.number, set: true}
+			continue
+		default:
+			continue
 		}
+		// A label. A value of at most 16 bytes, with 16 bytes of b from its
+		// start, is looked up by its bytes as two words and its length, with
+		// no call and no hash of its bytes: most label values are short,
+		// and label's compare and map cost some 100 instructions for each
+		// of the four an order. (Written out here: a call for each cost a
+		// third of the look-up.)
+		start, n := v.start, v.end-v.start
+		if uint(n) <= 16 && start >= 0 && start <= len(b)-16 {
+			w := b[start : start+16 : start+16]
+			m := &shortMasks[n]
+			lo := binary.LittleEndian.Uint64(w[:8]) & m[0]
+			hi := binary.LittleEndian.Uint64(w[8:]) & m[1]
+			slot := shortSlot(lo, hi, n)
+			if e := &d.short[slot]; e.lo == lo && e.hi == hi && int(e.size) == n+1 {
+				*dst = e.text
+				continue
+			}
+			*dst = d.shortLabelMiss(b[start:v.end], lo, hi, slot)
+			continue
+		}
+		*dst = d.label(stringToken{raw: b[start:v.end]})
 	}
 }
 
-// keptLabel is label for b[start:end], a string without escapes that
-// crossMembers recorded. A value of at most 16 bytes, with 16 bytes of b
-// from its start, is looked up by its bytes as two words and its length,
-// with no call and no hash of its bytes: most label values are short, and
-// four of them an order went through label's compare for some 100
-// instructions each.
-func (d *decoder) keptLabel(b []byte, start, end int) string {
-	n := end - start
-	if uint(n) <= 16 && start >= 0 && start <= len(b)-16 {
-		w := b[start : start+16 : start+16]
-		m := &shortMasks[n]
-		lo := binary.LittleEndian.Uint64(w[:8]) & m[0]
-		hi := binary.LittleEndian.Uint64(w[8:]) & m[1]
-		// Two slots a value: a few values share a slot at random, and
-		// two that alternate in a page would push each other out.
-		slot := shortSlot(lo, hi, n)
-		e := &d.short[slot]
-		if e.lo == lo && e.hi == hi && int(e.size) == n+1 {
-			return e.text
-		}
-		if f := &d.short[slot^1]; f.lo == lo && f.hi == hi && int(f.size) == n+1 {
-			return f.text
-		} else if e.size != 0 && f.size == 0 {
-			e = f
-		}
-		text := d.label(stringToken{raw: b[start:end]})
-		*e = shortLabel{lo: lo, hi: hi, size: uint8(n + 1), text: text}
-		return text
+// shortLabelMiss is keptFields' look-up of a label for a value not in its
+// first slot: in the second, or read by label into one of the two. Two slots a value: a few
+// values share a slot at random, and two that alternate in a page would
+// push each other out.
+func (d *decoder) shortLabelMiss(raw []byte, lo, hi uint64, slot int) string {
+	n := len(raw)
+	e, f := &d.short[slot], &d.short[slot^1]
+	if f.lo == lo && f.hi == hi && int(f.size) == n+1 {
+		return f.text
 	}
-	return d.label(stringToken{raw: b[start:end]})
+	if e.size != 0 && f.size == 0 {
+		e = f
+	}
+	text := d.label(stringToken{raw: raw})
+	*e = shortLabel{lo: lo, hi: hi, size: uint8(n + 1), text: text}
+	return text
 }
 
-// shortLabel is a slot of keptLabel's cache: a value's bytes as two words
+// shortLabel is a slot of keptFields' cache of short labels: a value's bytes as two words
 // (zero past its end) and its length plus one (0: an empty slot).
 type shortLabel struct {
 	lo, hi uint64

@@ -391,7 +391,7 @@ func TestRecentLabelsKeepTheirValues(t *testing.T) {
 	}
 }
 
-// TestShortLabelsByTheirWords: keptLabel's cache of short values (two
+// TestShortLabelsByTheirWords: keptFields' cache of short values (two
 // words and a length) reads every value right: lengths 0 to 17, values
 // that differ only in length or in their last byte, values in one slot
 // and its neighbour that alternate, more values than slots, and values so
@@ -428,7 +428,10 @@ func TestShortLabelsByTheirWords(t *testing.T) {
 			// bytes from its start, for every fourth.
 			b := []byte(`{"x":"` + v + `"` + strings.Repeat(" ", 16*(k%4)))
 			start := len(`{"x":"`)
-			got := d.keptLabel(b, start, start+len(v))
+			d.b = b
+			var o Order
+			d.keptFields([]keptValue{{start: start, end: start + len(v), field: fieldModelID}}, &o, nil, nil)
+			got := o.ModelID
 			require.Equal(t, v, got, "round %d, value %d", round, k)
 			if p, ok := seen[v]; ok && len(v) > 0 && k%4 != 0 {
 				require.Same(t, p, unsafe.StringData(got), "%q again", v)
