@@ -68,6 +68,7 @@ type options struct {
 	sorts              []dataset
 	scan               []int
 	cpuProfile         string
+	rawCPUProfile      string
 	apiProfiles        string
 	tmp                string
 }
@@ -84,6 +85,7 @@ func run() error {
 		"API sort orders of the requests table, +peaks for orders in a daily cycle; empty to skip")
 	flag.StringVar(&scan, "scan", "", "also time the steady sweep alone at these concurrencies, e.g. 1,2,4,8")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of three extra steady sweeps to this file")
+	flag.StringVar(&o.rawCPUProfile, "raw-cpuprofile", "", "write a CPU profile of three extra raw fetches to this file")
 	flag.StringVar(&o.apiProfiles, "api-cpuprofile", "", "write a CPU profile of the simulated API during each measured raw fetch\n"+
 		"and sweep of the sweep table to this folder (raw-N.prof, sweep-N.prof)")
 	flag.Parse()
@@ -316,7 +318,12 @@ func table(o options) (requestsRow, error) {
 		fmt.Printf("naive/sweep = %.2f  (target >= %.0f): %s\n", ns, targetNaiveSweep, verdict(ns >= targetNaiveSweep))
 	}
 	if o.cpuProfile != "" {
-		if err := profile(ctx, o.cpuProfile, sweeper); err != nil {
+		if err := profile(o.cpuProfile, "steady sweeps", func() error { _, err := sweeper.Run(ctx); return err }); err != nil {
+			return row, err
+		}
+	}
+	if o.rawCPUProfile != "" {
+		if err := profile(o.rawCPUProfile, "raw fetches", func() error { _, err := replay(""); return err }); err != nil {
 			return row, err
 		}
 	}
@@ -326,8 +333,8 @@ func table(o options) (requestsRow, error) {
 	return row, nil
 }
 
-// profile writes a CPU profile of three steady sweeps.
-func profile(ctx context.Context, path string, s *bench.Sweeper) error {
+// profile writes a CPU profile of three runs of run.
+func profile(path, what string, run func() error) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -338,11 +345,11 @@ func profile(ctx context.Context, path string, s *bench.Sweeper) error {
 	}
 	defer pprof.StopCPUProfile()
 	for range 3 {
-		if _, err := s.Run(ctx); err != nil {
-			return fmt.Errorf("profiled sweep: %w", err)
+		if err := run(); err != nil {
+			return fmt.Errorf("profiled %s: %w", what, err)
 		}
 	}
-	fmt.Printf("CPU profile of three steady sweeps: %s\n", path)
+	fmt.Printf("CPU profile of three %s: %s\n", what, path)
 	return nil
 }
 
