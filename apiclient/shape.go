@@ -28,8 +28,9 @@ type shapeMember struct {
 	field field
 	// words and masks hold a literal of up to 32 bytes as four words, the
 	// bytes past its end masked out: compared without a loop. litMask has
-	// a bit for each of its bytes, for a compare a byte a bit (AVX2); it is
-	// exitMask for a longer literal and for the sentinel.
+	// a bit for each of its bytes, for a compare a byte a bit (AVX2), and
+	// keptMask for a kept field; it is exitMask for a longer literal and
+	// for the sentinel.
 	words, masks [4]uint64
 	litMask      uint64
 	// room is how many bytes the body must hold past the literal's start,
@@ -43,6 +44,11 @@ type shapeMember struct {
 // bit 32 fails every compare, and tells the loop why it stopped.
 const exitMask = 1 << 32
 
+// keptMask is in the litMask of a member whose field is kept: it fails
+// every compare too, so that the loop looks at a member's field only
+// when the member is kept.
+const keptMask = 1 << 33
+
 // setWords fills m's words and masks from its literal, if it is short
 // enough.
 func (m *shapeMember) setWords() {
@@ -54,6 +60,9 @@ func (m *shapeMember) setWords() {
 	var padded [32]byte
 	copy(padded[:], m.lit)
 	m.litMask = 1<<len(m.lit) - 1
+	if m.field != 0 {
+		m.litMask |= keptMask
+	}
 	for k := range m.words {
 		m.words[k] = binary.LittleEndian.Uint64(padded[8*k:])
 		if n := len(m.lit) - 8*k; n >= 8 {
