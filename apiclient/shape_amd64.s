@@ -97,9 +97,8 @@ loop:
 	ANDQ shapeMember_litMask(R12), AX
 	JNZ  notSkipped
 	ADDQ CX, BX
-	MOVBLZX (SI)(BX*1), AX
-	CMPL  AX, $0x22
-	JNE   number
+	CMPB (SI)(BX*1), $0x22
+	JNE  number
 
 	// A string: its closing quote is the next stop, if it has no escape.
 	LEAQ 1(BX), CX
@@ -108,9 +107,8 @@ loop:
 stop:
 	// AX is the string's next stop: its closing quote, an escape, or a
 	// control byte (which the caller refuses).
-	MOVBLZX (SI)(AX*1), R14
-	CMPL  R14, $0x22
-	JNE   escape
+	CMPB (SI)(AX*1), $0x22
+	JNE  escape
 	LEAQ  1(AX), BX
 	INCQ  DX
 	ADDQ  $shapeMember__size, R12
@@ -119,7 +117,7 @@ stop:
 escape:
 	// An escape, checked as scanner.escapes checks it; anything it would
 	// refuse, or one too near the body's end, goes to the caller.
-	CMPL R14, $0x5c
+	CMPB (SI)(AX*1), $0x5c
 	JNE  value
 
 backslash:
@@ -209,8 +207,8 @@ next:
 
 number:
 	// A plain integer, skipped or kept (from keptNumber): its digits, the
-	// first not 0 or a lone 0, then no fraction or exponent. AX is its
-	// first byte.
+	// first not 0 or a lone 0, then no fraction or exponent, from BX.
+	MOVBLZX (SI)(BX*1), AX
 	LEAQ 1(BX), R13
 	CMPL AX, $0x30
 	JEQ  zero
@@ -276,14 +274,12 @@ kept:
 	// room; any other value of it is the caller's.
 	CMPQ R10, $const_maxKept
 	JGE  value
-	MOVBLZX (SI)(BX*1), AX
-	CMPL AX, $0x22
+	CMPB (SI)(BX*1), $0x22
 	JNE  keptNumber
 	LEAQ 1(BX), CX
 	NEXTSTOP(AX)
-	MOVBLZX (SI)(AX*1), R14
-	CMPL  R14, $0x22
-	JNE   value
+	CMPB (SI)(AX*1), $0x22
+	JNE  value
 	MOVQ  R10, R13
 	SHLQ  $5, R13 // keptValue__size
 	ADDQ  R9, R13
