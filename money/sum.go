@@ -38,6 +38,28 @@ type wideSum struct {
 
 // Add adds d to s.
 func (s *Sum) Add(d Decimal) {
+	if k := s.scale - d.scale; d.big == nil && s.wide == nil && k >= 0 && k < int32(len(pow10)) {
+		// The common case, in one multiply and one add: an int64 amount
+		// at no more decimals than the sum's, which stays in 128 bits.
+		// Anything else, an overflow included, takes the general path,
+		// which starts again from s as it was.
+		v, neg := uint64(d.small), d.small < 0
+		if neg {
+			v = -v
+		}
+		xhi, xlo := bits.Mul64(v, uint64(pow10[k]))
+		if neg {
+			xhi, xlo = neg128(xhi, xlo)
+		}
+		sumLo, c := bits.Add64(s.lo, xlo, 0)
+		sumHi, _ := bits.Add64(s.hi, xhi, c)
+		// Signed overflow only when both signs agree and the result's
+		// differs. (xhi, xlo) is |v| × 10^k < 2^127, negated if need be.
+		if int64(s.hi^xhi) < 0 || int64(s.hi^sumHi) >= 0 {
+			s.hi, s.lo = sumHi, sumLo
+			return
+		}
+	}
 	if d.scale <= maxSumScale {
 		if d.big == nil {
 			s.add128(uint64(d.small>>63), uint64(d.small), d.scale)
