@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -63,6 +64,62 @@ func TestNothingReadsPastTheBody(t *testing.T) {
 				}
 				for _, sh := range shapes {
 					agreedTrace(t, d, sh, start, fmt.Sprintf("cut at %d of %d, from byte %d", cut, len(full), start))
+				}
+			}
+		}
+	}
+}
+
+// guardedStops returns a copy of stops that ends where readable memory
+// ends, as guarded does for a body: the AVX2 loop reads the index without
+// a bounds check, trusting its two zero words.
+func guardedStops(t *testing.T, stops []uint64) []uint64 {
+	t.Helper()
+	b := guarded(t, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(stops))), 8*len(stops)))
+	return unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(b))), len(stops))
+}
+
+// TestLiteralsAtTheLoopsBounds: shapes whose literals are 30 to 34 bytes
+// (the AVX2 loop compares 32 and leaves longer ones to Go), with a kept or
+// a skipped member first, in pages cut at every length, body and index
+// each ending right before a page without access: every form of
+// crossMembers agrees, the shapes read what member by member reads, and
+// nothing reads past either.
+func TestLiteralsAtTheLoopsBounds(t *testing.T) {
+	literal := func(first bool, key string, n int) string { // `,"key":` padded to n bytes
+		head := ","
+		if first {
+			head = "{"
+		}
+		core := `"` + key + `":`
+		return head + strings.Repeat(" ", n-len(head)-len(core)) + core
+	}
+	for _, n := range []int{30, 31, 32, 33, 34} {
+		for _, keptFirst := range []bool{false, true} {
+			first, second, value := "Quantity", "Region", "12"
+			if keptFirst {
+				first, second, value = "Region", "Quantity", `"x"`
+			}
+			order := literal(true, first, n) + value + literal(false, second, n) + `"ab"` + literal(false, "OrderNo", n) +
+				`"n1"` + literal(false, "OrderTotalPrice", n) + `"1"` + literal(false, "CreateTime", n) + "17}"
+			full := shapedPage([]string{order, order, order})
+			d := newDecoder()
+			var p page
+			require.NoError(t, d.decodePage(full, &p))
+			require.NotEmpty(t, d.shapes)
+			shapes := d.shapes
+			for cut := 1; cut <= len(full); cut++ {
+				body := guarded(t, full[:cut])
+				decodeBoth(t, full, body)
+				d.scanner.reset(body)
+				d.stops = guardedStops(t, d.stops)
+				for start := 1; start < len(body); start++ {
+					if body[start] != '{' {
+						continue
+					}
+					for _, sh := range shapes {
+						agreedTrace(t, d, sh, start, fmt.Sprintf("literals of %d, kept first %v, cut %d, order at %d", n, keptFirst, cut, start))
+					}
 				}
 			}
 		}

@@ -28,13 +28,18 @@ func FuzzIndexStops(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte, shift uint8) {
 		b = append(make([]byte, int(shift%16)), b...)[shift%16:] // misaligned
 		want := stopsReference(b)
-		got := indexStops(b, []uint64{0xdead})
-		if len(got) != len(want)+paddingWords || got[len(want)] != 0 || got[len(want)+1] != 0 {
-			t.Fatalf("%d words for %d bytes, want %d and two zero words", len(got), len(b), len(want))
-		}
-		for w := range want {
-			if got[w] != want[w] {
-				t.Fatalf("word %d of %q: %#x, want %#x", w, b, got[w], want[w])
+		// Into a fresh array, and into one that held the index of a longer
+		// body full of stops (as a decoder reuses it): no stale bit stays.
+		longer := append(append([]byte{}, b...), strings.Repeat(`"`, 200)...)
+		for _, reused := range [][]uint64{{0xdead}, indexStops(longer, nil)} {
+			got := indexStops(b, reused)
+			if len(got) != len(want)+paddingWords || got[len(want)] != 0 || got[len(want)+1] != 0 {
+				t.Fatalf("%d words for %d bytes, want %d and two zero words", len(got), len(b), len(want))
+			}
+			for w := range want {
+				if got[w] != want[w] {
+					t.Fatalf("word %d of %q: %#x, want %#x", w, b, got[w], want[w])
+				}
 			}
 		}
 		full := len(b) / 64

@@ -60,6 +60,11 @@ func (s *Sum) Add(d Decimal) {
 			return
 		}
 	}
+	s.addAny(d)
+}
+
+// addAny is Add for any d: what the fast path does not take.
+func (s *Sum) addAny(d Decimal) {
 	if d.scale <= maxSumScale {
 		if d.big == nil {
 			s.add128(uint64(d.small>>63), uint64(d.small), d.scale)

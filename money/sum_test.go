@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const (
@@ -269,4 +270,41 @@ func BenchmarkSumAdd(b *testing.B) {
 			sum.Add(amounts[i%len(amounts)])
 		}
 	})
+}
+
+// TestSumAddFastPathIsTheGeneralOne: Add's one-multiply path leaves a Sum
+// exactly as the general path (addAny) does, field for field, for int64
+// amounts at every scale, the edges of int64, and sums started next to
+// the edges of 128 bits (where the fast path must give up unchanged).
+func TestSumAddFastPathIsTheGeneralOne(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	edges := []int64{0, 1, -1, math.MinInt64, math.MaxInt64, math.MinInt64 + 1, 999999999999999999, -999999999999999999}
+	for trial := range 50000 {
+		var fast, general Sum
+		if sc := int32(r.IntN(maxSumScale + 1)); sc > 0 {
+			fast.rescale(sc)
+			general.rescale(sc)
+		}
+		if r.IntN(3) == 0 {
+			hi := uint64(math.MaxInt64) - uint64(r.IntN(3))
+			if r.IntN(2) == 0 {
+				hi = 1<<63 + uint64(r.IntN(3))
+			}
+			lo := r.Uint64()
+			fast.hi, fast.lo, general.hi, general.lo = hi, lo, hi, lo
+		}
+		for step := range 8 {
+			v := edges[r.IntN(len(edges))]
+			if r.IntN(2) == 0 {
+				v = int64(r.Uint64())
+			}
+			d := Decimal{small: v, scale: int32(r.IntN(maxSumScale + 2))}
+			fast.Add(d)
+			general.addAny(d)
+			same := fast.hi == general.hi && fast.lo == general.lo && fast.scale == general.scale &&
+				(fast.wide == nil) == (general.wide == nil) && (fast.wide == nil || fast.wide.n.Cmp(&general.wide.n) == 0) &&
+				fast.rest.Cmp(general.rest) == 0
+			require.True(t, same, "trial %d step %d, adding %v: %+v against %+v", trial, step, d, fast, general)
+		}
+	}
 }
