@@ -812,9 +812,9 @@ func (d *decoder) keptFields(kept []keptValue, o *Order, no *orderNoRange, st *s
 }
 
 // shortLabelMiss is keptFields' look-up of a label for a value not in its
-// first slot: in the second, or read by label into one of the two. Two slots a value: a few
-// values share a slot at random, and two that alternate in a page would
-// push each other out.
+// first slot: in the second, or read by label into one of the two. Two
+// slots a value: a few values share a slot at random, and two that
+// alternate in a page would push each other out.
 func (d *decoder) shortLabelMiss(raw []byte, lo, hi uint64, slot int) string {
 	n := len(raw)
 	e, f := &d.short[slot], &d.short[slot^1]
@@ -829,15 +829,19 @@ func (d *decoder) shortLabelMiss(raw []byte, lo, hi uint64, slot int) string {
 	return text
 }
 
-// shortLabel is a slot of keptFields' cache of short labels: a value's bytes as two words
-// (zero past its end) and its length plus one (0: an empty slot).
+// shortLabel is a slot of keptFields' cache of short labels: a value's
+// bytes as two words (zero past its end) and its length plus one (0: an
+// empty slot).
 type shortLabel struct {
 	lo, hi uint64
 	size   uint8
 	text   string
 }
 
-const shortSlots = 128 // a power of two
+const (
+	shortSlotBits = 7
+	shortSlots    = 1 << shortSlotBits
+)
 
 // shortMasks[n] keeps the first n of 16 bytes, as two words.
 var shortMasks = func() (m [17][2]uint64) {
@@ -853,9 +857,10 @@ var shortMasks = func() (m [17][2]uint64) {
 	return m
 }()
 
+// shortSlot picks a short label's first slot from its words and length.
 func shortSlot(lo, hi uint64, n int) int {
 	h := (lo ^ hi*0x9e3779b97f4a7c15 ^ uint64(n)) * 0xff51afd7ed558ccd
-	return int(h >> (64 - 7)) // 2^7 = shortSlots
+	return int(h >> (64 - shortSlotBits))
 }
 
 // recentLabel is a slot of the decoder's cache of label values in front of

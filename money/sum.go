@@ -51,12 +51,9 @@ func (s *Sum) Add(d Decimal) {
 		if neg {
 			xhi, xlo = neg128(xhi, xlo)
 		}
-		sumLo, c := bits.Add64(s.lo, xlo, 0)
-		sumHi, _ := bits.Add64(s.hi, xhi, c)
-		// Signed overflow only when both signs agree and the result's
-		// differs. (xhi, xlo) is |v| × 10^k < 2^127, negated if need be.
-		if int64(s.hi^xhi) < 0 || int64(s.hi^sumHi) >= 0 {
-			s.hi, s.lo = sumHi, sumLo
+		// (xhi, xlo) is |v| × 10^k < 2^127, negated if need be.
+		if hi, lo, ok := sum128(s.hi, s.lo, xhi, xlo); ok {
+			s.hi, s.lo = hi, lo
 			return
 		}
 	}
@@ -112,11 +109,8 @@ func (s *Sum) add128(hi, lo uint64, sc int32) {
 		}
 	}
 	if s.wide == nil {
-		sumLo, c := bits.Add64(s.lo, xlo, 0)
-		sumHi, _ := bits.Add64(s.hi, xhi, c)
-		// Signed overflow only when both signs agree and the result's differs.
-		if int64(s.hi^xhi) < 0 || int64(s.hi^sumHi) >= 0 {
-			s.hi, s.lo = sumHi, sumLo
+		if hi, lo, ok := sum128(s.hi, s.lo, xhi, xlo); ok {
+			s.hi, s.lo = hi, lo
 			return
 		}
 		s.widen()
@@ -217,6 +211,15 @@ func mul128(hi, lo uint64, k int32) (uint64, uint64, bool) {
 		hi, lo = neg128(hi, lo)
 	}
 	return hi, lo, true
+}
+
+// sum128 returns the two's complement sum of (ahi, alo) and (bhi, blo),
+// and false if it overflows 128 bits.
+func sum128(ahi, alo, bhi, blo uint64) (hi, lo uint64, ok bool) {
+	lo, c := bits.Add64(alo, blo, 0)
+	hi, _ = bits.Add64(ahi, bhi, c)
+	// Signed overflow only when both signs agree and the result's differs.
+	return hi, lo, int64(ahi^bhi) < 0 || int64(ahi^hi) >= 0
 }
 
 func neg128(hi, lo uint64) (uint64, uint64) {
