@@ -24,7 +24,13 @@ count() {
 		tail -5 "$out" >&2
 		exit 1
 	fi
-	awk '/Collected/ {print $4}' "$out"
+	n=$(awk '/Collected/ {print $4}' "$out")
+	if [ -z "$n" ]; then
+		echo "the $1 run counted nothing:" >&2
+		tail -5 "$out" >&2
+		exit 1
+	fi
+	echo "$n"
 }
 one=$(count 1x)
 five=$(count 5x)

@@ -30,7 +30,13 @@ count() {
 		tail -5 "$out" >&2
 		exit 1
 	fi
-	awk '/Collected/ {print $4}' "$out"
+	n=$(awk '/Collected/ {print $4}' "$out")
+	if [ -z "$n" ]; then
+		echo "the $1 run counted nothing:" >&2
+		tail -5 "$out" >&2
+		exit 1
+	fi
+	echo "$n"
 }
 for b in 'Sweep/conc=4' 'RawFetch/conc=4'; do
 	one=$(count "$b" 1x)
