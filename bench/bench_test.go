@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/require"
 
+	"github.com/debt-exporter/debt_exporter/apiclient"
 	"github.com/debt-exporter/debt_exporter/internal/simapi"
 	"github.com/debt-exporter/debt_exporter/money"
 )
@@ -34,6 +35,29 @@ func target(tb testing.TB, orders, sort int, prerender bool) (*Target, *API) {
 	return NewTarget(api.Sim, api.URL), api
 }
 
+// learnt is the benchmark's protocol up to the replay list, on a small
+// sorted dataset: a target whose API closes with the test, a sweeper at
+// concurrency 4, its first and steady sweeps and the steady sweep's
+// requests.
+type learnt struct {
+	tg            *Target
+	api           *API
+	s             *Sweeper
+	first, steady apiclient.Stats
+	reqs          []Request
+}
+
+func learn(t *testing.T) learnt {
+	t.Helper()
+	tg, api := target(t, testOrders(), simapi.SortDesc, true)
+	t.Cleanup(api.Close)
+	s, err := NewSweeper(tg, 4)
+	require.NoError(t, err)
+	first, steady, reqs, err := Learn(context.Background(), s, api.Rec)
+	require.NoError(t, err)
+	return learnt{tg: tg, api: api, s: s, first: first, steady: steady, reqs: reqs}
+}
+
 func testOrders() int {
 	if testing.Short() {
 		return 2_000
@@ -46,15 +70,10 @@ func testOrders() int {
 // make the same requests and get the same bytes, and every contender
 // agrees with Truth.
 func TestReplayIsTheSteadySweep(t *testing.T) {
-	tg, api := target(t, testOrders(), simapi.SortDesc, true)
-	defer api.Close()
+	l := learn(t)
+	tg, api, s, reqs := l.tg, l.api, l.s, l.reqs
 	ctx := context.Background()
-
-	s, err := NewSweeper(tg, 4)
-	require.NoError(t, err)
-	first, steady, reqs, err := Learn(ctx, s, api.Rec)
-	require.NoError(t, err)
-	t.Logf("%d orders, %d pages: first sweep %d requests, steady %d", tg.Truth.Matched, tg.MinRequests(), first.Requests, steady.Requests)
+	t.Logf("%d orders, %d pages: first sweep %d requests, steady %d", tg.Truth.Matched, tg.MinRequests(), l.first.Requests, l.steady.Requests)
 
 	require.NoError(t, api.Rec.Start())
 	n, err := NewRaw(tg, 4).Run(ctx, reqs)
@@ -258,15 +277,8 @@ func (c countingConn) Read(p []byte) (int, error) {
 // reads, as in the client. Read through io.Discard (8 KiB at a time) a
 // 110 kB body takes at least 14, which made the baseline slower than it is.
 func TestRawReadsBodiesAsTheClientDoes(t *testing.T) {
-	tg, api := target(t, testOrders(), simapi.SortDesc, true)
-	defer api.Close()
-	ctx := context.Background()
-	s, err := NewSweeper(tg, 4)
-	require.NoError(t, err)
-	_, _, reqs, err := Learn(ctx, s, api.Rec)
-	require.NoError(t, err)
-
-	raw := NewRaw(tg, 4)
+	l := learn(t)
+	raw := NewRaw(l.tg, 4)
 	var reads atomic.Int64
 	tr := raw.hc.Transport.(*http.Transport)
 	dial := tr.DialContext
@@ -277,11 +289,11 @@ func TestRawReadsBodiesAsTheClientDoes(t *testing.T) {
 		}
 		return countingConn{c, &reads}, nil
 	}
-	n, err := raw.Run(ctx, reqs)
+	n, err := raw.Run(context.Background(), l.reqs)
 	require.NoError(t, err)
-	perBody := float64(n) / float64(len(reqs))
-	perRequest := float64(reads.Load()) / float64(len(reqs))
-	t.Logf("%d requests, %.0f bytes a body, %.1f reads a request", len(reqs), perBody, perRequest)
+	perBody := float64(n) / float64(len(l.reqs))
+	perRequest := float64(reads.Load()) / float64(len(l.reqs))
+	t.Logf("%d requests, %.0f bytes a body, %.1f reads a request", len(l.reqs), perBody, perRequest)
 	require.Greater(t, perBody, float64(64<<10), "bodies too small to tell")
 	require.Less(t, perRequest, 8.0, "reads a request")
 }

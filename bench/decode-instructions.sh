@@ -12,25 +12,10 @@ bin=$(mktemp -d)/apiclient.test
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 go test -c -o "$bin" ./apiclient/
 out="$(dirname "$bin")/out"
-# count prints the instructions collected in one run, or fails: a run
-# that did not pass (valgrind aborted, the benchmark failed) would count
-# short and skew the difference.
+. bench/callgrind.sh
 count() {
-	GOGC=off GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind \
-		--callgrind-out-file=/dev/null --toggle-collect='*decodePage*' \
-		"$bin" -test.run XXX -test.bench 'DecodeVariedPages/shapes' -test.benchtime "$1" >"$out" 2>&1 || true
-	if ! grep -q '^PASS' "$out"; then
-		echo "the $1 run did not pass:" >&2
-		tail -5 "$out" >&2
-		exit 1
-	fi
-	n=$(awk '/Collected/ {print $4}' "$out")
-	if [ -z "$n" ]; then
-		echo "the $1 run counted nothing:" >&2
-		tail -5 "$out" >&2
-		exit 1
-	fi
-	echo "$n"
+	callgrind_count "$1" "$out" --toggle-collect='*decodePage*' \
+		"$bin" -test.run XXX -test.bench 'DecodeVariedPages/shapes' -test.benchtime "$1"
 }
 one=$(count 1x)
 five=$(count 5x)

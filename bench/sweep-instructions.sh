@@ -18,25 +18,10 @@ bin=$(mktemp -d)/bench.test
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 go test -c -o "$bin" ./bench/
 out="$(dirname "$bin")/out"
-# count prints the instructions collected in one run, or fails: a run
-# that did not pass (valgrind aborted, the benchmark failed) would count
-# short and skew the difference.
+. bench/callgrind.sh
 count() {
-	GOGC=off GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind \
-		--callgrind-out-file=/dev/null \
-		"$bin" -test.run XXX -test.bench "$1" -test.benchtime "$2" -orders 20000 >"$out" 2>&1 || true
-	if ! grep -q '^PASS' "$out"; then
-		echo "the $1 $2 run did not pass:" >&2
-		tail -5 "$out" >&2
-		exit 1
-	fi
-	n=$(awk '/Collected/ {print $4}' "$out")
-	if [ -z "$n" ]; then
-		echo "the $1 run counted nothing:" >&2
-		tail -5 "$out" >&2
-		exit 1
-	fi
-	echo "$n"
+	callgrind_count "$1 $2" "$out" \
+		"$bin" -test.run XXX -test.bench "$1" -test.benchtime "$2" -orders 20000
 }
 for b in 'Sweep/conc=4' 'RawFetch/conc=4'; do
 	one=$(count "$b" 1x)
