@@ -2,7 +2,11 @@
 
 package apiclient
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // crossMembers crosses the members of ms from k, b[i] being member k's
 // literal, as long as each has its literal there and a value it skips that
@@ -12,7 +16,7 @@ import "unsafe"
 // and returns how many; the caller reads them before the member it
 // stopped at.
 //
-// With AVX2, a literal is compared as one 32-byte vector and the loop
+// With AVX2 (and BMI1, BMI2), a literal is compared as one 32-byte vector and the loop
 // keeps its state in registers: about 40 instructions for a member with a
 // plain string value, against some 65 for crossMembersGeneric, which Go's
 // bounds checks and spills leave it (callgrind, bench/RESULTS.md).
@@ -23,7 +27,7 @@ import "unsafe"
 // with its zero words past the body's, which spare the loop a bounds
 // check at each stop.
 func crossMembers(b []byte, stops []uint64, ms []shapeMember, k, i int, kept *[maxKept]keptValue) (int, int, int, crossed) {
-	if hasAVX2 && hasSentinel(ms) && len(stops) >= (len(b)+63)/64+paddingWords {
+	if hasShapeLoop && hasSentinel(ms) && len(stops) >= (len(b)+63)/64+paddingWords {
 		return crossMembersAVX2(b, stops, ms, k, i, kept)
 	}
 	return crossMembersGeneric(b, stops, ms, k, i, kept)
@@ -33,7 +37,7 @@ func crossMembers(b []byte, stops []uint64, ms []shapeMember, k, i int, kept *[m
 // the tests to check each against the others.
 var crossVariants = func() map[string]func([]byte, []uint64, []shapeMember, int, int, *[maxKept]keptValue) (int, int, int, crossed) {
 	v := map[string]func([]byte, []uint64, []shapeMember, int, int, *[maxKept]keptValue) (int, int, int, crossed){"generic": crossMembersGeneric}
-	if hasAVX2 {
+	if hasShapeLoop {
 		v["avx2"] = func(b []byte, stops []uint64, ms []shapeMember, k, i int, kept *[maxKept]keptValue) (int, int, int, crossed) {
 			if !hasSentinel(ms) {
 				panic("crossMembersAVX2 without a sentinel member")
@@ -46,6 +50,10 @@ var crossVariants = func() map[string]func([]byte, []uint64, []shapeMember, int,
 	}
 	return v
 }()
+
+// hasShapeLoop: crossMembersAVX2 also finds a string's end with TZCNT
+// (BMI1) and SHRX (BMI2), which every AVX2 processor of Intel and AMD has.
+var hasShapeLoop = hasAVX2 && cpu.X86.HasBMI1 && cpu.X86.HasBMI2
 
 //go:noescape
 func crossMembersAVX2(b []byte, stops []uint64, ms []shapeMember, k, i int, kept *[maxKept]keptValue) (int, int, int, crossed)
