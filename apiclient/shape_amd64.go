@@ -16,9 +16,9 @@ import (
 // and returns how many; the caller reads them before the member it
 // stopped at.
 //
-// With AVX2 (and BMI1, BMI2), a literal is compared as one 32-byte vector and the loop
-// keeps its state in registers: about 40 instructions for a member with a
-// plain string value, against some 65 for crossMembersGeneric, which Go's
+// With AVX2 (and BMI1, BMI2), a literal is compared as one 32-byte vector
+// and the loop keeps its state in registers: about 40 instructions for a
+// member with a plain string value, against some 65 for crossMembersGeneric, which Go's
 // bounds checks and spills leave it (callgrind, bench/RESULTS.md).
 //
 // The AVX2 form needs ms followed, within its capacity, by a sentinel

@@ -65,8 +65,8 @@ SPLAT(escFive, 0x0505050505050505)
 // CX mod 8, finds a stop in the 57 bytes from CX with a shorter chain
 // than LONGSTOP's two loads and SHRD (the decoder 2.5-3.5% faster on the
 // varied pages); TZCNT sets CF when there is none, and JCC then skips
-// LONGSTOP's eight instructions. The load ends within the
-// index's first zero word past the body. R13 and R14 are lost; CX is kept.
+// LONGSTOP's eight instructions. The load ends within the index's first
+// zero word past the body. R13 and R14 are lost; CX is kept.
 #define NEXTSTOP(out) \
 	MOVQ  CX, R13                  \
 	SHRQ  $3, R13                  \

@@ -711,9 +711,9 @@ func TestCrossVariantsAgreeOnEscapeRuns(t *testing.T) {
 	}
 }
 
-// TestCrossVariantsAgreeOnStringLengths: skipped and kept strings of 0 to
-// 140 bytes, plain or ending in an escape, at every alignment to the
-// index's bytes: the AVX2 loop finds a string's end in the 57 bytes after
+// TestCrossVariantsAgreeOnStringLengths: skipped strings of 0 to 140
+// bytes, plain or ending in an escape, and kept ones as long, plain, at
+// every alignment to the index's bytes: the AVX2 loop finds a string's end in the 57 bytes after
 // its quote with one load of the index, and further (to 64) with two, and
 // leaves longer ones to Go. Every form agrees and reads the order through.
 func TestCrossVariantsAgreeOnStringLengths(t *testing.T) {
