@@ -57,10 +57,16 @@ local thresholdsFile = std.parseYaml(importstr '../alerts/thresholds.yaml');
 
   local applyEdits(s, pairs, where) = std.foldl(function(acc, p) lib.replace(acc, p[0], p[1], where), pairs, s),
 
+  // The rules that pair a debt_ series with its own target's up (on job
+  // and instance, of whatever job: an account read through /probe is a
+  // target of its own): that up is one of the series they select, and
+  // takes debtSeriesSelector as those do, not debtSelector.
+  local ownUp = ['DebtFiguresStale', 'instance:debt_no_success_since_timestamp_seconds'],
+
   local expr(r) =
     local name = if std.objectHas(r, 'alert') then r.alert else r.record;
     local e = applyEdits(std.strReplace(r.expr, 'job="debt"', c.debtSelector), std.get(std.get(edits, name, {}), 'expr', []), name);
-    lib.withSelector(e, metrics.exporter, c.debtSeriesSelector),
+    lib.withSelector(e, metrics.exporter + (if std.member(ownUp, name) then ['up'] else []), c.debtSeriesSelector),
 
   local rule(r) =
     r { expr: expr(r) }
