@@ -484,7 +484,7 @@ func TestResponseSizeIsBounded(t *testing.T) {
 }
 
 // TestAnswerPastPageSizeIsRefused: an answer holds at most the PageSize
-// asked for. A 16 MiB body of empty orders, within --api.max-response-bytes,
+// asked for. A 16 MiB body of empty orders, within Config.MaxResponseBytes,
 // used to decode into 5.6 million Orders (5.5 GB allocated, 2.3 GB kept in
 // the page buffers); now it fails the sweep at the 101st.
 func TestAnswerPastPageSizeIsRefused(t *testing.T) {

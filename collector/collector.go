@@ -37,7 +37,7 @@ const (
 	helpAgeAmount    = "Sum of OrderTotalPrice over unpaid orders in the rolling window whose age (sweep time minus CreateTime) is in the age bucket, in the currency of the currency label."
 	helpAgeOrders    = "Number of unpaid orders in the rolling window whose age (sweep time minus CreateTime) is in the age bucket."
 	helpSweepReqs    = "API requests made by the last sweep, retries included."
-	helpSweepSlices  = "Time slices the last sweep read the window in."
+	helpSweepSlices  = "Time slices the last complete sweep read the window in."
 	helpDense        = "Seconds read by paging because they held a page of orders or more (an order of such a second paid during the sweep may be missed), summed over complete sweeps."
 	helpConcurrency  = "API requests the client now allows in flight: --api.concurrency, less after throttling."
 	helpRate         = "API requests per second the client now allows, learned from throttling or set by --api.rate-limit; 0 when unlimited."
