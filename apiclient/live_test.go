@@ -85,8 +85,10 @@ func TestLiveAccountInvariant(t *testing.T) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			// Half the cases send TotalCount: counted in the snapshot of
+			// its answer, it never refuses one while orders change.
 			srv := simapi.New(simapi.Config{Seed: int64(i), Orders: 20000, Now: now,
-				Sort: tc.sort, EndTimeExclusive: tc.exclusive, Varied: true})
+				Sort: tc.sort, EndTimeExclusive: tc.exclusive, Varied: true, SendTotalCount: i%2 == 0})
 			defer srv.Close()
 			c, err := apiclient.New(apiclient.Config{Endpoint: srv.URL, PublicKey: simapi.DemoPublicKey,
 				PrivateKey: simapi.DemoPrivateKey, Retry: fastRetry, Concurrency: tc.conc})
@@ -358,6 +360,54 @@ func TestRandomThrottlesDoNotCollapseThePace(t *testing.T) {
 	assert.True(t, throttledRate == 0 || throttledRate > 3, "under the throttles, not a request or two a second: %.1f/s", throttledRate)
 	assert.Less(t, after, 2*before+1500*time.Millisecond, "two clean sweeps of 200 pages after the throttles")
 	assert.True(t, rateAfter == 0 || rateAfter > 200, "the learned limit is gone or far above the collapse: %.1f/s", rateAfter)
+}
+
+// TestPagesCappedBelowPageSizeAreRefused: a gateway that serves at most 50
+// orders a page whatever PageSize asks makes every slice's first answer
+// short, which a sweep takes for the whole slice. With a TotalCount the
+// answer shows it, and the sweep fails naming the page size that works
+// (it reported the first 50 orders of each slice, with no error); at that
+// page size the sweep is exact. Without one nothing shows it: the limit
+// the README states.
+func TestPagesCappedBelowPageSizeAreRefused(t *testing.T) {
+	for _, withTotal := range []bool{true, false} {
+		t.Run(fmt.Sprintf("TotalCount=%v", withTotal), func(t *testing.T) {
+			srv := simapi.New(simapi.Config{Seed: 3, Orders: 3000, Now: now, SendTotalCount: withTotal})
+			defer srv.Close()
+			srv.SetPageCap(50)
+			q := window(srv)
+			want := srv.UnpaidOrderNos(q)
+			c, _ := newClient(t, srv, nil)
+			got := map[string]int{}
+			var mu sync.Mutex
+			_, err := c.Sweep(context.Background(), q, func(_ int, orders []apiclient.Order) error {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, o := range orders {
+					got[o.OrderNo]++
+				}
+				return nil
+			})
+			if !withTotal {
+				require.NoError(t, err)
+				assert.Less(t, len(got), len(want), "a cap no answer shows loses orders")
+				return
+			}
+			require.ErrorIs(t, err, apiclient.ErrShortPages)
+			assert.Contains(t, err.Error(), "50 orders for a page of 100 while its TotalCount of 3000")
+			assert.Contains(t, err.Error(), "set --api.page-size to 50 or less")
+
+			c, _ = newClient(t, srv, func(c *apiclient.Config) { c.PageSize = 50 })
+			got, _ = collect(t, c, q)
+			assert.Len(t, got, len(want))
+			for no := range want {
+				if got[no] != 1 {
+					assert.Equal(t, 1, got[no], "order %s", no)
+					break
+				}
+			}
+		})
+	}
 }
 
 // TestRedirectsAreRefused: no 3xx is followed, whatever its kind or target;

@@ -60,6 +60,35 @@ type Stats struct {
 // ErrRepeats fails a sweep whose API serves the same orders again.
 var ErrRepeats = errors.New("the API repeats itself")
 
+// ErrShortPages: an answer holds fewer orders than its own TotalCount
+// leaves for its page. A sweep takes a short answer for the end of its
+// slice, so an API that caps PageSize without saying so would lose the
+// rest, with nothing else to show it.
+var ErrShortPages = errors.New("the API answers pages shorter than PageSize")
+
+// shortOfTotal checks an answer of n orders against the TotalCount it
+// came with (-1: none), which counts its whole query in the same snapshot
+// as its page: page holds min(pageSize, what is left) orders. A TotalCount
+// only ever refuses an answer here: it never ends a slice, so one that
+// counts something else cannot lose an order.
+func shortOfTotal(n int, total int64, page, pageSize int) error {
+	if total < 0 {
+		return nil
+	}
+	want := min(int64(pageSize), total-int64(page-1)*int64(pageSize))
+	if int64(n) >= want {
+		return nil
+	}
+	err := fmt.Errorf("%w: %d orders for a page of %d while its TotalCount of %d leaves %d for page %d",
+		ErrShortPages, n, pageSize, total, want, page)
+	if n >= 10 && want == int64(pageSize) {
+		// A full page was due: n is what the API serves a page (10 is the
+		// least PageSize it takes).
+		err = fmt.Errorf("%w (set --api.page-size to %d or less)", err, n)
+	}
+	return err
+}
+
 // ErrIgnoresRange fails a sweep whose API answers orders outside the
 // requested StartTime/EndTime.
 var ErrIgnoresRange = errors.New("the API answered orders outside the requested time range")
@@ -367,6 +396,16 @@ func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
 	return orders, nil
 }
 
+// whole checks the answer to page of sl just read against its TotalCount
+// (shortOfTotal), after the orders' times are checked: an answer both
+// short and out of range is named for its orders.
+func (r *reader) whole(orders []Order, sl slice, page int) error {
+	if err := shortOfTotal(len(orders), r.buf.page.totalCount, page, r.s.c.cfg.PageSize); err != nil {
+		return fmt.Errorf("%w ([%d, %d) page %d)", err, sl.start, r.askedEnd, page)
+	}
+	return nil
+}
+
 // probeEndTime learns whether the API includes EndTime, once an answer
 // asked without knowing it holds an order at its EndTime. That order may
 // be an exclusive API misbehaving: taken for inclusive, the client would
@@ -435,6 +474,9 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 			return nil, held, err
 		}
 		lo, hi, err := r.check(orders, sl)
+		if err == nil {
+			err = r.whole(orders, sl, 1)
+		}
 		if err != nil {
 			return nil, held, err
 		}
@@ -628,6 +670,9 @@ func (r *reader) survey(ctx context.Context, sl slice, first []Order) ([]slice, 
 	sample(first)
 	probe := func(page int) (int, error) {
 		orders, err := r.get(ctx, sl, page)
+		if err == nil {
+			err = r.whole(orders, sl, page)
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -845,6 +890,9 @@ func (r *reader) dense(ctx context.Context, t int64) error {
 			return err
 		}
 		if _, _, err := r.check(orders, sec); err != nil {
+			return err
+		}
+		if err := r.whole(orders, sec, page); err != nil {
 			return err
 		}
 		fresh := orders[:0:0]

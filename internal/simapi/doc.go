@@ -42,7 +42,8 @@
 //
 // Faults (counts n: next n requests; n < 0 until cleared; 0 clears), all
 // removed by ClearFaults: FailHTTP, FailRetCode, SetLatency, TruncatePage,
-// SetEndless, SetRedirect (3xx with Location), SetRepeatPage, SetOutOfRange
+// SetEndless, SetPageCap (pages of at most n orders whatever PageSize
+// asks), SetRedirect (3xx with Location), SetRepeatPage, SetOutOfRange
 // (an order with a CreateTime outside the window), SetAtEndTime (one at
 // the request's EndTime), SetDuplicate (an OrderNo
 // twice in one answer), SetRateLimit (token bucket on the real clock; 153,

@@ -19,6 +19,8 @@ type faults struct {
 	redirectStatus, redirectLeft int
 	redirectLocation             string
 
+	pageCap int // SetPageCap: at most this many orders a page; 0 none
+
 	repeatLeft int
 	repeatBody []byte // the answer being repeated; nil until the first
 
@@ -88,6 +90,18 @@ func (s *Server) SetEndless(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.f.endless = on
+}
+
+// SetPageCap makes every page hold at most n orders whatever PageSize asks
+// (0: no cap), with pages of n orders (page p from position (p-1)*n), as
+// a gateway that caps PageSize without saying so would: every page but
+// the last is shorter than PageSize, and a client that takes a short page
+// for the last loses the rest. TotalCount, when sent, still counts the
+// whole query. Truth is unaffected.
+func (s *Server) SetPageCap(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.f.pageCap = n
 }
 
 // SetRedirect answers the next n requests (any path, before anything else

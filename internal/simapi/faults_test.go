@@ -111,6 +111,31 @@ func TestFaultTruncate(t *testing.T) {
 	}
 }
 
+func TestFaultPageCap(t *testing.T) {
+	srv := New(Config{Seed: 1, Orders: 120, Now: testNow, SendTotalCount: true})
+	t.Cleanup(srv.Close)
+	q := srv.Query()
+	whole := call(t, srv, srv.SignedForm(q, 1, 100)).orders()
+	require.Len(t, whole, 100)
+	srv.SetPageCap(30)
+	var capped []map[string]any
+	for page := 1; page <= 5; page++ {
+		r := call(t, srv, srv.SignedForm(q, page, 100))
+		require.Equal(t, 0, r.code(t))
+		assert.Equal(t, "120", r.TotalCount.String(), "the whole query, page %d", page)
+		want := 30
+		if page == 5 {
+			want = 0
+		}
+		require.Len(t, r.orders(), want, "page %d", page)
+		capped = append(capped, r.orders()...)
+	}
+	assert.Equal(t, whole, capped[:100], "pages of 30 from position (p-1)*30")
+	assert.Len(t, call(t, srv, srv.SignedForm(q, 1, 20)).orders(), 20, "below the cap, PageSize as asked")
+	srv.SetPageCap(0)
+	assert.Len(t, call(t, srv, srv.SignedForm(q, 1, 100)).orders(), 100)
+}
+
 func TestFaultEndless(t *testing.T) {
 	srv := New(Config{Seed: 1, Orders: 45, Now: testNow, SendTotalCount: true})
 	t.Cleanup(srv.Close)

@@ -460,8 +460,15 @@ type content struct {
 func (s *Server) pageBody(req *request, buf *[]byte) (body []byte, inBuf bool) {
 	v, version := s.view(&req.q)
 	total := v.len()
-	off := int64(req.page-1) * int64(req.pageSize)
-	count := max(min(off+int64(req.pageSize), total)-off, 0)
+	s.mu.Lock()
+	pageSize := int64(req.pageSize)
+	capped := s.f.pageCap > 0 && int64(s.f.pageCap) < pageSize
+	if capped {
+		pageSize = int64(s.f.pageCap)
+	}
+	s.mu.Unlock()
+	off := int64(req.page-1) * pageSize
+	count := max(min(off+pageSize, total)-off, 0)
 
 	var c content
 	s.mu.Lock()
@@ -492,7 +499,7 @@ func (s *Server) pageBody(req *request, buf *[]byte) (body []byte, inBuf bool) {
 	}
 	s.mu.Unlock()
 
-	plain := !c.endless && !c.duplicate && !c.hasOOR
+	plain := !c.endless && !c.duplicate && !c.hasOOR && !capped
 	memoise := plain && (buf == nil || s.cfg.MemoResponses)
 	key := ""
 	if plain {
