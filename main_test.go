@@ -341,7 +341,7 @@ func writeTemp(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-// TestSIGTERMEndsASweepInFlight: 0.5 s into a sweep of many seconds, SIGTERM
+// TestSIGTERMEndsASweepInFlight: once a sweep of many seconds is under way, SIGTERM
 // stops the calls to the API, answers the scrape in flight with debt_up 0,
 // and the process exits within a couple of seconds.
 func TestSIGTERMEndsASweepInFlight(t *testing.T) {
@@ -363,7 +363,9 @@ func TestSIGTERMEndsASweepInFlight(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		answered <- string(b)
 	}()
-	time.Sleep(500 * time.Millisecond)
+	// A sweep is in flight once its first request reached the API (which
+	// holds it a second), however slowly the scrape got there.
+	require.Eventually(t, func() bool { return srv.Requests() > 0 }, 10*time.Second, 5*time.Millisecond)
 	signalled := time.Now()
 	require.NoError(t, e.Cmd.Process.Signal(syscall.SIGTERM))
 	select {

@@ -358,7 +358,10 @@ func TestRandomThrottlesDoNotCollapseThePace(t *testing.T) {
 	t.Logf("rate under random throttles %.1f/s; two clean sweeps took %v before the throttles, %v after: %.1f/s, %.1f in flight",
 		throttledRate, before, after, rateAfter, inflight)
 	assert.True(t, throttledRate == 0 || throttledRate > 3, "under the throttles, not a request or two a second: %.1f/s", throttledRate)
-	assert.Less(t, after, 2*before+1500*time.Millisecond, "two clean sweeps of 200 pages after the throttles")
+	// They take about 1.3 s (the pace doubling back from some 15 requests
+	// a second) where a pace kept down would take some 25 s: the bound
+	// leaves a loaded machine as much again.
+	assert.Less(t, after, 2*before+3*time.Second, "two clean sweeps of 200 pages after the throttles")
 	assert.True(t, rateAfter == 0 || rateAfter > 200, "the learned limit is gone or far above the collapse: %.1f/s", rateAfter)
 }
 

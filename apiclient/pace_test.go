@@ -305,6 +305,13 @@ func TestReleaseCutsBeforeItFreesThePlace(t *testing.T) {
 		tk, _ := p.acquire(context.Background())
 		got <- tk
 	}()
+	// The fifth waits in acquire before the release, or the check below
+	// would test nothing.
+	require.Eventually(t, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.waiting == 1
+	}, 10*time.Second, time.Millisecond)
 	p.release(held[0], answerThrottled, 0) // throttled: the window goes to 3, 3 in flight
 	select {
 	case tk := <-got:

@@ -40,6 +40,8 @@ type fixture struct {
 	srv  *simapi.Server
 	coll *Collector
 	logs *logBuffer
+	// setNow moves the clock of a backgroundFixture, whose Run reads it.
+	setNow func(time.Time)
 }
 
 func newFixture(t *testing.T, cfg simapi.Config, mod func(*apiclient.Config, *Config)) *fixture {

@@ -103,6 +103,11 @@ func backgroundFixture(t *testing.T, interval time.Duration, latency time.Durati
 			return clock.now
 		}
 	})
+	f.setNow = func(t time.Time) {
+		clock.Lock()
+		defer clock.Unlock()
+		clock.now = t
+	}
 	f.srv.SetLatency(latency)
 	ctx, cancel := context.WithCancel(context.Background())
 	go f.coll.Run(ctx)
@@ -138,7 +143,7 @@ func TestBackgroundFiguresExpire(t *testing.T) {
 	assert.Contains(t, body, "debt_unpaid_amount{", "the last complete figures, with their age")
 	assert.Contains(t, body, "debt_last_success_timestamp_seconds")
 	// Move the clock past the bound: 3 x 200ms + the max timeout.
-	f.coll.cfg.Now = func() time.Time { return now.Add(backgroundMaxTimeout + 601*time.Millisecond) }
+	f.setNow(now.Add(backgroundMaxTimeout + 601*time.Millisecond))
 	body = scrapeWith(f, "1")
 	assert.Contains(t, body, "\ndebt_up 0\n")
 	assert.NotContains(t, body, "debt_unpaid_amount{", "too old to be shown")

@@ -53,6 +53,26 @@ func newAPI(t *testing.T, name string, cfg simapi.Config) *api {
 	return a
 }
 
+// settled returns the API's request count once it has stayed the same for
+// 300 ms: a request cancelled in flight may still land after its client
+// gave up (net/http reads it before it sees the connection closed), later
+// on a loaded machine. It waits 10 s at most.
+func (a *api) settled(t *testing.T) int64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	n := a.Requests()
+	for time.Now().Before(deadline) {
+		time.Sleep(300 * time.Millisecond)
+		m := a.Requests()
+		if m == n {
+			return n
+		}
+		n = m
+	}
+	t.Fatalf("the API still gets requests after 10 s: %d", n)
+	return n
+}
+
 // truth is what a probe of the account must report.
 func (a *api) truth(q apiclient.Query) simapi.Truth {
 	q.Start, q.End = now.Add(-window), now
@@ -450,8 +470,7 @@ func TestBackgroundSweepsPerAccount(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after its context ended")
 	}
-	time.Sleep(50 * time.Millisecond) // a request cancelled in flight may still land
-	n := good.Requests()
+	n := good.settled(t)
 	// Probes answer from the last complete sweep (the one Run's end cut
 	// short may make debt_up 0): they start none.
 	g := f.probe("good")
@@ -601,8 +620,7 @@ func TestReloadStartsAndStopsBackgroundSweeps(t *testing.T) {
 	require.Eventually(t, func() bool { return a.Requests() >= 4 && b.Requests() >= 4 }, 20*time.Second, 5*time.Millisecond)
 	f.write(entry{name: "a", api: a}, entry{name: "c", api: c})
 	require.NoError(t, f.set.Reload())
-	time.Sleep(50 * time.Millisecond) // a request cancelled in flight may still land
-	nb := b.Requests()
+	nb := b.settled(t)
 	na := a.Requests()
 	require.Eventually(t, func() bool { return c.Requests() >= 4 && a.Requests() >= na+4 }, 20*time.Second, 5*time.Millisecond,
 		"the added account is swept, the unchanged one still is")
