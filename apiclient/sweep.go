@@ -206,8 +206,8 @@ type sweep struct {
 const maxKeptBody = 1 << 20
 
 // putBuf returns buf to the pool. A page is some 100 KB; a buffer grown by
-// a huge answer (up to Config.MaxResponseBytes, 16 MiB by default) is not kept for every
-// worker.
+// a huge answer (up to Config.MaxResponseBytes, 16 MiB by default) is not
+// kept for every worker.
 func (c *Client) putBuf(buf *pageBuf) {
 	if buf.body.Cap() <= maxKeptBody {
 		c.bufs.Put(buf)
