@@ -27,6 +27,13 @@ import (
 // collect sweeps q and returns how often each OrderNo was delivered.
 func collect(t *testing.T, c *apiclient.Client, q apiclient.Query) (map[string]int, apiclient.Stats) {
 	t.Helper()
+	got, stats, err := tally(c, q)
+	require.NoError(t, err)
+	return got, stats
+}
+
+// tally is collect for a sweep that may fail: what it delivered, and why.
+func tally(c *apiclient.Client, q apiclient.Query) (map[string]int, apiclient.Stats, error) {
 	var mu sync.Mutex
 	got := map[string]int{}
 	stats, err := c.Sweep(context.Background(), q, func(_ int, orders []apiclient.Order) error {
@@ -37,8 +44,7 @@ func collect(t *testing.T, c *apiclient.Client, q apiclient.Query) (map[string]i
 		}
 		return nil
 	})
-	require.NoError(t, err)
-	return got, stats
+	return got, stats, err
 }
 
 // TestLiveAccountInvariant is the sweep's promise, on an account that
@@ -97,16 +103,7 @@ func TestLiveAccountInvariant(t *testing.T) {
 			}
 			q := window(srv)
 			sweep := func() map[string]int {
-				var mu sync.Mutex
-				got := map[string]int{}
-				_, err := c.Sweep(context.Background(), q, func(_ int, orders []apiclient.Order) error {
-					mu.Lock()
-					defer mu.Unlock()
-					for _, o := range orders {
-						got[o.OrderNo]++
-					}
-					return nil
-				})
+				got, _, err := tally(c, q)
 				assert.NoError(t, err, tc.name)
 				return got
 			}
@@ -381,16 +378,7 @@ func TestPagesCappedBelowPageSizeAreRefused(t *testing.T) {
 			q := window(srv)
 			want := srv.UnpaidOrderNos(q)
 			c, _ := newClient(t, srv, nil)
-			got := map[string]int{}
-			var mu sync.Mutex
-			_, err := c.Sweep(context.Background(), q, func(_ int, orders []apiclient.Order) error {
-				mu.Lock()
-				defer mu.Unlock()
-				for _, o := range orders {
-					got[o.OrderNo]++
-				}
-				return nil
-			})
+			got, _, err := tally(c, q)
 			if !withTotal {
 				require.NoError(t, err)
 				assert.Less(t, len(got), len(want), "a cap no answer shows loses orders")
