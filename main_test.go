@@ -341,9 +341,9 @@ func writeTemp(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-// TestSIGTERMEndsASweepInFlight: once a sweep of many seconds is under way, SIGTERM
-// stops the calls to the API, answers the scrape in flight with debt_up 0,
-// and the process exits within a couple of seconds.
+// TestSIGTERMEndsASweepInFlight: once a sweep of many seconds is under
+// way, SIGTERM stops the calls to the API, answers the scrape in flight
+// with debt_up 0, and the process exits within a couple of seconds.
 func TestSIGTERMEndsASweepInFlight(t *testing.T) {
 	srv := simapi.New(simapi.Config{Seed: 7, Orders: 3000, PublicKey: "e2e-public", PrivateKey: e2ePrivateKey})
 	defer srv.Close()

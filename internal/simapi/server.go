@@ -460,18 +460,16 @@ type content struct {
 func (s *Server) pageBody(req *request, buf *[]byte) (body []byte, inBuf bool) {
 	v, version := s.view(&req.q)
 	total := v.len()
+
+	var c content
 	s.mu.Lock()
 	pageSize := int64(req.pageSize)
 	capped := s.f.pageCap > 0 && int64(s.f.pageCap) < pageSize
 	if capped {
 		pageSize = int64(s.f.pageCap)
 	}
-	s.mu.Unlock()
 	off := int64(req.page-1) * pageSize
 	count := max(min(off+pageSize, total)-off, 0)
-
-	var c content
-	s.mu.Lock()
 	c.endless = s.f.endless
 	if c.endless {
 		count = int64(req.pageSize)
