@@ -11,11 +11,14 @@ package exportertest
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,15 +87,54 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// FreeAddr returns a loopback address with a port nobody listens on.
+// FreeAddr returns a loopback address with a port nobody listens on, for
+// a process the test starts to listen on. The port is free when FreeAddr
+// returns, not reserved: it is taken below the kernel's ephemeral range,
+// where no other listener on port 0 and no outgoing connection is given a
+// port, so that nothing else on the machine takes it before the process
+// binds it; and never twice in one test process.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	low, high := fixedPortRange()
+	freePorts.Lock()
+	defer freePorts.Unlock()
+	for range 1000 {
+		port := low + freePorts.rand.IntN(high-low)
+		if freePorts.given[port] {
+			continue
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // in use
+		}
+		l.Close()
+		freePorts.given[port] = true
+		return addr
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatalf("no free port in %d-%d", low, high-1)
+	return ""
+}
+
+var freePorts = struct {
+	sync.Mutex
+	rand  *rand.Rand
+	given map[int]bool
+}{rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))), given: map[int]bool{}}
+
+// fixedPortRange is [low, high): the ports up to 12,000 below the first
+// ephemeral port (ip_local_port_range; Linux's default starts at 32768),
+// and above the 10,000 where well-known services (9090, 9093) live.
+func fixedPortRange() (low, high int) {
+	high = 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+				high = n
+			}
+		}
+	}
+	return max(10000, high-12000), high
 }
 
 // SyncBuffer collects output written from several goroutines.
