@@ -111,6 +111,8 @@ type Collector struct {
 
 	first     chan struct{} // closed when the first background sweep ends
 	firstOnce sync.Once
+
+	joined func() // for tests: a scrape joined the sweep in flight (c.mu held)
 }
 
 // New returns a Collector for cfg.

@@ -277,14 +277,18 @@ func TestInvalidOrderLogIsBounded(t *testing.T) {
 
 func TestConcurrentScrapesShareOneSweep(t *testing.T) {
 	f := newFixture(t, simapi.Config{Seed: 8, Orders: 950}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
-	f.srv.SetLatency(50 * time.Millisecond) // a 500 ms sweep: the four scrapes overlap it
+	// The API holds its answers until the other three scrapes have joined
+	// the sweep the first one started: they overlap it whatever the
+	// machine's speed.
+	release := f.srv.Hold()
+	defer release()
+	joined := make(chan struct{}, 4)
+	f.coll.joined = func() { joined <- struct{}{} }
 	var wg sync.WaitGroup
 	ups := make([]float64, 4)
 	reqs := make([]float64, 4)
 	for i := range ups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			ch := make(chan prometheus.Metric, 1000)
 			f.coll.Collect(ch)
 			close(ch)
@@ -300,11 +304,15 @@ func TestConcurrentScrapesShareOneSweep(t *testing.T) {
 					reqs[i] = pb.GetGauge().GetValue()
 				}
 			}
-		}()
-		time.Sleep(5 * time.Millisecond)
+		})
 	}
+	for range 3 {
+		<-joined
+	}
+	release()
 	wg.Wait()
 	assert.Equal(t, []float64{1, 1, 1, 1}, ups)
+	assert.Positive(t, reqs[0])
 	assert.Equal(t, []float64{reqs[0], reqs[0], reqs[0], reqs[0]}, reqs, "the four scrapes report one sweep")
 	assert.EqualValues(t, reqs[0], f.srv.Requests(), "one sweep for the four scrapes, not four")
 }

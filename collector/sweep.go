@@ -99,6 +99,8 @@ func (c *Collector) result(ctx context.Context) *result {
 	cl := c.inflight
 	if cl == nil || !cl.join(earliest(deadline, cl.began.Add(c.cfg.MaxTimeout))) {
 		cl = c.start(deadline)
+	} else if c.joined != nil {
+		c.joined()
 	}
 	c.mu.Unlock()
 

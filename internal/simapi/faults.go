@@ -3,6 +3,7 @@ package simapi
 import (
 	"fmt"
 	"math"
+	"sync"
 	"time"
 )
 
@@ -64,6 +65,28 @@ func (s *Server) FailRetCode(code, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.f.retCode, s.f.retLeft = code, n
+}
+
+// Hold makes every request that arrives wait, counted by Requests, until
+// release is called (or the client gives up, or the server closes): a
+// test then knows a sweep is in flight and cannot end until it says so.
+// ClearFaults leaves a hold alone; release is safe to call twice.
+func (s *Server) Hold() (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.hold = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.hold == ch {
+				s.hold = nil
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
 }
 
 // SetLatency delays every request by d before it is answered (0 removes

@@ -89,6 +89,28 @@ func TestFaultLatency(t *testing.T) {
 	assert.Less(t, time.Since(start), 5*time.Second, "no latency once cleared")
 }
 
+// TestHold: a held request is counted and waits, answered only once
+// released, and a later one is not held; ClearFaults leaves a hold on.
+func TestHold(t *testing.T) {
+	srv := New(Config{Seed: 1, Orders: 20, Now: testNow})
+	t.Cleanup(srv.Close)
+	form := srv.SignedForm(srv.Query(), 1, 100)
+	release := srv.Hold()
+	srv.ClearFaults()
+	answered := make(chan int, 1)
+	go func() { answered <- call(t, srv, form).code(t) }()
+	require.Eventually(t, func() bool { return srv.Requests() == 1 }, 10*time.Second, time.Millisecond)
+	select {
+	case code := <-answered:
+		t.Fatalf("answered (RetCode %d) while held", code)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	assert.Equal(t, 0, <-answered)
+	release() // twice: no panic
+	assert.Equal(t, 0, call(t, srv, form).code(t), "not held once released")
+}
+
 func TestFaultTruncate(t *testing.T) {
 	srv := New(Config{Seed: 1, Orders: 250, Now: testNow, MemoResponses: true})
 	t.Cleanup(srv.Close)

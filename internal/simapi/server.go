@@ -124,8 +124,9 @@ type Server struct {
 	throttled atomic.Int64
 	admitted  atomic.Int64
 
-	mu      sync.Mutex // guards f, log
+	mu      sync.Mutex // guards f, hold, log
 	f       faults
+	hold    chan struct{} // Hold: requests wait until it closes; nil if not held
 	log     []Request
 	logNext int
 
@@ -311,8 +312,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ContentType: r.Header.Get("Content-Type"), UserAgent: r.UserAgent(),
 	}
 	s.mu.Lock()
-	latency := s.f.latency
+	latency, hold := s.f.latency, s.hold
 	s.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			s.record(rec)
+			return
+		case <-s.closed:
+			return
+		}
+	}
 	if latency > 0 {
 		t := time.NewTimer(latency)
 		select {
