@@ -14,7 +14,7 @@ import "hash/maphash"
 // held the string and the time (40 bytes), which the page's 100 KiB
 // passing through the cache evicted: the set's look-ups took 0.22 s of
 // three steady sweeps' 3.65 s of client CPU in the sweep's profile, and
-// take 0.03-0.10 s so (bench/RESULTS.md, 12-05). The strings and times
+// take 0.03-0.10 s now (bench/RESULTS.md, 12-05). The strings and times
 // are looked at only when the high halves match.
 type orderSet struct {
 	slots   []uint64 // 0: empty
