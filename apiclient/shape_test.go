@@ -675,6 +675,38 @@ func TestCrossMembersCrossZeros(t *testing.T) {
 	}
 }
 
+// TestCrossVariantsAgreeOnShortIntegers: an integer of one digit, or a
+// zero, is crossed without the digit scan when a comma follows (the AVX2
+// form); with each byte that may follow it, skipped or kept (an amount
+// sent as a number), every form reads it as member by member does.
+func TestCrossVariantsAgreeOnShortIntegers(t *testing.T) {
+	plain := `{"Region":"hk","Channel":1,"OrderNo":"1","OrderTotalPrice":"1","Status":1,"CreateTime":"1"}`
+	values := []string{"0", "1", "7", "9", "00", "01", "10", "0.5", "5.5", "5e1", "0E1", "-1", "5x", "0x", `5"`}
+	follows := []string{",", " ,", "}", " }", "\n,"}
+	for _, v := range values {
+		for _, f := range follows {
+			for _, field := range []string{`"Channel":1,`, `"OrderTotalPrice":"1",`, `"Status":1,`} {
+				key, _, _ := strings.Cut(field, ":")
+				order := strings.Replace(plain, field, key+":"+v+f, 1)
+				if strings.HasPrefix(f, " }") || f == "}" {
+					// The value ends the order: what was after it goes.
+					order = plain[:strings.Index(plain, field)] + key + ":" + v + f
+				}
+				body := shapedPage([]string{plain, plain, order, plain})
+				decodeBoth(t, nil, body)
+				d := newDecoder()
+				var p page
+				require.NoError(t, d.decodePage(shapedPage([]string{plain, plain}), &p))
+				d.scanner.reset(body)
+				start := len(shapedPage([]string{plain, plain})) - 1 // the third order's brace
+				require.Equal(t, byte('{'), body[start], "%q", body)
+				require.Len(t, d.shapes, 1)
+				agreedTrace(t, d, d.shapes[0], start, fmt.Sprintf("%q", order))
+			}
+		}
+	}
+}
+
 // TestCrossVariantsAgreeOnEscapeRuns: runs of 1 to 12 \u escapes, each
 // byte of the run replaced in turn by a byte at the edge of what an escape
 // takes, are crossed or left to the caller alike by every form: the AVX2
