@@ -194,7 +194,7 @@ type requestsRow struct {
 //     measured; the replay and the sweep recorded again, and both must
 //     match step 1 exactly. The machine moves between a fast and a slow
 //     state from minute to minute: nine pairs give a median that one
-//     spell does not make (the naive baseline, 15 s a run, is far off its
+//     spell does not make (the naive baseline, 15 s a run, is far past its
 //     target either way).
 func table(o options) (requestsRow, error) {
 	row := requestsRow{sort: simapi.SortDesc}
