@@ -375,8 +375,9 @@ func build(ra rawAccount, d Defaults, keys []string) (Account, string, error) {
 		if k == "" {
 			return acc, "private_key_env", errors.New("the environment variable is unset or empty " + notShown)
 		}
-		if strings.ContainsAny(k, "\r\n") {
-			return acc, "private_key_env", fmt.Errorf("environment variable %s holds more than one line", ra.PrivateKeyEnv) // it is set: a name
+		if strings.ContainsAny(k, " \t\r\n") {
+			// As DEBT_EXPORTER_PRIVATE_KEY: a key is one word.
+			return acc, "private_key_env", fmt.Errorf("environment variable %s holds more than one word: a private key is one", ra.PrivateKeyEnv) // it is set: a name
 		}
 		acc.PrivateKey = Secret(k)
 	default:
@@ -520,8 +521,9 @@ func readKeyFile(path string) (string, error) {
 	if k == "" {
 		return "", fmt.Errorf("%s is empty", path)
 	}
-	if strings.ContainsAny(k, "\r\n") {
-		return "", fmt.Errorf("%s holds more than one line: it must hold only the key", path)
+	if strings.ContainsAny(k, " \t\r\n") {
+		// As --api.private-key-file: a key is one word.
+		return "", fmt.Errorf("%s holds more than one word: it must hold only the key", path)
 	}
 	return k, nil
 }

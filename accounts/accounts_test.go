@@ -48,6 +48,7 @@ func newDir(t *testing.T) *dir {
 	d.write(t, "prod.pub", publicKey+"\n")
 	d.write(t, "empty.key", " \n")
 	d.write(t, "two-lines.key", prodKey+"\n"+stagingKey+"\n")
+	d.write(t, "two-words.key", prodKey+" "+stagingKey+"\n")
 	d.write(t, "big.key", strings.Repeat(prodKey, 300))
 	require.NoError(t, os.Mkdir(filepath.Join(d.path, "keydir"), 0o700))
 	require.NoError(t, os.Symlink(filepath.Join(d.path, "prod.key"), filepath.Join(d.path, "link.key")))
@@ -67,7 +68,7 @@ func (d *dir) load(t *testing.T, content string) ([]Account, error) {
 	d.write(t, "accounts.yml", strings.ReplaceAll(content, "$DIR", d.path))
 	def := defaults
 	def.Getenv = func(name string) string {
-		return map[string]string{"PROD_KEY": envKey, "MULTI": envKey + "\n" + envKey, "NAME_KEY": nameKey}[name]
+		return map[string]string{"PROD_KEY": envKey, "MULTI": envKey + "\n" + envKey, "SPACED": envKey + " " + envKey, "NAME_KEY": nameKey}[name]
 	}
 	return Load(d.file, def)
 }
@@ -211,11 +212,15 @@ func TestLoadBad(t *testing.T) {
 		{"key file empty", head + "    private_key_file: $DIR/empty.key\n", `account "prod"`,
 			[]string{"private_key_file", "empty.key", "is empty"}},
 		{"key file of two lines", head + "    private_key_file: $DIR/two-lines.key\n", `account "prod"`,
-			[]string{"private_key_file", "two-lines.key", "more than one line"}},
+			[]string{"private_key_file", "two-lines.key", "more than one word"}},
+		// The rule of --api.private-key-file, which refuses the same file.
+		{"key file of two words", head + "    private_key_file: $DIR/two-words.key\n", `account "prod"`,
+			[]string{"private_key_file", "two-words.key", "more than one word"}},
 		{"public key file missing", "accounts:\n  - name: prod\n    public_key_file: $DIR/nope.pub\n    private_key_file: $DIR/prod.key\n",
 			`account "prod"`, []string{"public_key_file", "no such file"}},
 		{"env unset", head + "    private_key_env: NOT_SET\n", `account "prod"`, []string{"private_key_env", "unset"}},
-		{"env of two lines", head + "    private_key_env: MULTI\n", `account "prod"`, []string{"private_key_env", "MULTI", "more than one line"}},
+		{"env of two lines", head + "    private_key_env: MULTI\n", `account "prod"`, []string{"private_key_env", "MULTI", "more than one word"}},
+		{"env of two words", head + "    private_key_env: SPACED\n", `account "prod"`, []string{"private_key_env", "SPACED", "more than one word"}},
 		{"bad window", head + "    private_key_file: $DIR/prod.key\n    window: 30 days\n", `account "prod"`,
 			[]string{"window", "not a duration"}},
 		{"window too short", head + "    private_key_file: $DIR/prod.key\n    window: 10ms\n", `account "prod"`, []string{"window"}},
