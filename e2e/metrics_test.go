@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"github.com/debt-exporter/debt_exporter/internal/exportertest"
-
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/debt-exporter/debt_exporter/apiclient"
+	"github.com/debt-exporter/debt_exporter/internal/exportertest"
+	"github.com/debt-exporter/debt_exporter/internal/simapi"
 )
 
 // documentedMetric is one row of the README's metrics table.
@@ -28,11 +28,15 @@ type documentedMetric struct {
 	Name    string // may end in * for a family prefix (go_*)
 	Type    string
 	Labels  []string
-	Exposed string // always, on success, after a success
+	Exposed string // always, on success, after a success, with --config.file
 	Meaning string
 }
 
-var exposedWhen = map[string]bool{"always": true, "on success": true, "after a success": true}
+var exposedWhen = map[string]bool{"always": true, "on success": true, "after a success": true, withConfigFile: true}
+
+// withConfigFile is the "exposed" of the metrics on /metrics only when
+// --config.file names an accounts file (the reload metrics).
+const withConfigFile = "with --config.file"
 
 func readmeMetrics(t *testing.T) []documentedMetric {
 	t.Helper()
@@ -51,7 +55,7 @@ func readmeMetrics(t *testing.T) []documentedMetric {
 			}
 			sort.Strings(m.Labels)
 		}
-		assert.True(t, exposedWhen[m.Exposed], "%s: exposed %q is not one of always, on success, after a success", m.Name, m.Exposed)
+		assert.True(t, exposedWhen[m.Exposed], "%s: exposed %q is not one of always, on success, after a success, %s", m.Name, m.Exposed, withConfigFile)
 		out = append(out, m)
 	}
 	return out
@@ -100,14 +104,59 @@ func lookup(doc []documentedMetric, name string) (documentedMetric, bool) {
 // TestREADMEMetricsMatchDemo: everything the exporter exposes in demo mode
 // is in the README's table with its type and labels (and every value of the
 // outcome and reason labels is explained), and every documented debt_ metric
-// is exposed: in demo mode every sweep succeeds, so all of them are.
+// is exposed: in demo mode every sweep succeeds, so all of them are, but
+// those exposed only with --config.file.
 func TestREADMEMetricsMatchDemo(t *testing.T) {
 	doc := readmeMetrics(t)
 	e := exportertest.Start(t, nil, "--demo", "--demo.orders=2000")
 	families := scrape(t, e.URL)
 	require.Contains(t, families, "debt_up")
 	require.Equal(t, 1.0, families["debt_up"].GetMetric()[0].GetGauge().GetValue(), "the demo sweep failed")
+	checkDocumented(t, doc, families)
+	for _, d := range doc {
+		switch {
+		case !strings.HasPrefix(d.Name, "debt_"):
+		case d.Exposed == withConfigFile:
+			assert.NotContains(t, families, d.Name, "README.md documents %s as exposed %s, but demo mode exposes it", d.Name, d.Exposed)
+		default:
+			assert.Contains(t, families, d.Name, "README.md documents %s but demo mode does not expose it", d.Name)
+		}
+	}
+}
 
+// TestREADMEMetricsWithConfigFile: with --config.file, /metrics exposes
+// the metrics documented as exposed "with --config.file", with their type
+// and labels, and nothing the README's table does not document.
+func TestREADMEMetricsWithConfigFile(t *testing.T) {
+	doc := readmeMetrics(t)
+	tmp := t.TempDir()
+	const key = "e2e-reload-metrics-private-key-0123456789"
+	srv := simapi.New(simapi.Config{Seed: 3, Orders: 100, PrivateKey: key, PublicKey: "pub-prod"})
+	t.Cleanup(srv.Close)
+	keyFile := writeFile(t, tmp, "prod.key", key+"\n")
+	accounts := writeFile(t, tmp, "accounts.yml", fmt.Sprintf(
+		"accounts:\n  - name: prod\n    public_key: pub-prod\n    private_key_file: %s\n    endpoint: %s/\n", keyFile, srv.URL))
+	e := exportertest.Start(t, nil, "--config.file="+accounts)
+	families := scrape(t, e.URL)
+	checkDocumented(t, doc, families)
+	n := 0
+	for _, d := range doc {
+		if d.Exposed == withConfigFile {
+			n++
+			assert.Contains(t, families, d.Name, "README.md documents %s as exposed %s", d.Name, d.Exposed)
+		}
+	}
+	assert.Positive(t, n, "README.md documents no metric as exposed %s", withConfigFile)
+	if f := families["debt_config_last_reload_successful"]; assert.NotNil(t, f) {
+		assert.Equal(t, 1.0, f.GetMetric()[0].GetGauge().GetValue(), "the accounts file loaded")
+	}
+}
+
+// checkDocumented: every family exposed is in the README's table, with its
+// type and labels, and every value of its outcome and reason labels is
+// explained there.
+func checkDocumented(t *testing.T, doc []documentedMetric, families map[string]*dto.MetricFamily) {
+	t.Helper()
 	for name, f := range families {
 		d, ok := lookup(doc, name)
 		if !assert.True(t, ok, "%s (%s) is exposed but not in README.md's metrics table", name, f.GetType()) {
@@ -126,11 +175,6 @@ func TestREADMEMetricsMatchDemo(t *testing.T) {
 					}
 				}
 			}
-		}
-	}
-	for _, d := range doc {
-		if strings.HasPrefix(d.Name, "debt_") {
-			assert.Contains(t, families, d.Name, "README.md documents %s but demo mode does not expose it", d.Name)
 		}
 	}
 }
@@ -192,9 +236,9 @@ func TestREADMEMetricsExposedColumn(t *testing.T) {
 			}
 		}
 	}
-	check("after a successful sweep", 1, func(documentedMetric) bool { return true })
+	check("after a successful sweep", 1, func(d documentedMetric) bool { return d.Exposed != withConfigFile })
 	api.fail.Store(true)
-	check("after a failed sweep", 0, func(d documentedMetric) bool { return d.Exposed != "on success" })
+	check("after a failed sweep", 0, func(d documentedMetric) bool { return d.Exposed != "on success" && d.Exposed != withConfigFile })
 
 	assert.Nil(t, api.bad.Load(), "the exporter sent a request the README says it does not (signed form POST, nothing in the URL)")
 	// The log reaches us through a pipe, a little after the scrape.
