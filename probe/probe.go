@@ -310,7 +310,11 @@ func (s *Set) ProbeHandler() http.Handler {
 			if len(name) > 64 {
 				name = name[:64] + "..."
 			}
-			http.Error(w, fmt.Sprintf("unknown account %q: not in the accounts file", name), http.StatusBadRequest)
+			where := "not in the accounts file"
+			if s == nil {
+				where = "no accounts file is loaded (--config.file)"
+			}
+			http.Error(w, fmt.Sprintf("unknown account %q: %s", name, where), http.StatusBadRequest)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), collector.SweepTimeout(r, s.cfg.TimeoutOffset, s.cfg.Collector.MaxTimeout))

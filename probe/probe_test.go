@@ -398,6 +398,15 @@ func TestProbeBadRequests(t *testing.T) {
 	assert.Zero(t, a.Requests(), "no bad request reaches the API")
 }
 
+// TestProbeWithoutAccountsFile: without --config.file (a nil Set) every
+// account is unknown, and the answer says why, not "not in the file".
+func TestProbeWithoutAccountsFile(t *testing.T) {
+	rec := httptest.NewRecorder()
+	(*Set)(nil).ProbeHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/probe?account=prod", nil))
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Equal(t, "unknown account \"prod\": no accounts file is loaded (--config.file)\n", rec.Body.String())
+}
+
 // TestProbeReadsOnlyTheAccount: other parameters, whatever they name, do
 // not change the answer and never reach the API.
 func TestProbeReadsOnlyTheAccount(t *testing.T) {
