@@ -161,7 +161,7 @@ func New(cfg Config) (*Client, error) {
 	c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.bufs.New = func() any {
 		dec := newDecoder()
-		dec.maxOrders = c.cfg.PageSize
+		dec.maxOrders, dec.secret = c.cfg.PageSize, c.cfg.PrivateKey
 		return &pageBuf{dec: dec}
 	}
 	return c, nil

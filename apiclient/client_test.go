@@ -653,3 +653,72 @@ func TestAnswerWithoutRetCodeFailsTheSweep(t *testing.T) {
 	require.ErrorAs(t, err, &decErr)
 	assert.Contains(t, err.Error(), "no RetCode")
 }
+
+// TestEchoedKeyIsRedacted: a server that sends the private key back in an
+// order, anywhere and in any case, gets it into no label value, no logged
+// OrderNo or value of an order left out, and no error. It went into the
+// metrics (as a Region) and the log (as an example) as sent.
+func TestEchoedKeyIsRedacted(t *testing.T) {
+	const key = "echoed-private-key-0123456789abcdef"
+	upper := strings.ToUpper(key)
+	created := now.Add(-30 * time.Minute).Unix()
+	order := func(no, region, amount string) string {
+		return fmt.Sprintf(`{"OrderNo":%q,"Region":%q,"ModelID":"m-%s","ProductCode":"modelverse","Currency":"CNY","OrderTotalPrice":%q,"CreateTime":"%d"}`,
+			no, region, key, amount, created)
+	}
+	var repeat, refuse atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse.Load() {
+			fmt.Fprintf(w, `{"RetCode":171,"Message":"signature of %s is wrong"}`, upper)
+			return
+		}
+		orders := []string{
+			order("o-1", "cn-"+key, "1.50"),
+			order("o-2", upper, "2.50"),
+			order("o-"+key, "hk", key), // left out: its amount is no decimal
+		}
+		if repeat.Load() {
+			orders = append(orders, order("o-"+upper, "hk", "1"), order("o-"+upper, "hk", "1"))
+		}
+		fmt.Fprintf(w, `{"Action":"ListUnpaidOrdersResponse","RetCode":0,"Orders":[%s]}`, strings.Join(orders, ","))
+	}))
+	defer srv.Close()
+	c, err := apiclient.New(apiclient.Config{Endpoint: srv.URL, PublicKey: "p", PrivateKey: key, Retry: fastRetry, Concurrency: 1})
+	require.NoError(t, err)
+	q := apiclient.Query{Start: now.Add(-time.Hour), End: now}
+	var mu sync.Mutex
+	var got []apiclient.Order
+	_, err = c.Sweep(context.Background(), q, func(_ int, orders []apiclient.Order) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, orders...)
+		return nil
+	})
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	secret := strings.ToLower(key)
+	for _, o := range got {
+		for _, v := range []string{o.Region, o.ModelID, o.RawInvalid} {
+			assert.NotContains(t, strings.ToLower(v), secret)
+		}
+		if o.Invalid != "" {
+			assert.NotContains(t, strings.ToLower(o.OrderNo), secret, "the OrderNo logged as an example")
+			assert.Contains(t, o.OrderNo, "[REDACTED]")
+		}
+	}
+	assert.Contains(t, []string{got[0].Region, got[1].Region}, "cn-[REDACTED]")
+	assert.Contains(t, []string{got[0].Region, got[1].Region}, "[REDACTED]")
+
+	repeat.Store(true) // an OrderNo twice: the error quotes it
+	_, err = c.Sweep(context.Background(), q, func(int, []apiclient.Order) error { return nil })
+	require.ErrorIs(t, err, apiclient.ErrRepeats)
+	assert.NotContains(t, strings.ToLower(err.Error()), secret)
+	assert.Contains(t, err.Error(), "o-[REDACTED]")
+
+	refuse.Store(true) // the key upper-cased in a Message
+	_, err = c.Sweep(context.Background(), q, func(int, []apiclient.Order) error { return nil })
+	var apiErr *apiclient.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.NotContains(t, strings.ToLower(err.Error()), secret)
+	assert.Contains(t, apiErr.Message, "signature of [REDACTED] is wrong")
+}

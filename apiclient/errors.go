@@ -120,13 +120,81 @@ type redactor []string
 // cut redacts s and keeps at most MaxServerText bytes of it.
 func (r redactor) cut(s string) string {
 	// Redact before cutting, so that a secret cannot survive in halves.
+	return CutText(r.redact(s), MaxServerText)
+}
+
+// redact replaces each secret of r in s, in any case of its ASCII letters
+// (a server may echo a key upper-cased), with [REDACTED].
+func (r redactor) redact(s string) string {
 	for _, secret := range r {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[REDACTED]")
+		s = redactFold(s, secret)
+	}
+	return s
+}
+
+// redactFold replaces secret in s, its ASCII letters in any case. ASCII
+// case folding keeps every byte where it was, so that the places found in
+// the folded copy are the places in s.
+func redactFold(s, secret string) string {
+	if secret == "" || len(s) < len(secret) {
+		return s
+	}
+	folded, key := asciiLower(s), asciiLower(secret)
+	if !strings.Contains(folded, key) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(folded, key)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString("[REDACTED]")
+		s, folded = s[i+len(key):], folded[i+len(key):]
+	}
+}
+
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; 'A' <= c && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
 		}
 	}
-	return CutText(s, MaxServerText)
+	return s
 }
+
+// redactSecret is redactFold for text of the client's own as well as the
+// server's (a sweep's error, a label value, a logged OrderNo): there it
+// takes a secret of minRedactedSecret bytes or more, since a shorter one
+// (a test's "k") would redact letters of the client's own words, and is
+// no credential anyway.
+func redactSecret(s, secret string) string {
+	if len(secret) < minRedactedSecret {
+		return s
+	}
+	return redactFold(s, secret)
+}
+
+const minRedactedSecret = 8
+
+// redactedError is an error whose text has the private key redacted: what
+// a sweep returns, since its errors may quote what a server sent (an
+// OrderNo, say) wherever it sent it.
+type redactedError struct {
+	err    error
+	secret string
+}
+
+func (e *redactedError) Error() string { return redactSecret(e.err.Error(), e.secret) }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // MaxServerText bounds what an error carries from the server's text (a
 // Message, an Action): a 10 MB message must not make a 10 MB log line.

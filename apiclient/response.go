@@ -310,6 +310,9 @@ type decoder struct {
 	// PageSize asked for): a body of "{}," would otherwise cost some
 	// 150 bytes of Order for each 3 bytes it sends.
 	maxOrders int
+	// secret, if set, is redacted from every label value's text: a server
+	// that echoes the private key into a Region must not put it in a metric.
+	secret string
 	// shapes are the order shapes learnt (shape.go); learns and
 	// shapeMisses count this page's attempts to learn one and its orders
 	// that a shape failed, shapeHits the orders read by one. noShapes
@@ -721,7 +724,7 @@ func (d *decoder) stringValue(dst *string, label bool) error {
 // label returns a label value's text, interned.
 func (d *decoder) label(tok stringToken) string {
 	if len(tok.raw) > maxInternedLabel {
-		return string(tok.text(&d.valueText))
+		return redactSecret(string(tok.text(&d.valueText)), d.secret)
 	}
 	e := &d.recent[recentSlot(tok.raw)]
 	if e.set && e.raw == string(tok.raw) {
@@ -730,7 +733,7 @@ func (d *decoder) label(tok stringToken) string {
 	if s, ok := d.labels[string(tok.raw)]; ok {
 		return s
 	}
-	text := string(tok.text(&d.valueText))
+	text := redactSecret(string(tok.text(&d.valueText)), d.secret)
 	if len(d.labels) < maxLabels {
 		raw := string(tok.raw)
 		if tok.escaped && !strings.Contains(text, `\`) {

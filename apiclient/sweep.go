@@ -155,7 +155,7 @@ func (c *Client) Sweep(ctx context.Context, q Query, fn func(worker int, orders 
 		s.err = err
 	}
 	if s.err != nil {
-		return s.stats, s.err
+		return s.stats, &redactedError{err: s.err, secret: c.cfg.PrivateKey}
 	}
 	s.density.sorted = s.shown
 	if s.shown == unknownOrder && prev != nil {
@@ -825,6 +825,9 @@ func (r *reader) deliver(orders []Order, part slice) error {
 		// The common case: the answer as it is, without a copy.
 		for i := range orders {
 			r.density.add(orders[i].CreateTime)
+			if orders[i].Invalid != "" {
+				r.s.c.redactInvalid(&orders[i])
+			}
 		}
 		r.count(func(st *Stats) { st.Orders += len(orders) })
 		if len(orders) == 0 {
@@ -840,6 +843,7 @@ func (r *reader) deliver(orders []Order, part slice) error {
 			// Invalid is set: counted, not summed, once by OrderNo.
 			if r.firstTimeless(o.OrderNo) {
 				r.take = append(r.take, *o)
+				r.s.c.redactInvalid(&r.take[len(r.take)-1])
 			}
 		case o.CreateTime >= part.start && o.CreateTime < part.end:
 			r.take = append(r.take, *o)
@@ -1071,4 +1075,13 @@ func split(sl slice, orders []Order, parts int) []slice {
 		out = append(out, slice{start: cuts[i-1], end: cuts[i]})
 	}
 	return out
+}
+
+// redactInvalid redacts the private key from what the collector logs of an
+// order left out of the sums (its OrderNo and offending value, as the
+// server sent them): a server that echoes the key there must not put it
+// in a log line. Label values are redacted as they are decoded.
+func (c *Client) redactInvalid(o *Order) {
+	k := c.cfg.PrivateKey
+	o.OrderNo, o.RawInvalid = redactSecret(o.OrderNo, k), redactSecret(o.RawInvalid, k)
 }
