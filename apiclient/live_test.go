@@ -3,10 +3,12 @@ package apiclient_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -437,6 +439,57 @@ func TestUntrustedCertificateIsNotRetried(t *testing.T) {
 	assert.Contains(t, err.Error(), "certificate")
 	assert.Equal(t, 1, obs.get(apiclient.OutcomeNetworkError), "one attempt, no retry")
 	assert.Less(t, time.Since(start), 2*time.Second)
+}
+
+// TestRefusedTLSHandshakeIsNotRetried: a server that refuses the
+// handshake with an alert (it wants a client certificate, or speaks only
+// TLS 1.0) fails the sweep at once; it was asked five times, as if the
+// network had failed.
+func TestRefusedTLSHandshakeIsNotRetried(t *testing.T) {
+	for name, cfg := range map[string]*tls.Config{
+		"client certificate required": {ClientAuth: tls.RequireAnyClientCert},
+		"TLS 1.0 only":                {MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var handled atomic.Int64
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { handled.Add(1) }))
+			srv.TLS = cfg
+			srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+			srv.StartTLS()
+			defer srv.Close()
+			obs := &outcomes{}
+			c, err := apiclient.New(apiclient.Config{Endpoint: srv.URL, PublicKey: "p", PrivateKey: "k", HTTPClient: srv.Client(),
+				Retry: fastRetry, Concurrency: 1, Observe: obs.observe})
+			require.NoError(t, err)
+			_, err = c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func(int, []apiclient.Order) error { return nil })
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "remote error: tls")
+			assert.Equal(t, 1, obs.get(apiclient.OutcomeNetworkError), "one attempt, no retry: %v", err)
+			assert.Zero(t, handled.Load())
+		})
+	}
+}
+
+// TestCorruptGzipBodyIsNotRetried: a body sent as gzip that is none is a
+// broken answer, not a broken network: one request, a decode error. It
+// was asked five times.
+func TestCorruptGzipBodyIsNotRetried(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Encoding", "gzip")
+		_, _ = io.WriteString(w, `{"RetCode":0,"Orders":[]}`)
+	}))
+	defer srv.Close()
+	obs := &outcomes{}
+	c, err := apiclient.New(apiclient.Config{Endpoint: srv.URL, PublicKey: "p", PrivateKey: "k", Retry: fastRetry, Concurrency: 1, Observe: obs.observe})
+	require.NoError(t, err)
+	_, err = c.Sweep(context.Background(), apiclient.Query{Start: now.Add(-time.Hour), End: now}, func(int, []apiclient.Order) error { return nil })
+	var decodeErr *apiclient.DecodeError
+	require.ErrorAs(t, err, &decodeErr)
+	assert.Contains(t, err.Error(), "gzip")
+	assert.EqualValues(t, 1, requests.Load(), "not retried")
+	assert.Equal(t, 1, obs.get(apiclient.OutcomeDecodeError))
 }
 
 // TestPlainHTTPFromAnHTTPSEndpointIsNotRetried: an https endpoint that

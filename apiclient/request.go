@@ -2,6 +2,8 @@ package apiclient
 
 import (
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -205,12 +208,20 @@ func (e *networkError) Error() string { return fmt.Sprintf("%s: %v", e.where, e.
 func (e *networkError) Unwrap() error { return e.err }
 
 // Transient: a refused or reset connection may work the next time; a
-// certificate the system does not trust, or plain HTTP from an https
-// endpoint, never will.
+// certificate the system does not trust, a server that refuses the TLS
+// handshake, or plain HTTP from an https endpoint, never will.
 func (e *networkError) Transient() bool { return !isPermanent(e.err) }
 
 func isPermanent(err error) bool {
 	if errors.Is(err, http.ErrSchemeMismatch) {
+		return true
+	}
+	// A TLS alert from the server (a client certificate required, no
+	// protocol version in common, a handshake failure) comes over TCP as
+	// a net.OpError of Op "remote error"; tls.AlertError is what QUIC
+	// returns. The server has refused; asking again will not change it.
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" {
 		return true
 	}
 	var (
@@ -223,6 +234,13 @@ func isPermanent(err error) bool {
 	)
 	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) ||
 		errors.As(err, &invalid) || errors.As(err, &header) || errors.As(err, &alert)
+}
+
+// isCorruptEncoding reports whether err is the transport's gzip reader
+// refusing a body: broken data, not a broken network.
+func isCorruptEncoding(err error) bool {
+	var corrupt flate.CorruptInputError
+	return errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, &corrupt)
 }
 
 func isTransient(err error) bool {
@@ -281,6 +299,11 @@ func (c *Client) attempt(ctx context.Context, body, signature, where string, buf
 
 	buf.body.Reset()
 	n, err := buf.body.ReadFrom(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1))
+	if err != nil && isCorruptEncoding(err) {
+		// A body that says gzip and is none: the same answer comes again.
+		outcome = OutcomeDecodeError
+		return 0, &DecodeError{Where: where, Err: fmt.Errorf("reading body (Content-Encoding %s): %w", CutText(resp.Header.Get("Content-Encoding"), 32), err)}
+	}
 	if err != nil {
 		outcome = OutcomeNetworkError
 		if ctx.Err() != nil {
