@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net/url"
 	"os"
 	"path"
@@ -343,8 +344,8 @@ func checkConfig(f flagValues, getenv func(string) string, secrets *[]string) (*
 	if f.interval < 0 || (f.interval > 0 && f.interval < time.Second) {
 		return nil, fmt.Errorf("--sweep.interval %v must be 0 (sweep on each scrape) or at least 1s", f.interval)
 	}
-	if f.rateLimit < 0 {
-		return nil, fmt.Errorf("--api.rate-limit %v must not be negative (0: no limit)", f.rateLimit)
+	if f.rateLimit < 0 || math.IsNaN(f.rateLimit) || math.IsInf(f.rateLimit, 0) {
+		return nil, fmt.Errorf("--api.rate-limit %v must be a number of requests per second, not negative (0: no limit)", f.rateLimit)
 	}
 	if f.maxSeries < 0 {
 		return nil, fmt.Errorf("--metrics.max-series %d must not be negative (0: no cap)", f.maxSeries)
@@ -549,7 +550,29 @@ func checkEndpoint(endpoint, from string) error {
 	if u.User != nil {
 		return fmt.Errorf("%s must not carry a user or password: requests are signed", from)
 	}
+	if !validPort(u.Port()) {
+		return fmt.Errorf("%s port %q is not one of 1-65535", from, cutPort(u.Port()))
+	}
 	return nil
+}
+
+// validPort reports whether a URL's port, if it has one, is 1-65535: a URL
+// parses with any digits there, and every request would then fail (and be
+// retried) until a scrape's deadline.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+// cutPort bounds a port for an error line.
+func cutPort(p string) string {
+	if len(p) > 8 {
+		return p[:8] + "..."
+	}
+	return p
 }
 
 // checkWebConfig validates the exporter-toolkit web configuration at start

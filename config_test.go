@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -114,6 +115,10 @@ func TestLoadConfig(t *testing.T) {
 			},
 			wantErr: "DEBT_EXPORTER_API_ENDPOINT is not an http or https URL"},
 		{name: "endpoint with a password", getenv: withKey, mod: func(f *flagValues) { f.endpoint = "https://u:pw@api.dezai.com/" }, wantErr: "must not carry a user or password"},
+		{name: "endpoint port past 65535", getenv: withKey, mod: func(f *flagValues) { f.endpoint = "http://127.0.0.1:99999/" }, wantErr: `--api.endpoint port "99999" is not one of 1-65535`},
+		{name: "endpoint port 0", getenv: withKey, mod: func(f *flagValues) { f.endpoint = "http://127.0.0.1:0/" }, wantErr: `--api.endpoint port "0" is not one of 1-65535`},
+		{name: "rate limit NaN", getenv: withKey, mod: func(f *flagValues) { f.rateLimit = math.NaN() }, wantErr: "--api.rate-limit NaN must be a number"},
+		{name: "rate limit infinite", getenv: withKey, mod: func(f *flagValues) { f.rateLimit = math.Inf(1) }, wantErr: "--api.rate-limit +Inf must be a number"},
 		{name: "accounts file missing", getenv: withKey, mod: func(f *flagValues) { f.configFile = filepath.Join(dir, "missing.yml") },
 			wantErr: "--config.file: no such file (the value is not shown"},
 		{name: "private key as the accounts file", getenv: env(map[string]string{privateKeyEnv: "env-secret-0123"}), mod: func(f *flagValues) { f.configFile = "env-secret-0123" },

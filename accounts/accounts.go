@@ -25,6 +25,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -494,11 +495,17 @@ func checkEndpoint(s string) error {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return errors.New("must not carry a query string or fragment")
 	}
+	if p := u.Port(); p != "" {
+		// A URL parses with any digits there; every request would fail.
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return errors.New("its port is not one of 1-65535")
+		}
+	}
 	return nil
 }
 
 // readKeyFile reads a key: a regular file (a symlink to one, as Kubernetes
-// mounts secrets, is fine) of at most MaxKeyFileBytes, trimmed, one line.
+// mounts secrets, is fine) of at most MaxKeyFileBytes, trimmed, one word.
 // Its errors say what is wrong with the file, never what it holds, and name
 // it only once it is known to exist.
 func readKeyFile(path string) (string, error) {

@@ -229,6 +229,8 @@ func TestLoadBad(t *testing.T) {
 			[]string{"filters.product_code"}},
 		{"bad endpoint", head + "    private_key_file: $DIR/prod.key\n    endpoint: ftp://x/\n", `account "prod"`,
 			[]string{"endpoint", "http or https"}},
+		{"endpoint port past 65535", head + "    private_key_file: $DIR/prod.key\n    endpoint: http://127.0.0.1:99999/\n", `account "prod"`,
+			[]string{"endpoint", "port is not one of 1-65535"}},
 		{"endpoint with a password", head + "    private_key_file: $DIR/prod.key\n    endpoint: https://u:" + inlineKey + "@x/\n", `account "prod"`,
 			[]string{"endpoint", "user or password"}},
 		{"bad product code", head + "    private_key_file: $DIR/prod.key\n    filters: {product_code: [modelvers]}\n", `account "prod"`,
