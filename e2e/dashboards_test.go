@@ -344,7 +344,31 @@ func TestREADMEDescribesEveryPanel(t *testing.T) {
 	}
 }
 
-// TestFiguresAgePanelsCoverNoSuccess: the health dashboard's panels of the
+// TestStatPanelsShowTheCurrentValue: every stat panel queries the value now
+// (an instant query), so that a series the exporter no longer exposes (a
+// failed sweep's totals) shows no value. Over a range, with lastNotNull,
+// a stat showed the last totals seen as if they were current.
+func TestStatPanelsShowTheCurrentValue(t *testing.T) {
+	n := 0
+	for _, d := range loadDashboards(t) {
+		for _, p := range d.Panels() {
+			if p["type"] != "stat" {
+				continue
+			}
+			targets, _ := p["targets"].([]any)
+			require.NotEmpty(t, targets, "%s: stat %q has no query", d.File, p["title"])
+			for _, tg := range targets {
+				tm, _ := tg.(map[string]any)
+				n++
+				assert.Equal(t, true, tm["instant"], "%s: stat %q: an instant query", d.File, p["title"])
+				assert.NotEqual(t, true, tm["range"], "%s: stat %q: not a range query", d.File, p["title"])
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, n, 8, "the stat panels of both dashboards")
+}
+
+// TestFiguresAgePanelsCoverNoSuccess: the dashboards' panels of the
 // figures' age show, for an exporter that has completed no sweep since it
 // started (so exposes no debt_last_success_timestamp_seconds), how long its
 // sweeps have failed, as DebtFiguresStale ages it; and the plain age for
@@ -355,9 +379,6 @@ func TestFiguresAgePanelsCoverNoSuccess(t *testing.T) {
 	root := exportertest.RepoRoot(t)
 	var exprs []string
 	for _, d := range loadDashboards(t) {
-		if d.File != "debt-exporter-health.json" {
-			continue
-		}
 		for _, q := range d.Queries() {
 			if strings.Contains(q.Expr, "debt_last_success_timestamp_seconds") {
 				expr, err := monitoringtest.Substitute(q.Expr, monitoringtest.DefaultValues("debt"))
@@ -366,7 +387,7 @@ func TestFiguresAgePanelsCoverNoSuccess(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, exprs, 2, "the stat and the graph of the figures' age")
+	require.Len(t, exprs, 3, "the health dashboard's stat and graph of the figures' age, and Figures as of")
 	var tests strings.Builder
 	for _, e := range exprs {
 		fmt.Fprintf(&tests, `      - expr: %q
