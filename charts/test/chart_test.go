@@ -502,6 +502,42 @@ func TestAccounts(t *testing.T) {
 	assert.Equal(t, appsv1.RecreateDeploymentStrategyType, d.Spec.Strategy.Type)
 }
 
+// TestAccountFilters: an account's filters: {} reaches the accounts file as
+// filters: {} (no filters), and an account without filters gets none there
+// (it takes the --filter.* flags, which the top-level filters set). The
+// chart dropped an empty filters, so such an account silently took the
+// top-level ones.
+func TestAccountFilters(t *testing.T) {
+	helmBin(t)
+	r := render(t, "-f", writeValues(t, `filters: {productCode: [modelverse]}
+accounts:
+  - {name: none, filters: {}, publicKey: {existingSecret: {name: s, key: p}}, privateKey: {existingSecret: {name: s, key: k}}}
+  - {name: inherits, publicKey: {existingSecret: {name: s, key: p}}, privateKey: {existingSecret: {name: s, key: k}}}
+  - {name: own, filters: {region: [hk]}, publicKey: {existingSecret: {name: s, key: p}}, privateKey: {existingSecret: {name: s, key: k}}}
+`))
+	_, c := r.deployment(t)
+	assert.Contains(t, c.Args, "--filter.product-code=modelverse")
+	cm := r.ConfigMaps[fullname+"-accounts"]
+	require.NotNil(t, cm, "accounts ConfigMap")
+	require.Len(t, cm.Data, 1)
+	var cfg struct {
+		Accounts []map[string]any `json:"accounts"`
+	}
+	for _, text := range cm.Data {
+		require.NoError(t, yaml.Unmarshal([]byte(text), &cfg), text)
+	}
+	require.Len(t, cfg.Accounts, 3)
+	byName := map[string]map[string]any{}
+	for _, a := range cfg.Accounts {
+		byName[a["name"].(string)] = a
+	}
+	f, ok := byName["none"]["filters"]
+	assert.True(t, ok, "filters: {} is kept")
+	assert.Equal(t, map[string]any{}, f)
+	assert.NotContains(t, byName["inherits"], "filters")
+	assert.Equal(t, map[string]any{"region": []any{"hk"}}, byName["own"]["filters"])
+}
+
 // TestStrategy: with one key the chart leaves the update strategy to
 // Kubernetes (RollingUpdate: the two pods are two instances), with accounts
 // it recreates, and a strategy in the values wins either way.
@@ -617,6 +653,8 @@ func TestRefusals(t *testing.T) {
 		"account private key value":      {"accounts: [{name: a, publicKey: {existingSecret: {name: s, key: k}}, privateKey: {value: " + key + "}}]", "value"},
 		"account private key env":        {"accounts: [{name: a, publicKey: {existingSecret: {name: s, key: k}}, privateKey: {existingSecret: {name: s, key: k}}, private_key: " + key + "}]", "private_key"},
 		"key in extraArgs":               {"privateKey: {existingSecret: {name: s}}\npublicKey: {value: p}\nextraArgs: [--api.private-key=" + key + "]", "extraArgs"},
+		"key in extraEnv":                {"privateKey: {existingSecret: {name: s}}\npublicKey: {value: p}\nextraEnv: [{name: DEBT_EXPORTER_PRIVATE_KEY, value: " + key + "}]", "extraEnv"},
+		"key env from a Secret":          {"privateKey: {existingSecret: {name: s}}\npublicKey: {value: p}\nextraEnv: [{name: DEBT_EXPORTER_PRIVATE_KEY, valueFrom: {secretKeyRef: {name: s, key: k}}}]", "extraEnv"},
 		"duplicate account":              {"accounts: [{name: a, publicKey: {existingSecret: {name: s, key: k}}, privateKey: {existingSecret: {name: s, key: k}}}, {name: a, publicKey: {existingSecret: {name: s, key: k}}, privateKey: {existingSecret: {name: s, key: k}}}]", "used twice"},
 		"bad account name":               {"accounts: [{name: 'a b', publicKey: {existingSecret: {name: s, key: k}}, privateKey: {existingSecret: {name: s, key: k}}}]", "name"},
 		"typo":                           {"privateKey: {existingSecret: {name: s}}\npublicKey: {value: p}\nserviceMonitor: {intervall: 1m}", "intervall"},

@@ -138,6 +138,11 @@ with one clear line each. Included by the Deployment.
 {{- fail "debt-exporter: extraArgs: the private key is never an argument (anyone who can read the Deployment or run ps would see it): use privateKey.existingSecret." }}
 {{- end }}
 {{- end }}
+{{- range .Values.extraEnv }}
+{{- if eq (toString .name) "DEBT_EXPORTER_PRIVATE_KEY" }}
+{{- fail "debt-exporter: extraEnv: DEBT_EXPORTER_PRIVATE_KEY is not set by the chart (a value would be in clear in the Deployment, and the exporter refuses it beside the key file the chart mounts): use privateKey.existingSecret." }}
+{{- end }}
+{{- end }}
 {{- $wc := .Values.webConfig }}
 {{- if and $wc.enabled (not $wc.existingSecret.name) }}
 {{- fail "debt-exporter: webConfig.enabled is true but webConfig.existingSecret.name is empty: name the Secret holding the exporter-toolkit web config." }}
