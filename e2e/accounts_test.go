@@ -33,7 +33,8 @@ func TestExampleAccountsConfig(t *testing.T) {
 // one exporter through /probe, with the relabeling of
 // examples/prometheus-accounts.yml; each account's series carry its
 // account label and its own exact figures, and the bundled rules evaluate
-// per account.
+// per account; a target the accounts file lacks ("gone", as after a rename)
+// is DebtAccountProbeFailing, not the exporter down.
 func TestAccountsThroughPrometheus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
@@ -97,7 +98,7 @@ scrape_configs:
   - job_name: debt-accounts
     metrics_path: /probe
     static_configs:
-      - targets: [prod, research]
+      - targets: [prod, research, gone]
     relabel_configs:
 %s`, filepath.Join(root, "alerts", "*.yaml"), exporterAddr, indent(relabelText, "      ")))
 	prom := start(t, "prometheus", promBin, "--config.file="+promConfig, "--storage.tsdb.path="+filepath.Join(tmp, "data"),
@@ -133,6 +134,23 @@ scrape_configs:
 		}
 		return nil
 	})
+	// "gone" answers 400 on every scrape: the bundled alert for it is
+	// pending (for: 10m), and nothing says the exporter is down.
+	waitFor(ctx, t, "DebtAccountProbeFailing to be pending for gone alone", procs, func() error {
+		res, err := query(ctx, promURL, `ALERTS{alertname=~"DebtAccountProbeFailing|DebtExporterDown"}`)
+		if err != nil {
+			return err
+		}
+		if len(res) != 1 || res[0].Metric["alertname"] != "DebtAccountProbeFailing" || res[0].Metric["instance"] != "gone" ||
+			res[0].Metric["account"] != "gone" || res[0].Metric["job"] != "debt-accounts" || res[0].Metric["alertstate"] != "pending" {
+			return fmt.Errorf("got %v, want DebtAccountProbeFailing pending for gone alone", res)
+		}
+		return nil
+	})
+	res, err := query(ctx, promURL, `up{job="debt-accounts", instance=~"prod|research"} == 1`)
+	require.NoError(t, err)
+	assert.Len(t, res, 2, "the accounts the file has are up: %v", res)
+
 	// The health dashboard offers both jobs, the exporter's own (/metrics:
 	// no debt_up without a flag account, but its build) and the accounts',
 	// and every instance of them, and its build panel finds the exporter.

@@ -84,6 +84,11 @@ func TestExampleAlertmanagerInhibitions(t *testing.T) {
 			firing:   []string{"DebtSweepsFailing", "DebtAPIErrors", "DebtAPIThrottled"},
 			active:   []string{"DebtSweepsFailing"},
 		},
+		{ // an account's /probe cannot be scraped (renamed in the accounts file)
+			instance: "gone",
+			firing:   []string{"DebtAccountProbeFailing"},
+			active:   []string{"DebtAccountProbeFailing"},
+		},
 		{ // the exporter cannot be scraped
 			instance: "down:9846",
 			firing:   []string{"DebtExporterDown", "DebtFiguresStale"},

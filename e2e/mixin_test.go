@@ -67,6 +67,7 @@ func renderMixin(t *testing.T, config string) mixinOutput {
 // customConfig changes every kind of knob.
 const customConfig = `{
 	debtSelector: 'job="billing",cluster="eu"',
+	debtAccountsSelector: 'job="billing",cluster="eu",account!=""',
 	debtSeriesSelector: self.debtSelector,
 	thresholds+: {
 	  'debt:threshold_unpaid_amount'+: { CNY: 250000, EUR: 20000 },
@@ -75,7 +76,7 @@ const customConfig = `{
 	  'debt:threshold_api_error_ratio': 0.1,
 	  'debt:threshold_forecast_horizon_seconds': '48 * 3600',
 	},
-	alertFor+: { DebtExporterDown: '5m', DebtUnpaidAmountForecastHigh: '1h' },
+	alertFor+: { DebtExporterDown: '5m', DebtAccountProbeFailing: '20m', DebtUnpaidAmountForecastHigh: '1h' },
 	apiRateWindow: '30m',
 	forecastLookback: '12h',
 	runbookURLPrefix: 'https://wiki.example.com/debt#',
@@ -269,6 +270,7 @@ func TestMixinCustomConfig(t *testing.T) {
 		n := 0
 		for _, r := range slices.Concat(renderedRules(t, m.Rules), renderedRules(t, m.Alerts)) {
 			assert.NotContains(t, r.Expr, `job="debt"`, r.Alert+r.Record)
+			assert.NotContains(t, r.Expr, `job="debt-accounts"`, r.Alert+r.Record)
 			n += rawSelectionsHave(t, r.Alert+r.Record, r.Expr, customSelector, raw)
 		}
 		assert.Greater(t, n, 15)
@@ -281,9 +283,13 @@ func TestMixinCustomConfig(t *testing.T) {
 			assert.True(t, strings.HasPrefix(r.Annotations["runbook_url"], "https://wiki.example.com/debt#debt"), r.Alert)
 		}
 		down := alerts["DebtExporterDown"]
-		assert.Equal(t, "up{"+customSelector+"} == 0", down.Expr)
+		assert.Equal(t, "up{"+customSelector+`, account=""} == 0`, down.Expr)
 		assert.Equal(t, "5m", down.For)
 		assert.Contains(t, down.Annotations["description"], "for more than 5 minutes.")
+		probe := alerts["DebtAccountProbeFailing"]
+		assert.Equal(t, "up{"+customSelector+`,account!=""} == 0`, probe.Expr)
+		assert.Equal(t, "20m", probe.For)
+		assert.Contains(t, probe.Annotations["description"], "for more than 20 minutes.")
 		assert.Equal(t, "1h", alerts["DebtUnpaidAmountForecastHigh"].For)
 		assert.Contains(t, alerts["DebtUnpaidAmountForecastHigh"].Expr, "sum[12h]")
 		assert.Contains(t, alerts["DebtUnpaidAmountForecastHigh"].Annotations["description"], "over the last 12 hours")
@@ -375,21 +381,23 @@ func TestMixinCustomConfig(t *testing.T) {
 // the selector's extra labels (cluster) stay on them; absent() keeps the
 // selector's equality matchers.
 var alertsKeepingSeriesLabels = map[string]bool{
-	"DebtExporterDown":   true,
-	"DebtExporterAbsent": true,
-	"DebtSweepsFailing":  true,
-	"DebtFiguresStale":   true,
-	"DebtInvalidOrders":  true,
-	"DebtUnpaidOrderOld": true,
+	"DebtExporterDown":        true,
+	"DebtExporterAbsent":      true,
+	"DebtAccountProbeFailing": true,
+	"DebtSweepsFailing":       true,
+	"DebtFiguresStale":        true,
+	"DebtInvalidOrders":       true,
+	"DebtUnpaidOrderOld":      true,
 }
 
 // The repository's promtool unit tests pass on a rendering with a custom
 // selector, once their series carry it: job="debt" becomes
-// job="billing",cluster="eu" in the input, and the expected alerts follow.
+// job="billing",cluster="eu" in the input, job="debt-accounts"
+// job="billing-accounts",cluster="eu", and the expected alerts follow.
 // Series of another cluster, added to every test, must fire nothing.
 func TestMixinCustomSelectorPassesRuleTests(t *testing.T) {
 	promtool := exportertest.Tool(t, "promtool")
-	m := renderMixin(t, `{ debtSelector: 'job="billing",cluster="eu"', debtSeriesSelector: self.debtSelector }`)
+	m := renderMixin(t, `{ debtSelector: 'job="billing",cluster="eu"', debtAccountsSelector: 'job="billing-accounts",cluster="eu"', debtSeriesSelector: 'cluster="eu"' }`)
 	dir := t.TempDir()
 	rules := writeRules(t, dir, "custom.yaml", m.Rules, m.Alerts)
 
@@ -409,9 +417,7 @@ func TestMixinCustomSelectorPassesRuleTests(t *testing.T) {
 				"series": strings.Replace(text, "{", `{cluster="us", `, 1),
 				"values": sm["values"],
 			})
-			// An account read through /probe is a target of the custom
-			// selector's too.
-			text = strings.ReplaceAll(text, `job="debt-accounts"`, `job="billing", cluster="eu"`)
+			text = strings.ReplaceAll(text, `job="debt-accounts"`, `job="billing-accounts", cluster="eu"`)
 			sm["series"] = strings.ReplaceAll(text, `job="debt"`, `job="billing", cluster="eu"`)
 			series = append(series, sm)
 		}
@@ -423,7 +429,7 @@ func TestMixinCustomSelectorPassesRuleTests(t *testing.T) {
 				am := a.(map[string]any)
 				labels := am["exp_labels"].(map[string]any)
 				if labels["job"] == "debt" || labels["job"] == "debt-accounts" {
-					labels["job"] = "billing"
+					labels["job"] = strings.Replace(labels["job"].(string), "debt", "billing", 1)
 					if alertsKeepingSeriesLabels[cm["alertname"].(string)] {
 						labels["cluster"] = "eu"
 					}
@@ -431,7 +437,7 @@ func TestMixinCustomSelectorPassesRuleTests(t *testing.T) {
 				ann := am["exp_annotations"].(map[string]any)
 				d := ann["description"].(string)
 				d = strings.ReplaceAll(d, "(job debt)", "(job billing)")
-				d = strings.ReplaceAll(d, "(job debt-accounts)", "(job billing)")
+				d = strings.ReplaceAll(d, "(job debt-accounts", "(job billing-accounts")
 				d = strings.ReplaceAll(d, `job "debt"`, `job "billing"`)
 				ann["description"] = d
 			}

@@ -11,6 +11,14 @@ local shipped = import 'shipped.libsonnet';
     // job="debt" with its own selector.
     debtSelector: shipped.debtSelector,
 
+    // Selects the targets of the accounts (/probe?account=NAME) in
+    // DebtAccountProbeFailing: job="debt-accounts", as
+    // examples/prometheus-accounts.yml scrapes them. Where the accounts are
+    // targets of the exporter's own job, as in the Helm chart, select them
+    // by their account label: 'job="billing", account!=""'
+    // (DebtExporterDown keeps to account="").
+    debtAccountsSelector: shipped.debtAccountsSelector,
+
     // Added to every selector of a raw series (the exporter's debt_*, and
     // up and scrape_duration_seconds on the dashboards) in every rule and
     // dashboard query. Empty by default, so the shipped files work whatever

@@ -20,6 +20,9 @@ local thresholdsFile = std.parseYaml(importstr '../alerts/thresholds.yaml');
     DebtExporterDown: {
       description: [['for more than ' + h(shipped.alertFor.DebtExporterDown), 'for more than ' + h(c.alertFor.DebtExporterDown)]],
     },
+    DebtAccountProbeFailing: {
+      description: [['for more than ' + h(shipped.alertFor.DebtAccountProbeFailing), 'for more than ' + h(c.alertFor.DebtAccountProbeFailing)]],
+    },
     DebtExporterAbsent: {
       description: [['for ' + h(shipped.alertFor.DebtExporterAbsent), 'for ' + h(c.alertFor.DebtExporterAbsent)]],
     },
@@ -65,7 +68,10 @@ local thresholdsFile = std.parseYaml(importstr '../alerts/thresholds.yaml');
 
   local expr(r) =
     local name = if std.objectHas(r, 'alert') then r.alert else r.record;
-    local e = applyEdits(std.strReplace(r.expr, 'job="debt"', c.debtSelector), std.get(std.get(edits, name, {}), 'expr', []), name);
+    // job="debt-accounts" and job="debt" in one pass, so that neither
+    // selector is rewritten inside the other.
+    local jobs = std.join(c.debtAccountsSelector, [std.strReplace(part, 'job="debt"', c.debtSelector) for part in std.split(r.expr, 'job="debt-accounts"')]);
+    local e = applyEdits(jobs, std.get(std.get(edits, name, {}), 'expr', []), name);
     lib.withSelector(e, metrics.exporter + (if std.member(ownUp, name) then ['up'] else []), c.debtSeriesSelector),
 
   local rule(r) =

@@ -39,6 +39,7 @@ local alertRules = std.flattenArrays([g.rules for g in alerts.groups]);
   oldDebtAges: '(([7-9]|[1-9][0-9]+)d|[1-9][0-9]*[wy]|(16[89]|1[7-9][0-9]|[2-9][0-9]{2}|[1-9][0-9]{3,})h)([0-9]+[a-z]+)*(-.*|[+])',
 
   debtSelector: 'job="debt"',
+  debtAccountsSelector: 'job="debt-accounts"',
   runbookURLPrefix: 'https://github.com/debt-exporter/debt_exporter/blob/main/alerts/RUNBOOK.md#runbook-',
   dashboardTitlePrefix: 'Debt / ',
   dashboardUidPrefix: 'debt-',

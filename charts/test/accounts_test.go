@@ -171,3 +171,83 @@ func TestAccountsAreKeptApart(t *testing.T) {
 	require.NoError(t, os.WriteFile(testFile, must(yaml.Marshal(test)), 0o600))
 	promtool(t, "test", "rules", testFile)
 }
+
+// TestAccountProbeFailing: the rules the chart renders, fed the up of the
+// ServiceMonitor's targets as labelled there (the accounts in the
+// exporter's own job), page for an account whose /probe fails
+// (DebtAccountProbeFailing, that account alone) and not as the exporter
+// down; the exporter's own target down is DebtExporterDown, once.
+func TestAccountProbeFailing(t *testing.T) {
+	helmBin(t)
+	promtoolBin(t)
+	r := render(t, "-f", ciFile(t, "accounts-values.yaml"))
+	var own map[string]string
+	accounts := map[string]map[string]string{}
+	for _, e := range r.serviceMonitor(t).Spec.Endpoints {
+		l := targetLabels(t, e)
+		if e.Path == "/probe" {
+			accounts[e.Params["account"][0]] = l
+		} else {
+			own = l
+		}
+	}
+	require.NotNil(t, own)
+	require.Contains(t, accounts, "prod")
+	require.Contains(t, accounts, "staging")
+	prod, staging := accounts["prod"], accounts["staging"]
+
+	fired := func(l map[string]string, severity string) map[string]any {
+		m := map[string]any{"severity": severity, "team": "billing"}
+		for k, v := range l {
+			m[k] = v
+		}
+		return m
+	}
+	probeFailing := func(l map[string]string) map[string]any {
+		return map[string]any{
+			"exp_labels": fired(l, "critical"),
+			"exp_annotations": map[string]any{
+				"summary":     "An account's debt figures cannot be scraped.",
+				"description": `Prometheus has failed to scrape account ` + l["account"] + ` (job ` + fullname + `, /probe) for more than 10 minutes. No debt figures of this account are collected and no debt alert can fire for it until it is back. Prometheus' Targets page gives the error: HTTP 400 "unknown account" when the account is not in the exporter's accounts file.`,
+				"runbook_url": "https://github.com/debt-exporter/debt_exporter/blob/main/alerts/RUNBOOK.md#runbook-debtaccountprobefailing",
+			},
+		}
+	}
+	up := func(l map[string]string, values string) any {
+		return map[string]any{"series": series("up", l), "values": values}
+	}
+	test := map[string]any{
+		"rule_files":          []string{ruleFile(t, r.rule(t))},
+		"evaluation_interval": "1m",
+		"tests": []any{
+			// prod is no longer in the accounts file: HTTP 400.
+			map[string]any{
+				"interval":     "1m",
+				"input_series": []any{up(own, "1x20"), up(prod, "0x20"), up(staging, "1x20")},
+				"alert_rule_test": []any{
+					map[string]any{"eval_time": "9m", "alertname": "DebtAccountProbeFailing", "exp_alerts": []any{}},
+					map[string]any{"eval_time": "11m", "alertname": "DebtAccountProbeFailing", "exp_alerts": []any{probeFailing(prod)}},
+					map[string]any{"eval_time": "15m", "alertname": "DebtExporterDown", "exp_alerts": []any{}},
+				},
+			},
+			// The pod cannot be scraped at all.
+			map[string]any{
+				"interval":     "1m",
+				"input_series": []any{up(own, "0x20"), up(prod, "0x20"), up(staging, "0x20")},
+				"alert_rule_test": []any{
+					map[string]any{"eval_time": "11m", "alertname": "DebtExporterDown", "exp_alerts": []any{
+						map[string]any{"exp_labels": fired(own, "critical"), "exp_annotations": map[string]any{
+							"summary":     "The debt exporter cannot be scraped.",
+							"description": `Prometheus has failed to scrape ` + podAddress + ` (job ` + fullname + `) for more than 10 minutes. No debt figures are collected and no debt alert can fire until it is back.`,
+							"runbook_url": "https://github.com/debt-exporter/debt_exporter/blob/main/alerts/RUNBOOK.md#runbook-debtexporterdown",
+						}},
+					}},
+					map[string]any{"eval_time": "11m", "alertname": "DebtAccountProbeFailing", "exp_alerts": []any{probeFailing(prod), probeFailing(staging)}},
+				},
+			},
+		},
+	}
+	testFile := filepath.Join(t.TempDir(), "probe.test.yaml")
+	require.NoError(t, os.WriteFile(testFile, must(yaml.Marshal(test)), 0o600))
+	promtool(t, "test", "rules", testFile)
+}

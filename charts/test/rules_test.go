@@ -46,12 +46,17 @@ func TestRulesPromtool(t *testing.T) {
 		}
 	}
 
+	// The tests' accounts are in a job of their own, as in
+	// examples/prometheus-accounts.yml (the chart's own layout is
+	// TestAccountProbeFailing's).
 	out, stderr, err := run(t, nil, helmBin(t), "template", "debt", chartDir(t), "--namespace", namespace,
-		"-f", ciFile(t, "default-values.yaml"), "--set", "fullnameOverride=debt")
+		"-f", ciFile(t, "default-values.yaml"), "--set", "fullnameOverride=debt",
+		"-f", writeValues(t, "prometheusRule:\n  accountsSelector: 'job=\"debt-accounts\"'\n"))
 	require.NoError(t, err, stderr)
 	pr := decode(t, out).rule(t)
 	rules := ruleFile(t, pr)
-	assert.Contains(t, string(must(os.ReadFile(rules))), `up{job="debt"}`)
+	assert.Contains(t, string(must(os.ReadFile(rules))), `up{job="debt", account=""}`)
+	assert.Contains(t, string(must(os.ReadFile(rules))), `up{job="debt-accounts"}`)
 
 	// The repository's test file, with rule_files pointing at the rendered
 	// groups.
@@ -116,7 +121,8 @@ func TestRulesAreTheSource(t *testing.T) {
 	for _, g := range want {
 		for _, r := range g["rules"].([]any) {
 			rule := r.(map[string]any)
-			rule["expr"] = strings.ReplaceAll(rule["expr"].(string), `job="debt"`, `job="`+fullname+`"`)
+			e := strings.ReplaceAll(rule["expr"].(string), `job="debt"`, `job="`+fullname+`"`)
+			rule["expr"] = strings.ReplaceAll(e, `job="debt-accounts"`, `job="`+fullname+`",account!=""`)
 		}
 	}
 	pr := render(t, "-f", ciFile(t, "default-values.yaml")).rule(t)
@@ -125,6 +131,7 @@ func TestRulesAreTheSource(t *testing.T) {
 	sortGroups(got)
 	assert.Equal(t, canonical(t, want), canonical(t, got))
 	assert.NotContains(t, canonical(t, got), `job="debt"`)
+	assert.NotContains(t, canonical(t, got), `job="debt-accounts"`)
 }
 
 func sortGroups(gs []map[string]any) {
@@ -132,22 +139,36 @@ func sortGroups(gs []map[string]any) {
 }
 
 // TestRuleSelector: prometheusRule.selector replaces job="debt" in every
-// expression that has it.
+// expression that has it, and prometheusRule.accountsSelector
+// job="debt-accounts" (by default the selector and account!=""); neither
+// is rewritten inside the other, whatever they hold.
 func TestRuleSelector(t *testing.T) {
 	helmBin(t)
-	sel := `job="billing", namespace="debt"`
-	v := writeValues(t, "prometheusRule:\n  selector: '"+sel+"'\n")
-	pr := render(t, "-f", ciFile(t, "default-values.yaml"), "-f", v).rule(t)
-	exprs := map[string]string{}
-	for _, g := range pr.Spec.Groups {
-		for _, r := range g.Rules {
-			exprs[r.Alert+r.Record] = r.Expr.String()
+	exprs := func(values string) map[string]string {
+		pr := render(t, "-f", ciFile(t, "default-values.yaml"), "-f", writeValues(t, values)).rule(t)
+		m := map[string]string{}
+		for _, g := range pr.Spec.Groups {
+			for _, r := range g.Rules {
+				m[r.Alert+r.Record] = r.Expr.String()
+			}
 		}
+		return m
 	}
-	assert.Equal(t, `up{`+sel+`} == 0`, exprs["DebtExporterDown"])
-	assert.Equal(t, `absent(up{`+sel+`})`, exprs["DebtExporterAbsent"])
-	for name, e := range exprs {
-		assert.NotContains(t, e, `job="debt"`, name)
+	for _, c := range []struct{ values, sel, accounts string }{
+		{"prometheusRule:\n  selector: 'job=\"billing\", namespace=\"debt\"'\n", `job="billing", namespace="debt"`, `job="billing", namespace="debt",account!=""`},
+		{"prometheusRule:\n  selector: 'job=\"debt-accounts\"'\n", `job="debt-accounts"`, `job="debt-accounts",account!=""`},
+		{"prometheusRule:\n  selector: 'job=\"billing\"'\n  accountsSelector: 'job=\"debt\"'\n", `job="billing"`, `job="debt"`},
+	} {
+		e := exprs(c.values)
+		assert.Equal(t, `up{`+c.sel+`, account=""} == 0`, e["DebtExporterDown"], c.values)
+		assert.Equal(t, `absent(up{`+c.sel+`})`, e["DebtExporterAbsent"], c.values)
+		assert.Equal(t, `up{`+c.accounts+`} == 0`, e["DebtAccountProbeFailing"], c.values)
+		if c.sel == `job="billing", namespace="debt"` {
+			for name, x := range e {
+				assert.NotContains(t, x, `job="debt"`, name)
+				assert.NotContains(t, x, `job="debt-accounts"`, name)
+			}
+		}
 	}
 }
 
