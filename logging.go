@@ -62,11 +62,18 @@ func plainValues(next log.Logger) log.Logger {
 
 func plainValue(v any) any {
 	switch x := v.(type) {
-	case nil, string, bool, int, int64, int32, uint, uint64, uint32, float64, float32, time.Time, time.Duration, level.Value:
+	case string:
+		return escapeBidi(x)
+	case error:
+		if s := x.Error(); hasBidi(s) {
+			return escapeBidi(s)
+		}
+		return v
+	case nil, bool, int, int64, int32, uint, uint64, uint32, float64, float32, time.Time, time.Duration, level.Value:
 		return v
 	case []any:
-		return strings.TrimSuffix(fmt.Sprintln(x...), "\n")
-	case error, fmt.Stringer, encoding.TextMarshaler, json.Marshaler:
+		return escapeBidi(strings.TrimSuffix(fmt.Sprintln(x...), "\n"))
+	case fmt.Stringer, encoding.TextMarshaler, json.Marshaler:
 		return v
 	}
 	switch reflect.ValueOf(v).Kind() {
@@ -74,6 +81,32 @@ func plainValue(v any) any {
 		return fmt.Sprint(v)
 	}
 	return v
+}
+
+// isBidi: the Unicode controls that reorder the text around them
+// (embeddings, overrides, isolates, marks). logfmt and JSON write them as
+// they are, so a server's text holding them would display a log line other
+// than the one written ("Trojan Source").
+func isBidi(r rune) bool {
+	return r == 0x061c || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+}
+
+func hasBidi(s string) bool { return strings.IndexFunc(s, isBidi) >= 0 }
+
+// escapeBidi writes the bidi controls of s as \uXXXX, the rest as it is.
+func escapeBidi(s string) string {
+	if !hasBidi(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isBidi(r) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // kitHandler is an slog.Handler writing onto the go-kit stream, so that

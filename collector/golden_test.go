@@ -338,13 +338,16 @@ func TestMaxSeriesIsACapBeyondTheGroups(t *testing.T) {
 	check(1, 2)
 }
 
-// TestLabelValuesAreMadeSafe: a NUL and invalid UTF-8 become U+FFFD, a
-// 5 MiB ModelID is cut to 128 bytes, and two long values that share their
-// first 128 bytes stay two series.
+// TestLabelValuesAreMadeSafe: a NUL, invalid UTF-8 and bidi controls
+// become U+FFFD, a 5 MiB ModelID is cut to 128 bytes, and two long values
+// that share their first 128 bytes stay two series.
 func TestLabelValuesAreMadeSafe(t *testing.T) {
 	long := strings.Repeat("m", 5<<20)
 	assert.Equal(t, "a\uFFFDb", labelValue("a\x00b"))
 	assert.Equal(t, "a\uFFFDb", labelValue("a\xffb"))
+	assert.Equal(t, "cn-\uFFFD2jb\uFFFD", labelValue("cn-\u202e2jb\u202c"), "bidi override and pop")
+	assert.Equal(t, "\uFFFDx\uFFFD", labelValue("\u2067x\u2069"), "bidi isolate")
+	assert.Equal(t, "שלום-model", labelValue("שלום-model"), "right-to-left letters are kept")
 	cut1, cut2 := labelValue(long+"1"), labelValue(long+"2")
 	assert.LessOrEqual(t, len(cut1), MaxLabelLength)
 	assert.NotEqual(t, cut1, cut2)

@@ -5,14 +5,17 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,4 +189,78 @@ func x509Pool(t *testing.T, certPEM []byte) *x509.CertPool {
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(certPEM))
 	return pool
+}
+
+// TestBidiControlsAreEscaped: text from the API holding Unicode bidi
+// controls (U+202E reverses what follows it on screen) reaches neither a
+// log line nor a label as such: the log writes them as \u202e (in an
+// example order, in the server's Message), labels have U+FFFD, in both
+// --log.format.
+func TestBidiControlsAreEscaped(t *testing.T) {
+	const rlo = "\u202e"
+	for _, format := range []string{"logfmt", "json"} {
+		t.Run(format, func(t *testing.T) {
+			ct := time.Now().Add(-time.Hour).Unix()
+			orders := fmt.Sprintf(`{"Region":"cn-%[1]s2jb","OrderNo":"UO-1","Currency":"CNY","ModelID":"m","ProductCode":"modelverse","OrderTotalPrice":"1.50","CreateTime":%[2]d},`+
+				`{"Region":"cn-bj2","OrderNo":"UO-%[1]s2-OU","Currency":"CNY","ModelID":"m","ProductCode":"modelverse","OrderTotalPrice":"12abc","CreateTime":%[2]d}`, rlo, ct)
+			var failing atomic.Bool
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if failing.Load() {
+					fmt.Fprintf(w, `{"Action":"ListUnpaidOrdersResponse","RetCode":171,"Message":"key %sdilav%s not valid"}`, rlo, "\u202c")
+					return
+				}
+				_ = r.ParseForm()
+				start, _ := strconv.ParseInt(r.PostForm.Get("StartTime"), 10, 64)
+				end, _ := strconv.ParseInt(r.PostForm.Get("EndTime"), 10, 64)
+				page := ""
+				if ct >= start && ct <= end {
+					page = orders
+				}
+				fmt.Fprintf(w, `{"Action":"ListUnpaidOrdersResponse","RetCode":0,"Orders":[%s]}`, page)
+			}))
+			defer api.Close()
+			e := exportertest.Start(t, []string{"DEBT_EXPORTER_PRIVATE_KEY=" + simapi.DemoPrivateKey},
+				"--api.endpoint="+api.URL, "--api.public-key="+simapi.DemoPublicKey, "--log.format="+format)
+			// The value of key in the first line that has it, decoded.
+			value := func(key string) string {
+				t.Helper()
+				var v string
+				assert.Eventually(t, func() bool {
+					for _, line := range strings.Split(strings.TrimSuffix(e.Log.String(), "\n"), "\n") {
+						l := parseLogfmt
+						if format == "json" {
+							l = parseJSON
+						}
+						if x, ok := l(t, line).values[key]; ok {
+							v = x
+							return true
+						}
+					}
+					return false
+				}, 10*time.Second, 10*time.Millisecond, "no %s in the log:\n%s", key, e.Log.String())
+				return v
+			}
+			body := scrapeBody(t, e.URL+"/metrics")
+			assert.Contains(t, body, "\ndebt_up 1\n")
+			assert.Contains(t, body, `region="cn-`+"\ufffd"+`2jb"`)
+			assert.NotContains(t, body, rlo)
+			assert.Equal(t, `UO-\u202e2-OU`, value("example_order"))
+
+			failing.Store(true)
+			assert.Contains(t, scrapeBody(t, e.URL+"/metrics"), "\ndebt_up 0\n")
+			assert.Contains(t, value("err"), `key \u202edilav\u202c not valid`)
+			assert.NotContains(t, e.Log.String(), rlo)
+			assert.NotContains(t, e.Log.String(), "\u202c")
+		})
+	}
+}
+
+func scrapeBody(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
 }
