@@ -84,9 +84,10 @@ func TestExampleAlertmanagerInhibitions(t *testing.T) {
 			firing:   []string{"DebtSweepsFailing", "DebtAPIErrors", "DebtAPIThrottled"},
 			active:   []string{"DebtSweepsFailing"},
 		},
-		{ // an account's /probe cannot be scraped (renamed in the accounts file)
+		{ // an account's /probe cannot be scraped (renamed in the accounts
+			// file) after its sweeps had failed
 			instance: "gone",
-			firing:   []string{"DebtAccountProbeFailing"},
+			firing:   []string{"DebtAccountProbeFailing", "DebtFiguresStale"},
 			active:   []string{"DebtAccountProbeFailing"},
 		},
 		{ // the exporter cannot be scraped

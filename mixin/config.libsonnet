@@ -11,22 +11,23 @@ local shipped = import 'shipped.libsonnet';
     // job="debt" with its own selector.
     debtSelector: shipped.debtSelector,
 
-    // Selects the targets of the accounts (/probe?account=NAME) in
+    // Selects the job of the accounts (/probe?account=NAME) in
     // DebtAccountProbeFailing: job="debt-accounts", as
-    // examples/prometheus-accounts.yml scrapes them. Where the accounts are
-    // targets of the exporter's own job, as in the Helm chart, select them
-    // by their account label: 'job="billing", account!=""'
-    // (DebtExporterDown keeps to account="").
+    // examples/prometheus-accounts.yml scrapes them. Accounts that are
+    // targets of debtSelector's job with an account label (the Helm chart)
+    // are selected too; DebtExporterDown keeps to account="".
     debtAccountsSelector: shipped.debtAccountsSelector,
 
     // Added to every selector of a raw series (the exporter's debt_*, and
     // up and scrape_duration_seconds on the dashboards) in every rule and
     // dashboard query. Empty by default, so the shipped files work whatever
     // the scrape job is called (the chart's job is the release's name; the
-    // dashboards pick the job with their $job variable). Set it, usually to
-    // debtSelector, when one Prometheus, Thanos or Mimir sees debt
-    // exporters that are not this mixin's: another cluster, another team.
-    //   debtSeriesSelector: self.debtSelector,
+    // dashboards pick the job with their $job variable). Set it when one
+    // Prometheus, Thanos or Mimir sees debt exporters that are not this
+    // mixin's (another cluster, another team), to a label every target of
+    // this mixin's has, accounts on /probe included:
+    //   debtSeriesSelector: 'cluster="eu"',
+    // (self.debtSelector would leave out a separate accounts job.)
     debtSeriesSelector: '',
 
     // The thresholds of alerts/thresholds.yaml, by record name: a number,

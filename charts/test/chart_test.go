@@ -733,9 +733,10 @@ prometheusRule:
 		last := e.RelabelConfigs[len(e.RelabelConfigs)-1]
 		assert.Equal(t, "node", last.TargetLabel, e.Path)
 		if e.Path == "/probe" {
-			require.Len(t, e.RelabelConfigs, 3)
+			require.Len(t, e.RelabelConfigs, 4)
 			assert.Equal(t, "account", e.RelabelConfigs[0].TargetLabel)
 			assert.Equal(t, "instance", e.RelabelConfigs[1].TargetLabel)
+			assert.Equal(t, "exporter", e.RelabelConfigs[2].TargetLabel)
 		} else {
 			require.Len(t, e.RelabelConfigs, 1)
 		}

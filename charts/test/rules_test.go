@@ -162,7 +162,9 @@ func TestRuleSelector(t *testing.T) {
 		e := exprs(c.values)
 		assert.Equal(t, `up{`+c.sel+`, account=""} == 0`, e["DebtExporterDown"], c.values)
 		assert.Equal(t, `absent(up{`+c.sel+`})`, e["DebtExporterAbsent"], c.values)
-		assert.Equal(t, `up{`+c.accounts+`} == 0`, e["DebtAccountProbeFailing"], c.values)
+		assert.Equal(t, `(up{`+c.accounts+`} == 0 or up{`+c.sel+`, account!=""} == 0)`+"\n"+
+			`unless on (exporter)`+"\n"+
+			`  label_replace(up{`+c.sel+`, account=""} == 0, "exporter", "$1", "instance", "(.*)")`, e["DebtAccountProbeFailing"], c.values)
 		if c.sel == `job="billing", namespace="debt"` {
 			for name, x := range e {
 				assert.NotContains(t, x, `job="debt"`, name)
