@@ -286,15 +286,24 @@ func retryAfterSweep(t *testing.T, late time.Duration) {
 	srv.URL = hs.URL
 	var mu sync.Mutex
 	var firstThrottle time.Time
+	learned := make(chan float64, 1) // the rate the first throttle set
 	obs := &outcomes{}
-	c, _ := newClient(t, srv, func(cfg *apiclient.Config) {
+	var c *apiclient.Client
+	c, _ = newClient(t, srv, func(cfg *apiclient.Config) {
 		cfg.Observe = func(outcome string) {
 			obs.observe(outcome)
 			mu.Lock()
+			defer mu.Unlock()
 			if outcome == apiclient.OutcomeThrottled && firstThrottle.IsZero() {
 				firstThrottle = time.Now()
+				// Observe runs before the pacer hears of the answer:
+				// read its rate just after.
+				go func() {
+					time.Sleep(20 * time.Millisecond)
+					_, r := c.Pace()
+					learned <- r
+				}()
 			}
-			mu.Unlock()
 		}
 	})
 	q := window(srv)
@@ -310,21 +319,25 @@ func retryAfterSweep(t *testing.T, late time.Duration) {
 	require.Len(t, got, orders)
 	assert.Equal(t, 4, obs.get(apiclient.OutcomeThrottled))
 	assert.GreaterOrEqual(t, elapsed, retryAfter, "the throttled requests waited their Retry-After")
-	// The pacer's first cut is 0.9 x the four requests over the time L
-	// their throttles took to come back (at least 100 ms). Answered at
-	// once, the other 60 pages take about a second at that rate, so after
-	// the 2 s only the four throttled slices are left, each a few pages
-	// read by cursor: 2.4 s, against 3.4 s the old way. Answered 300 ms
-	// late, the rate is a third of that, and what took 0.9 s takes three
-	// times as long: 3.6 s, against 5.4 s the old way. A machine too busy
-	// to sweep fast unthrottled adds that sweep's time (10 ms here).
+	// The pacer's first cut is 0.9 x what was sent over the time L the
+	// first throttle took to come back (at least 100 ms): the four
+	// requests in flight, 36 a second, when they were sent together.
+	// Answered at once, the other 60 pages take about a second at that
+	// rate, so after the 2 s only the four throttled slices are left, each
+	// a few pages read by cursor: 2.4 s, against 3.4 s the old way.
+	// Answered 300 ms late, the rate is a third of that, and what took
+	// 0.9 s takes three times as long: 3.6 s, against 5.4 s the old way.
+	// The same when fewer than four were sent before the throttle came
+	// back (a busy machine): the rate it set is what counts. A machine
+	// too busy to sweep fast unthrottled adds that sweep's time.
 	mu.Lock()
 	answered := firstThrottle.Sub(start)
 	mu.Unlock()
-	slower := float64(max(answered, 100*time.Millisecond)) / float64(100*time.Millisecond)
+	rate := <-learned
+	slower := max(1, 36/rate)
 	bound := retryAfter + answered + time.Duration(slower*float64(900*time.Millisecond)) + unthrottled
-	t.Logf("%d pages in %v, %d throttled, their answers after %v, unthrottled %v: bound %v",
-		stats.Pages, elapsed, obs.get(apiclient.OutcomeThrottled), answered, unthrottled, bound)
+	t.Logf("%d pages in %v, %d throttled, their answers after %v, rate set %.1f/s, unthrottled %v: bound %v",
+		stats.Pages, elapsed, obs.get(apiclient.OutcomeThrottled), answered, rate, unthrottled, bound)
 	assert.Less(t, elapsed, bound, "the rest was read during the Retry-After")
 }
 
