@@ -17,6 +17,8 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+
+	"github.com/debt-exporter/debt_exporter/apiclient"
 )
 
 // logger is the exporter's one log stream, seen three ways: go-kit for our
@@ -83,15 +85,9 @@ func plainValue(v any) any {
 	return v
 }
 
-// isBidi: the Unicode controls that reorder the text around them
-// (embeddings, overrides, isolates, marks). logfmt and JSON write them as
-// they are, so a server's text holding them would display a log line other
-// than the one written ("Trojan Source").
-func isBidi(r rune) bool {
-	return r == 0x061c || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
-}
-
-func hasBidi(s string) bool { return strings.IndexFunc(s, isBidi) >= 0 }
+// hasBidi: logfmt and JSON write bidi controls as they are, so a server's
+// text holding them would display another log line than the one written.
+func hasBidi(s string) bool { return strings.IndexFunc(s, apiclient.IsBidi) >= 0 }
 
 // escapeBidi writes the bidi controls of s as \uXXXX, the rest as it is.
 func escapeBidi(s string) string {
@@ -100,7 +96,7 @@ func escapeBidi(s string) string {
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if isBidi(r) {
+		if apiclient.IsBidi(r) {
 			fmt.Fprintf(&b, "\\u%04x", r)
 		} else {
 			b.WriteRune(r)

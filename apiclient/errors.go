@@ -200,6 +200,14 @@ func (e *redactedError) Unwrap() error { return e.err }
 // Message, an Action): a 10 MB message must not make a 10 MB log line.
 const MaxServerText = 256
 
+// IsBidi reports the Unicode controls that reorder the text around them
+// (embeddings, overrides, isolates, marks): text from a server holding them
+// displays as another text than the one stored ("Trojan Source"), so they
+// are neutralized in labels and logs.
+func IsBidi(r rune) bool {
+	return r == 0x061c || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+}
+
 // CutText keeps at most limit bytes of s, on a UTF-8 boundary, and says how
 // much was cut.
 func CutText(s string, limit int) string {

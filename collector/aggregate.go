@@ -394,17 +394,10 @@ func foldInto(sums []*series, maxSeries int, into func(*series) seriesKey) []*se
 
 func (s *series) key() seriesKey { return seriesKey{s.region, s.model, s.productCode, s.currency} }
 
-// isBidi: the Unicode controls that reorder the text around them
-// (embeddings, overrides, isolates, marks): in a label value, a legend or
-// a table would show another value than the one stored.
-func isBidi(r rune) bool {
-	return r == 0x061c || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
-}
-
 // labelValue makes a value from the API safe as a label: valid UTF-8,
 // control characters (bidi controls included) replaced, at most
-// MaxLabelLength bytes. A cut value
-// ends in a hash of the whole, so distinct values stay distinct.
+// MaxLabelLength bytes. A cut value ends in a hash of the whole, so
+// distinct values stay distinct.
 func labelValue(v string) string {
 	safe := true
 	for i := 0; i < len(v); i++ {
@@ -417,7 +410,7 @@ func labelValue(v string) string {
 		return v
 	}
 	out := strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || isBidi(r) {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || apiclient.IsBidi(r) {
 			return '\uFFFD'
 		}
 		return r

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -240,27 +241,20 @@ func TestBidiControlsAreEscaped(t *testing.T) {
 				}, 10*time.Second, 10*time.Millisecond, "no %s in the log:\n%s", key, e.Log.String())
 				return v
 			}
-			body := scrapeBody(t, e.URL+"/metrics")
+			body, err := get(context.Background(), e.URL+"/metrics")
+			require.NoError(t, err)
 			assert.Contains(t, body, "\ndebt_up 1\n")
 			assert.Contains(t, body, `region="cn-`+"\ufffd"+`2jb"`)
 			assert.NotContains(t, body, rlo)
 			assert.Equal(t, `UO-\u202e2-OU`, value("example_order"))
 
 			failing.Store(true)
-			assert.Contains(t, scrapeBody(t, e.URL+"/metrics"), "\ndebt_up 0\n")
+			body, err = get(context.Background(), e.URL+"/metrics")
+			require.NoError(t, err)
+			assert.Contains(t, body, "\ndebt_up 0\n")
 			assert.Contains(t, value("err"), `key \u202edilav\u202c not valid`)
 			assert.NotContains(t, e.Log.String(), rlo)
 			assert.NotContains(t, e.Log.String(), "\u202c")
 		})
 	}
-}
-
-func scrapeBody(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return string(b)
 }
