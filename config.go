@@ -671,16 +671,8 @@ func ageBuckets(spec string, window time.Duration) (collector.AgeBuckets, []stri
 		bounds, spelled = append(bounds, time.Duration(d)), append(spelled, part)
 	}
 	b := collector.NewAgeBuckets(bounds, spelled)
-	var never []string
-	for i, bound := range bounds {
-		// Ages reach the window's length at most: a bucket from the
-		// window's length on holds only orders of its very first second.
-		if bound > window {
-			never = append(never, b.Labels[i+1])
-		}
-	}
 	var warnings []string
-	if len(never) > 0 {
+	if never := b.Unfillable(window); len(never) > 0 {
 		warnings = append(warnings, fmt.Sprintf("--metrics.age-buckets: buckets %s begin past --window %s and can never fill",
 			strings.Join(never, ", "), model.Duration(window)))
 	}

@@ -90,6 +90,19 @@ func NewAgeBuckets(bounds []time.Duration, spelled []string) AgeBuckets {
 	return b
 }
 
+// Unfillable names the buckets that begin past window: an order's age is
+// at most the window's length, so they stay empty (a bucket that begins
+// at the window's length holds only orders of its very first second).
+func (b AgeBuckets) Unfillable(window time.Duration) []string {
+	var never []string
+	for i, bound := range b.Bounds {
+		if bound > window {
+			never = append(never, b.Labels[i+1])
+		}
+	}
+	return never
+}
+
 // aggregator folds one worker's share of a sweep into exact sums.
 type aggregator struct {
 	sums map[seriesKey]*series

@@ -147,6 +147,13 @@ func TestREADMEMetricsWithConfigFile(t *testing.T) {
 		}
 	}
 	assert.Positive(t, n, "README.md documents no metric as exposed %s", withConfigFile)
+	// With the file alone there is no flag account: none of its series,
+	// not even those the table marks "always" (the table's legend says so).
+	for _, d := range doc {
+		if d.Exposed != withConfigFile && strings.HasPrefix(d.Name, "debt_") && d.Name != "debt_exporter_build_info" {
+			assert.NotContains(t, families, d.Name, "with --config.file alone /metrics has no flag account")
+		}
+	}
 	if f := families["debt_config_last_reload_successful"]; assert.NotNil(t, f) {
 		assert.Equal(t, 1.0, f.GetMetric()[0].GetGauge().GetValue(), "the accounts file loaded")
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/model"
 
 	"github.com/debt-exporter/debt_exporter/accounts"
 	"github.com/debt-exporter/debt_exporter/apiclient"
@@ -143,6 +144,11 @@ func (s *Set) newAccount(acc accounts.Account) (*account, error) {
 	}
 	kc := s.cfg.Collector
 	kc.Client, kc.Requests, kc.Query, kc.Window = client, requests, acc.Query, acc.Window
+	// An account on --window was warned about at start, with the flag.
+	if never := kc.AgeBuckets.Unfillable(acc.Window); len(never) > 0 && acc.Window != s.cfg.Defaults.Window {
+		level.Warn(s.logger).Log("msg", "age buckets begin past the account's window and can never fill",
+			"account", acc.Name, "window", model.Duration(acc.Window).String(), "buckets", strings.Join(never, ", "))
+	}
 	kc.Logger = log.With(s.logger, "account", acc.Name)
 	return &account{acc: acc, client: client, coll: collector.New(kc)}, nil
 }

@@ -812,3 +812,41 @@ func TestNilSet(t *testing.T) {
 	s.ReloadHandler(false).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/-/reload", nil))
 	assert.Equal(t, http.StatusForbidden, rec.Code)
 }
+
+// TestWarnsOfUnfillableAgeBuckets: an account whose own window is shorter
+// than an age bucket's start is named in a warning, at load and at a
+// reload that gives it such a window; an account on the default window
+// is not (the start-up warning of --window covers it).
+func TestWarnsOfUnfillableAgeBuckets(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "accounts.yml")
+	key := filepath.Join(dir, "k.key")
+	require.NoError(t, os.WriteFile(key, []byte("k"), 0o600))
+	write := func(shortWindow string) {
+		require.NoError(t, os.WriteFile(file, []byte("accounts:\n"+
+			"  - name: short\n    public_key: p\n    private_key_file: "+key+"\n    window: "+shortWindow+"\n"+
+			"  - name: default\n    public_key: p\n    private_key_file: "+key+"\n"), 0o600))
+	}
+	buckets := collector.NewAgeBuckets([]time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour},
+		[]string{"1d", "7d", "30d"})
+	logs := &exportertest.SyncBuffer{}
+	write("30d")
+	set, err := New(Config{File: file, Defaults: accounts.Defaults{Endpoint: "http://127.0.0.1:1/", Window: 2 * time.Hour},
+		Collector: collector.Config{AgeBuckets: buckets}, Logger: log.NewLogfmtLogger(logs)})
+	require.NoError(t, err)
+	assert.NotContains(t, logs.String(), "can never fill", "a 30d window fills 1d, 7d and 30d")
+
+	write("36h")
+	require.NoError(t, set.Reload())
+	var warned []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "can never fill") {
+			warned = append(warned, line)
+		}
+	}
+	require.Len(t, warned, 1, logs.String())
+	assert.Contains(t, warned[0], "level=warn")
+	assert.Contains(t, warned[0], "account=short")
+	assert.Contains(t, warned[0], "window=1d12h")
+	assert.Contains(t, warned[0], `buckets="7d-30d, 30d+"`)
+}
