@@ -78,19 +78,23 @@ func TestDecodePage(t *testing.T) {
 				assert.Equal(t, "", p.orders[0].ModelID)
 				assert.Empty(t, p.orders[0].Invalid)
 			}},
-		{name: "invalid amounts are flagged, not guessed", body: `{"RetCode":0,"Orders":[
-			{"OrderNo":"1","OrderTotalPrice":"1e3","CreateTime":"1"},
-			{"OrderNo":"2","OrderTotalPrice":"12,50","CreateTime":"1"},
-			{"OrderNo":"3","OrderTotalPrice":"","CreateTime":"1"},
-			{"OrderNo":"4","CreateTime":"1"},
-			{"OrderNo":"5","OrderTotalPrice":null,"CreateTime":"1"},
-			{"OrderNo":"6","OrderTotalPrice":1e3,"CreateTime":"1"},
-			{"OrderNo":"7","OrderTotalPrice":"N/A","CreateTime":"1"}]}`,
+		{name: "invalid amounts are flagged, not guessed, and keep their time", body: `{"RetCode":0,"Orders":[
+			{"OrderNo":"1","OrderTotalPrice":"1e3","CreateTime":"101"},
+			{"OrderNo":"2","OrderTotalPrice":"12,50","CreateTime":"102"},
+			{"OrderNo":"3","OrderTotalPrice":"","CreateTime":103},
+			{"OrderNo":"4","CreateTime":"104"},
+			{"OrderNo":"5","OrderTotalPrice":null,"CreateTime":"105"},
+			{"OrderNo":"6","OrderTotalPrice":1e3,"CreateTime":"106"},
+			{"OrderNo":"7","OrderTotalPrice":"N/A","CreateTime":"107"}]}`,
 			check: func(t *testing.T, p page) {
 				require.Len(t, p.orders, 7)
-				for _, o := range p.orders {
+				for i, o := range p.orders {
 					assert.Equal(t, InvalidAmount, o.Invalid, o.OrderNo)
 					assert.Equal(t, 0, o.Amount.Sign())
+					// Still placed in its time slice: the sweep checks it
+					// against the slice and moves the cursor past it.
+					assert.True(t, o.timeSet, o.OrderNo)
+					assert.Equal(t, int64(101+i), o.CreateTime, o.OrderNo)
 				}
 				assert.Equal(t, `"12,50"`, p.orders[1].RawInvalid)
 				assert.Equal(t, "<missing>", p.orders[3].RawInvalid)
@@ -110,6 +114,11 @@ func TestDecodePage(t *testing.T) {
 				assert.Equal(t, strconv.Quote("\ufffd\ufffd"), p.orders[1].RawInvalid)
 				// Cut after the replacement, as the text encoding/json reads is.
 				assert.Equal(t, strconv.Quote(strings.Repeat("\ufffd", 21)+"\xef")+"…", p.orders[2].RawInvalid)
+			}},
+		{name: "an order with both fields invalid is flagged for its time", body: `{"RetCode":0,"Orders":[{"OrderTotalPrice":"N/A","CreateTime":"soon"}]}`,
+			check: func(t *testing.T, p page) {
+				assert.Equal(t, InvalidCreateTime, p.orders[0].Invalid, "it has no time slice, whatever its amount")
+				assert.False(t, p.orders[0].timeSet)
 			}},
 		{name: "invalid create times are flagged", body: `{"RetCode":0,"Orders":[
 			{"OrderTotalPrice":"1","CreateTime":"yesterday"},{"OrderTotalPrice":"1","CreateTime":"1.5"},

@@ -38,6 +38,7 @@ const (
 	helpAgeOrders    = "Number of unpaid orders in the rolling window whose age (sweep time minus CreateTime) is in the age bucket."
 	helpSweepReqs    = "API requests made by the last sweep, retries included."
 	helpSweepSlices  = "Time slices the last complete sweep read the window in."
+	helpSweepPages   = "API answers with data the last complete sweep read (retries and failed answers not included)."
 	helpDense        = "Seconds read by paging because they held a page of orders or more (an order of such a second paid during the sweep may be missed), summed over complete sweeps."
 	helpConcurrency  = "API requests the client now allows in flight: --api.concurrency, less after throttling."
 	helpRate         = "API requests per second the client now allows, learned from throttling or set by --api.rate-limit; 0 when unlimited."
@@ -58,6 +59,7 @@ var (
 	ageOrdersDesc    = prometheus.NewDesc(namespace+"_unpaid_orders_by_age", helpAgeOrders, ageLabels, nil)
 	sweepReqsDesc    = prometheus.NewDesc(namespace+"_sweep_requests", helpSweepReqs, nil, nil)
 	sweepSlicesDesc  = prometheus.NewDesc(namespace+"_sweep_slices", helpSweepSlices, nil, nil)
+	sweepPagesDesc   = prometheus.NewDesc(namespace+"_sweep_pages", helpSweepPages, nil, nil)
 	denseDesc        = prometheus.NewDesc(namespace+"_sweep_dense_seconds_total", helpDense, nil, nil)
 	concurrencyDesc  = prometheus.NewDesc(namespace+"_api_concurrency", helpConcurrency, nil, nil)
 	rateDesc         = prometheus.NewDesc(namespace+"_api_rate_limit_requests_per_second", helpRate, nil, nil)
@@ -142,7 +144,7 @@ func New(cfg Config) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{unpaidAmountDesc, unpaidOrdersDesc, oldestDesc, upDesc,
 		windowDesc, durationDesc, lastSuccessDesc, requestsDesc, invalidDesc, ageAmountDesc, ageOrdersDesc,
-		sweepReqsDesc, sweepSlicesDesc, denseDesc, concurrencyDesc, rateDesc, foldedDesc} {
+		sweepReqsDesc, sweepSlicesDesc, sweepPagesDesc, denseDesc, concurrencyDesc, rateDesc, foldedDesc} {
 		ch <- d
 	}
 }
@@ -209,6 +211,7 @@ func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) {
 	}
 	t := &show.totals
 	ch <- prometheus.MustNewConstMetric(sweepSlicesDesc, prometheus.GaugeValue, float64(show.stats.Slices))
+	ch <- prometheus.MustNewConstMetric(sweepPagesDesc, prometheus.GaugeValue, float64(show.stats.Pages))
 	ch <- prometheus.MustNewConstMetric(foldedDesc, prometheus.GaugeValue, float64(t.folded))
 	for _, reason := range invalidReasons {
 		ch <- prometheus.MustNewConstMetric(invalidDesc, prometheus.GaugeValue, float64(t.invalid[reason]), reason)

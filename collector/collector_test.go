@@ -3,6 +3,7 @@ package collector
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -395,4 +396,111 @@ func TestHandlerUsesTheScrapeTimeout(t *testing.T) {
 	f.coll.Handler(prometheus.NewRegistry(), 200*time.Millisecond, time.Minute, f.coll.logger).ServeHTTP(rec, r)
 	assert.Contains(t, rec.Body.String(), "\ndebt_up 0\n")
 	assert.Contains(t, f.logs.String(), "the sweep needs more time than the scrape allows")
+}
+
+// dataAnswers counts the requests simapi answered with data (HTTP 200,
+// RetCode 0), from its own log: the collector's page count, seen from
+// the server.
+func dataAnswers(srv *simapi.Server) int {
+	n := 0
+	for _, r := range srv.LastRequests(simapi.LoggedRequests) {
+		if r.Status == http.StatusOK && r.RetCode == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSweepCostIsExposed: debt_sweep_requests, debt_sweep_pages and
+// debt_sweep_slices are what the server saw of the last sweep, and
+// debt_api_concurrency and debt_api_rate_limit_requests_per_second what
+// the client allows: --api.concurrency on a calm API, less after
+// throttling, and --api.rate-limit when set.
+func TestSweepCostIsExposed(t *testing.T) {
+	t.Run("one answer", func(t *testing.T) {
+		f := newFixture(t, simapi.Config{Seed: 3, Orders: 40}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 3 })
+		got := gather(t, f.coll)
+		require.Equal(t, []float64{1}, got["debt_up"])
+		assert.Equal(t, []float64{1}, got["debt_sweep_requests"], "40 orders are one page")
+		assert.Equal(t, []float64{1}, got["debt_sweep_pages"])
+		assert.Equal(t, []float64{1}, got["debt_sweep_slices"])
+		assert.Equal(t, []float64{3}, got["debt_api_concurrency"], "--api.concurrency on a calm API")
+		assert.Equal(t, []float64{0}, got["debt_api_rate_limit_requests_per_second"], "unlimited")
+	})
+	for _, tt := range []struct {
+		name string
+		sort int
+	}{{"sorted", simapi.SortDesc}, {"unsorted", simapi.Unsorted}} {
+		t.Run("retries and steady state, "+tt.name, func(t *testing.T) {
+			const orders = 3000
+			f := newFixture(t, simapi.Config{Seed: 3, Orders: orders, Sort: tt.sort}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 1 })
+			f.srv.FailHTTP(503, 2) // two retries, which are requests but not pages
+			first := gather(t, f.coll)
+			require.Equal(t, []float64{1}, first["debt_up"])
+			assert.Equal(t, []float64{float64(f.srv.Requests())}, first["debt_sweep_requests"])
+			assert.Equal(t, []float64{float64(dataAnswers(f.srv))}, first["debt_sweep_pages"], "pages are the answers with data")
+			assert.Equal(t, first["debt_sweep_requests"][0]-2, first["debt_sweep_pages"][0])
+			pages := math.Ceil(orders / 100.0)
+			assert.GreaterOrEqual(t, first["debt_sweep_pages"][0], pages)
+			assert.Positive(t, first["debt_sweep_slices"][0])
+			assert.LessOrEqual(t, first["debt_sweep_slices"][0], first["debt_sweep_pages"][0], "a slice takes one answer or more")
+
+			// The next sweep is planned from this one.
+			before := f.srv.Requests()
+			second := gather(t, f.coll)
+			require.Equal(t, []float64{1}, second["debt_up"])
+			assert.Equal(t, []float64{float64(f.srv.Requests() - before)}, second["debt_sweep_requests"], "this sweep's, not a running total")
+			assert.Equal(t, second["debt_sweep_requests"], second["debt_sweep_pages"], "no retries this time")
+			assert.LessOrEqual(t, second["debt_sweep_pages"][0], 1.5*pages)
+			slices, got := second["debt_sweep_slices"][0], second["debt_sweep_pages"][0]
+			if tt.sort == simapi.Unsorted {
+				// Slices planned to hold three quarters of a page: one answer each.
+				assert.GreaterOrEqual(t, slices, 0.9*got, "unsorted: a slice is about one answer")
+			} else {
+				// Slices of many pages, each walked by the time cursor.
+				assert.LessOrEqual(t, slices, got/4, "sorted: a slice is many answers")
+			}
+		})
+	}
+	t.Run("while throttled", func(t *testing.T) {
+		f := newFixture(t, simapi.Config{Seed: 3, Orders: 3000}, func(c *apiclient.Config, cc *Config) {
+			c.Concurrency = 8
+			c.Retry.MaxAttempts = 1000
+			cc.MaxTimeout = 300 * time.Millisecond
+		})
+		f.srv.FailRetCode(153, -1)
+		got := gather(t, f.coll)
+		require.Equal(t, []float64{0}, got["debt_up"], "throttled beyond the deadline")
+		require.Len(t, got["debt_api_concurrency"], 1, "exposed when the sweep fails too")
+		assert.Less(t, got["debt_api_concurrency"][0], 8.0, "cut by the throttles")
+		assert.GreaterOrEqual(t, got["debt_api_concurrency"][0], 2.0, "never below two")
+	})
+	t.Run("rate limit", func(t *testing.T) {
+		f := newFixture(t, simapi.Config{Seed: 3, Orders: 300}, func(c *apiclient.Config, _ *Config) { c.RateLimit = 500 })
+		got := gather(t, f.coll)
+		require.Equal(t, []float64{1}, got["debt_up"])
+		assert.Equal(t, []float64{500}, got["debt_api_rate_limit_requests_per_second"], "--api.rate-limit")
+	})
+}
+
+// TestOutOfWindowOrdersAreExposed: orders an API sends outside the time
+// slice asked for are left out of the sums, counted in
+// debt_invalid_orders{reason="out_of_window"} and logged once.
+func TestOutOfWindowOrdersAreExposed(t *testing.T) {
+	f := newFixture(t, simapi.Config{Seed: 4, Orders: 1200}, nil)
+	f.srv.SetOutOfRange(3)
+	truth := f.truth(apiclient.Query{})
+	got := gather(t, f.coll)
+	require.Equal(t, []float64{1}, got["debt_up"])
+	assert.Equal(t, []float64{0, 0, 3}, got["debt_invalid_orders"], "amount, create_time, out_of_window")
+	var orders float64
+	for _, v := range got["debt_unpaid_orders"] {
+		orders += v
+	}
+	var want int
+	for _, s := range truth.Series {
+		want += s.Orders
+	}
+	assert.EqualValues(t, want, orders, "the orders of the window, none of the three")
+	assert.Equal(t, 1, f.logs.count(`reason=out_of_window`), f.logs.String())
 }
