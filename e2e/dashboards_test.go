@@ -299,6 +299,20 @@ func TestDashboardsUseOnlyExposedMetrics(t *testing.T) {
 	}
 }
 
+// The names the dashboards and rules may select (ExporterMetrics, which
+// TestDashboardsUseOnlyExposedMetrics and TestRulesUseOnlyExposedMetrics
+// check them against) are names the exporter exposes: a metric misspelt
+// alike in a panel and in that list fails here, without a Prometheus to
+// query (TestMonitoringEndToEnd). In demo mode every sweep succeeds, so
+// the metrics exposed "on success" are there too.
+func TestExporterMetricsAreExposed(t *testing.T) {
+	e := exportertest.Start(t, nil, "--demo")
+	families := scrape(t, e.URL)
+	for _, m := range monitoringtest.ExporterMetrics {
+		assert.Contains(t, families, m, "monitoringtest.ExporterMetrics lists %s, which demo mode does not expose", m)
+	}
+}
+
 // Every variable a dashboard defines is used, and none it uses is missing
 // (Substitute fails on an unknown one).
 func TestDashboardVariablesAreUsed(t *testing.T) {

@@ -25,6 +25,12 @@ var ExporterMetrics = []string{
 	"debt_sweep_duration_seconds",
 	"debt_last_success_timestamp_seconds",
 	"debt_api_requests_total",
+	"debt_sweep_requests",
+	"debt_sweep_pages",
+	"debt_sweep_slices",
+	"debt_sweep_dense_seconds_total",
+	"debt_api_concurrency",
+	"debt_api_rate_limit_requests_per_second",
 	"debt_invalid_orders",
 	"debt_exporter_build_info",
 }
