@@ -39,7 +39,7 @@ const (
 	helpSweepReqs    = "API requests made by the last sweep, retries included."
 	helpSweepSlices  = "Time slices the last complete sweep read the window in."
 	helpSweepPages   = "API answers with data the last complete sweep read (retries and failed answers not included)."
-	helpDense        = "Seconds read by paging because they held a page of orders or more (an order of such a second paid during the sweep may be missed), summed over complete sweeps."
+	helpDense        = "Seconds read by paging because they held a page of orders or more (an order of such a second paid during the sweep moves the later ones up a place, so one still unpaid may be missed), summed over complete sweeps."
 	helpConcurrency  = "API requests the client now allows in flight: --api.concurrency, less after throttling."
 	helpRate         = "API requests per second the client now allows, learned from throttling or set by --api.rate-limit; 0 when unlimited."
 	helpFolded       = "Business series of the last complete sweep folded into model=\"(other)\" by --metrics.max-series."

@@ -235,7 +235,7 @@ func (c *Collector) sweep(ctx context.Context) *result {
 			"folded", res.totals.folded, "max_series", c.cfg.MaxSeries, "hint", "raise --metrics.max-series, or filter the query")
 	}
 	if stats.DenseSeconds > 0 {
-		level.Info(c.logger).Log("msg", "seconds with a page of orders or more were read by paging; an order of such a second paid during the sweep may be missed",
+		level.Info(c.logger).Log("msg", "seconds with a page of orders or more were read by paging; an order of such a second paid during the sweep moves the later ones up a place, so one still unpaid may be missed",
 			"seconds", stats.DenseSeconds)
 	}
 	level.Debug(c.logger).Log("msg", "sweep complete", "requests", stats.Requests, "slices", stats.Slices, "orders", stats.Orders,
