@@ -1,6 +1,7 @@
 package apiclient_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -414,15 +415,36 @@ func TestCancelStopsTheSweep(t *testing.T) {
 
 // TestEndlessPagesAreStopped: a server whose pages never end fails the
 // sweep within a few requests, whatever the guard allows.
+//
+// The bound follows from the code, not from timing. Every endless page is
+// full and holds the OrderNos E0..E9 (page 1 of each slice), each with the
+// CreateTime of that position in its query, so a worker's second answer
+// holds E0 with another CreateTime than its first did: ErrRepeats,
+// whichever slices the two answered. The window's answer fans the rest
+// out into slices of 40 orders and more (none one second's, which would
+// be paged through). Until the sweep fails, a worker gives its slot back
+// only between slices, or while its request waits out a backoff or a
+// Retry-After (none here: no request fails). So after the window's
+// request at most Concurrency workers hold a slot, each sending at most
+// two requests before its second answer fails the sweep, and the EndTime
+// probe is asked at most once a sweep: 1 + 2 x Concurrency + 1. There is
+// no fetch-ahead: a worker sends its next request once its answer is
+// read. Measured over 50 runs each: 3 requests at Concurrency 1, 2 to 9
+// at the default 4, 6 to 17 at 8 (it allowed 200).
 func TestEndlessPagesAreStopped(t *testing.T) {
-	srv := simapi.New(simapi.Config{Seed: 9, Orders: 500, Now: now})
-	defer srv.Close()
-	srv.SetEndless(true)
-	c, _ := newClient(t, srv, func(c *apiclient.Config) { c.PageSize = 10 })
-	_, err := c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
-	require.Error(t, err)
-	assert.True(t, errors.Is(err, apiclient.ErrRepeats) || errors.Is(err, apiclient.ErrTooManyPages), "%v", err)
-	assert.LessOrEqual(t, srv.Requests(), int64(200))
+	for _, conc := range []int{0, 1, 8} { // 0: apiclient.DefaultConcurrency
+		t.Run(fmt.Sprintf("concurrency=%d", conc), func(t *testing.T) {
+			srv := simapi.New(simapi.Config{Seed: 9, Orders: 500, Now: now})
+			defer srv.Close()
+			srv.SetEndless(true)
+			c, _ := newClient(t, srv, func(c *apiclient.Config) { c.PageSize = 10; c.Concurrency = conc })
+			_, err := c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
+			require.Error(t, err)
+			assert.True(t, errors.Is(err, apiclient.ErrRepeats) || errors.Is(err, apiclient.ErrTooManyPages), "%v", err)
+			concurrency := cmp.Or(conc, apiclient.DefaultConcurrency)
+			assert.LessOrEqual(t, srv.Requests(), int64(2*concurrency+2), "%v", err)
+		})
+	}
 }
 
 func TestMaxPagesGuard(t *testing.T) {

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -113,13 +115,28 @@ func TestLiveAccountInvariant(t *testing.T) {
 			// learned, as in steady state, each while orders change.
 			for round := range 2 {
 				before := srv.UnpaidOrderNos(q)
-				changedBefore := srv.Paid() + srv.Posted()
+				paidBefore, postedBefore := srv.Paid(), srv.Posted()
 				srv.SetChurn(tc.ch.pay, tc.ch.post)
 				got := sweep()
 				srv.SetChurn(0, 0)
 				after := srv.UnpaidOrderNos(q)
-				changed := srv.Paid() + srv.Posted() - changedBefore
-				assert.Greater(t, changed, int64(1000), "%s round %d: thousands of orders changed during the sweep", tc.name, round)
+				paid, posted := srv.Paid()-paidBefore, srv.Posted()-postedBefore
+				assert.Greater(t, paid+posted, int64(1000), "%s round %d: thousands of orders changed during the sweep", tc.name, round)
+				// Each kind of change the case makes, on its own: a "both"
+				// case must not pass on payments alone, nor on postings.
+				// The churn is per answer with data: at 6 of each, a sweep
+				// of some 20000 orders (200 pages and more) makes 1200 of
+				// each, and 12 of one kind make over 2000.
+				for _, kind := range []struct {
+					name      string
+					per, done int64
+				}{{"paid", int64(tc.ch.pay), paid}, {"posted", int64(tc.ch.post), posted}} {
+					if kind.per > 0 {
+						assert.GreaterOrEqual(t, kind.done, int64(1000), "%s round %d: orders %s during the sweep", tc.name, round, kind.name)
+					} else {
+						assert.Zero(t, kind.done, "%s round %d: orders %s during the sweep", tc.name, round, kind.name)
+					}
+				}
 				checkInvariant(t, tc.name, before, after, got, srv)
 			}
 			// Nothing changes: the next sweep is exact.
@@ -417,20 +434,78 @@ func TestPagesCappedBelowPageSizeAreRefused(t *testing.T) {
 }
 
 // TestRedirectsAreRefused: no 3xx is followed, whatever its kind or target;
-// the error names the status and the target host, not its query.
+// the error names the status and the target host, not its query. Targets
+// that are real servers (over plain HTTP from the HTTPS endpoint, and over
+// HTTPS with a certificate the client trusts, so that a client following
+// the redirect would reach them) get no request, nor even a connection.
 func TestRedirectsAreRefused(t *testing.T) {
+	// counting is a redirect target that counts what reaches it.
+	type counting struct {
+		srv                *httptest.Server
+		requests, connects atomic.Int64
+	}
+	start := func(tlsToo bool) *counting {
+		c := &counting{}
+		c.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c.requests.Add(1)
+			_, _ = io.Copy(io.Discard, r.Body)
+			fmt.Fprint(w, `{"Action":"ListUnpaidOrdersResponse","RetCode":0,"Orders":[]}`)
+		}))
+		c.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				c.connects.Add(1)
+			}
+		}
+		c.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+		if tlsToo {
+			c.srv.StartTLS()
+		} else {
+			c.srv.Start()
+		}
+		t.Cleanup(c.srv.Close)
+		return c
+	}
+	plain, secure := start(false), start(true)
+	type target struct {
+		name     string
+		location string
+		host     string // what the error names
+		got      *counting
+	}
+	targets := []target{
+		{name: "http://evil.example:8080/steal?PublicKey=x", location: "http://evil.example:8080/steal?PublicKey=x", host: "evil.example:8080"},
+		{name: "https://api.other.example/", location: "https://api.other.example/", host: "api.other.example"},
+		{name: "a plain HTTP server", location: plain.srv.URL + "/steal?PublicKey=x", host: strings.TrimPrefix(plain.srv.URL, "http://"), got: plain},
+		{name: "an HTTPS server", location: secure.srv.URL + "/steal?PublicKey=x", host: strings.TrimPrefix(secure.srv.URL, "https://"), got: secure},
+	}
 	for _, status := range []int{301, 302, 303, 307, 308} {
-		for _, target := range []string{"http://evil.example:8080/steal?PublicKey=x", "https://api.other.example/"} {
-			t.Run(fmt.Sprintf("%d to %s", status, target), func(t *testing.T) {
+		for _, tg := range targets {
+			t.Run(fmt.Sprintf("%d to %s", status, tg.name), func(t *testing.T) {
 				srv := simapi.NewTLS(simapi.Config{Seed: 1, Orders: 300, Now: now})
 				defer srv.Close()
-				srv.SetRedirect(status, target, -1)
-				c, obs := newClient(t, srv, func(c *apiclient.Config) { c.HTTPClient = &http.Client{Transport: srv.Client().Transport} })
+				srv.SetRedirect(status, tg.location, -1)
+				// A client that trusts both the endpoint and the HTTPS
+				// target: were a redirect followed, it would get there.
+				roots := x509.NewCertPool()
+				roots.AddCert(srv.Certificate())
+				roots.AddCert(secure.srv.Certificate())
+				tr := srv.Client().Transport.(*http.Transport).Clone()
+				tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+				c, obs := newClient(t, srv, func(c *apiclient.Config) { c.HTTPClient = &http.Client{Transport: tr} })
+				var before, connectsBefore int64
+				if tg.got != nil {
+					before, connectsBefore = tg.got.requests.Load(), tg.got.connects.Load()
+				}
 				_, err := c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
+				if tg.got != nil {
+					assert.Zero(t, tg.got.requests.Load()-before, "requests that reached the redirect target")
+					assert.Zero(t, tg.got.connects.Load()-connectsBefore, "connections to the redirect target")
+				}
 				var redirect *apiclient.RedirectError
 				require.ErrorAs(t, err, &redirect)
 				assert.Equal(t, status, redirect.StatusCode)
 				assert.Contains(t, err.Error(), fmt.Sprintf("HTTP status %d redirects to", status))
+				assert.Contains(t, err.Error(), tg.host, "the error names the target host")
 				assert.NotContains(t, err.Error(), "steal")
 				assert.NotContains(t, err.Error(), "PublicKey")
 				assert.EqualValues(t, 1, srv.Requests(), "not retried, not followed")
@@ -551,17 +626,80 @@ func TestRetCode153WithRetryAfterIsWaited(t *testing.T) {
 }
 
 // TestRepeatingServerIsStopped: a server that serves the same page again
-// whatever is asked fails the sweep within a few requests and never
-// inflates a total.
+// whatever is asked (a caching proxy gone wrong), for a few answers or for
+// good, never inflates a total: the sweep fails within a few requests
+// with an error that says the API repeats itself or answers outside the
+// range asked for, or it delivers exactly the orders of the window, each
+// once.
+//
+// From the code: a sorted API's repeated answer is the first one, which
+// lies outside every other slice (ErrIgnoresRange at the second answer).
+// An unsorted API's first sweep surveys the window by page number, and
+// the survey's pages only estimate: a repeat that ends within it (2 or 5
+// answers here) costs nothing, and the sweep is exact. One that lasts
+// through the survey (17 answers: pages 1, 2, 4, ... 65536, past
+// --api.max-pages, or for good) fails it with ErrRepeats; it was reported
+// as a window of more than 50000 pages.
 func TestRepeatingServerIsStopped(t *testing.T) {
-	srv := simapi.New(simapi.Config{Seed: 1, Orders: 3000, Now: now})
-	defer srv.Close()
-	c, _ := newClient(t, srv, nil)
-	srv.SetRepeatPage(-1)
-	_, err := c.Sweep(context.Background(), window(srv), func(int, []apiclient.Order) error { return nil })
-	require.Error(t, err)
-	assert.True(t, errors.Is(err, apiclient.ErrRepeats) || errors.Is(err, apiclient.ErrIgnoresRange), "%v", err)
-	assert.LessOrEqual(t, srv.Requests(), int64(20), "stopped within a few requests")
+	for _, conc := range []int{1, apiclient.DefaultConcurrency} {
+		for _, sort := range []struct {
+			name string
+			v    int
+		}{{"descending", simapi.SortDesc}, {"ascending", simapi.SortAsc}, {"unsorted", simapi.Unsorted}} {
+			for _, times := range []int{2, 5, 17, -1} {
+				t.Run(fmt.Sprintf("concurrency=%d/%s/repeat=%d", conc, sort.name, times), func(t *testing.T) {
+					cfg := simapi.Config{Seed: 1, Orders: 3000, Now: now, Sort: sort.v}
+					srv := simapi.New(cfg)
+					defer srv.Close()
+					c, _ := newClient(t, srv, func(c *apiclient.Config) { c.Concurrency = conc })
+					q := window(srv)
+					want := srv.UnpaidOrderNos(q)
+					srv.SetRepeatPage(times)
+					got, stats, err := tally(c, q)
+					if err != nil {
+						assert.True(t, errors.Is(err, apiclient.ErrRepeats) || errors.Is(err, apiclient.ErrIgnoresRange), "%v", err)
+						assert.NotErrorIs(t, err, apiclient.ErrTooManyPages)
+						assert.LessOrEqual(t, srv.Requests(), repeatLimit(t, cfg, conc, times), "stopped within a few requests: %v", err)
+						return
+					}
+					assert.Len(t, got, len(want), "%+v", stats)
+					for no, n := range got {
+						if _, ok := want[no]; !ok || n != 1 {
+							assert.Fail(t, "a sweep that succeeds delivers each order of the window once", "order %s: %d times, in the window: %v", no, n, ok)
+							break
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// repeatLimit is the most requests a sweep may send before a server that
+// repeats times answers stops it: the sweep's own requests, plus those
+// that other workers send meanwhile, each only until its own answer is
+// a repeat. An unsorted API's survey is one worker's (the others have no
+// slice yet): the first answer, the pages 2, 4, ... 65536 (past
+// --api.max-pages) and the EndTime probe. A sorted API's first answer
+// fans the window out to Concurrency workers at once, the EndTime probe
+// aside: each stops at its first answer while the server still repeats
+// (with Concurrency 1 the repeat is the second answer); a worker whose
+// first answer came after the repeat ended reads on until the failure
+// stops it, as many requests as timing allows, and no more than a sweep
+// of the same account without the fault.
+func repeatLimit(t *testing.T, cfg simapi.Config, conc, times int) int64 {
+	t.Helper()
+	if cfg.Sort == simapi.Unsorted {
+		return 1 + 16 + 1
+	}
+	if times < 0 || times > conc {
+		return int64(1 + conc + 1)
+	}
+	clean := simapi.New(cfg)
+	defer clean.Close()
+	c, _ := newClient(t, clean, func(c *apiclient.Config) { c.Concurrency = conc })
+	_, stats := collect(t, c, window(clean))
+	return int64(stats.Requests)
 }
 
 // TestOutOfRangeOrdersAreLeftOut: an order outside the slice asked for is

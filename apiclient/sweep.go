@@ -668,6 +668,9 @@ func (r *reader) survey(ctx context.Context, sl slice, first []Order) ([]slice, 
 		}
 	}
 	sample(first)
+	// repeated: the last probe's answer held the very orders of the
+	// answer before it (the page probed before, or the first).
+	repeated := false
 	probe := func(page int) (int, error) {
 		orders, err := r.get(ctx, sl, page)
 		if err == nil {
@@ -677,6 +680,7 @@ func (r *reader) survey(ctx context.Context, sl slice, first []Order) ([]slice, 
 			return 0, err
 		}
 		sample(orders)
+		repeated = r.repeatsPrevious(orders)
 		return len(orders), nil
 	}
 	full, short, shortLen := 1, 0, 0 // page full is full; page short (if set) is not
@@ -691,6 +695,13 @@ func (r *reader) survey(ctx context.Context, sl slice, first []Order) ([]slice, 
 			full = page
 		}
 		if page > r.s.c.cfg.MaxPages {
+			if repeated {
+				// Not a window of that many pages: the API serves the
+				// same page whatever Page asks (a caching proxy), so no
+				// page number ever finds the end.
+				return nil, fmt.Errorf("%w: [%d, %d) page %d holds the same %d orders as page %d: the API answers the same page whatever Page asks, so no page was short up to --api.max-pages (%d)",
+					ErrRepeats, sl.start, r.askedEnd, page, n, page/2, r.s.c.cfg.MaxPages)
+			}
 			return nil, fmt.Errorf("%w: the window holds more than %d pages", ErrTooManyPages, r.s.c.cfg.MaxPages)
 		}
 	}
@@ -710,6 +721,25 @@ func (r *reader) survey(ctx context.Context, sl slice, first []Order) ([]slice, 
 	parts := max(1, (total*4+3*pageSize-1)/(3*pageSize))
 	regions := quantiles(sl, samples, min(parts, walkRegions*r.s.c.cfg.Concurrency))
 	return walks(regions, float64(total)/float64(len(regions)), pageSize), nil
+}
+
+// repeatsPrevious reports whether an answer get has just read holds
+// exactly the orders (by OrderNo) of the reader's answer before it: two
+// pages of one query hold different orders, so the same page was served
+// again.
+func (r *reader) repeatsPrevious(orders []Order) bool {
+	n := 0
+	for i := range orders {
+		o := &orders[i]
+		if o.OrderNo == "" {
+			continue
+		}
+		if _, ok := r.prev.lookup(o.OrderNo, orderHash(r.orderSeed, o.OrderNo)); !ok {
+			return false
+		}
+		n++
+	}
+	return n > 0 && n == len(r.prev.nos)
 }
 
 // quantiles cuts sl into n slices at the quantiles of samples. Between
