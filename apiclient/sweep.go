@@ -7,8 +7,10 @@ import (
 	"hash/maphash"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // How a sweep reads the window, and why it is exact on a live account.
@@ -48,6 +50,7 @@ type Stats struct {
 	Pages    int // answers with data
 	Orders   int // orders delivered to the callback
 	Slices   int // time slices read
+	Proofs   int // requests of probeCap, included in Requests and Pages
 	// DenseSeconds are seconds with PageSize orders or more, read by paging.
 	DenseSeconds int
 	// OutOfRange are orders whose CreateTime was outside the slice asked
@@ -190,6 +193,11 @@ type sweep struct {
 	asked int // pages asked for, retries not counted: --api.max-pages
 	// endProbed: probeEndTime has asked whether the API includes EndTime.
 	endProbed bool
+	// wholeUpTo is the largest short answer (fewer orders than PageSize)
+	// this sweep has proven to hold its whole slice (probeCap): a
+	// smaller one needs no proof. Each sweep proves its own, as a
+	// provider may lower its largest PageSize at any time.
+	wholeUpTo atomic.Int64
 	err       error
 	stats     Stats
 	density   *profile // this sweep's spread, the plan of the next
@@ -369,6 +377,10 @@ func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
 	}
 	orders := r.buf.page.orders
 	r.count(func(st *Stats) { st.Pages++ })
+	if full := int64(r.s.c.cfg.PageSize); int64(len(orders)) >= full && r.s.wholeUpTo.Load() < full-1 {
+		// A full page: the API does not cap PageSize (probeCap).
+		maxInt64(&r.s.wholeUpTo, full-1)
+	}
 	if r.seen == nil {
 		r.seen, r.prev, r.orderSeed = &orderSet{}, &orderSet{}, maphash.MakeSeed()
 	}
@@ -450,6 +462,97 @@ func (r *reader) probeEndTime(ctx context.Context, orders []Order, end int64) er
 	return nil
 }
 
+// probeCap proves that a short answer to page 1 of sl held the whole
+// slice, not a page cut short by a gateway that caps PageSize without a
+// TotalCount to show it (which would lose the rest with debt_up 1). It
+// asks page 2 of the same query at PageSize n, the answer's size: an API
+// that cut the page at n answers the orders after it, one that did not
+// answers none. An order posted meanwhile may answer too, so a page 2
+// with orders is checked by page 1 asked again at the full PageSize: the
+// API cut its pages if that answer is short again and holds none of page
+// 2's orders (a snapshot of a slice that had grown would hold them all).
+// Once a size is proven whole, answers as short need no proof in the
+// sweep, and one full answer proves them all (a capped page is never
+// full): a sweep probes only until its first full answer, a few times at
+// most (the record sizes of its short answers); an account of less than a
+// page takes two requests a sweep instead of one.
+func (r *reader) probeCap(ctx context.Context, orders []Order, sl slice) error {
+	n := len(orders)
+	if n < minPageSize || int64(n) <= r.s.wholeUpTo.Load() {
+		return nil
+	}
+	base := make(map[string]string, len(r.s.base))
+	for k, v := range r.s.base {
+		base[k] = v
+	}
+	base["PageSize"] = strconv.Itoa(n)
+	buf := r.s.c.bufs.Get().(*pageBuf) // r.buf holds the answer being read
+	defer r.s.c.putBuf(buf)
+	ask := func(base map[string]string, page int) ([]Order, error) {
+		if err := r.ask(); err != nil {
+			return nil, err
+		}
+		if err := r.s.c.fetch(ctx, base, sl.start, r.askedEnd, page, buf, r.sent, r.pause); err != nil {
+			return nil, err
+		}
+		r.count(func(st *Stats) { st.Pages++; st.Proofs++ })
+		return buf.page.orders, nil
+	}
+	askedEnd := r.askedEnd
+	second, err := ask(base, 2)
+	if err != nil {
+		return err
+	}
+	shown := make(map[string]bool, n)
+	for i := range orders {
+		shown[orders[i].OrderNo] = true
+	}
+	var more []string // page 2's orders of the slice that page 1 did not show
+	for i := range second {
+		o := &second[i]
+		if o.OrderNo != "" && !shown[o.OrderNo] && (!o.timeSet || (o.CreateTime >= sl.start && o.CreateTime < sl.end)) {
+			more = append(more, strings.Clone(o.OrderNo))
+		}
+	}
+	if len(more) == 0 {
+		maxInt64(&r.s.wholeUpTo, int64(n))
+		return nil
+	}
+	again, err := ask(r.s.base, 1)
+	if err != nil {
+		return err
+	}
+	if len(again) >= r.s.c.cfg.PageSize {
+		return nil // the slice grew past a page: the sweep has read it as it was
+	}
+	now := make(map[string]bool, len(again))
+	for i := range again {
+		now[again[i].OrderNo] = true
+	}
+	for _, no := range more {
+		if now[no] {
+			return nil // posted meanwhile: page 1 shows it now
+		}
+	}
+	return fmt.Errorf("%w: [%d, %d) page 1 held %d orders for a page of %d, and page 2 at a PageSize of %d held %d more that page 1 asked again still did not: the API caps PageSize without saying so; set --api.page-size to %d or less",
+		ErrShortPages, sl.start, askedEnd, n, r.s.c.cfg.PageSize, n, len(more), n)
+}
+
+// minPageSize is the least PageSize the API takes: a smaller answer
+// cannot be asked for again at its own size, and no gateway cuts a page
+// that short.
+const minPageSize = 10
+
+// maxInt64 raises v to x if x is greater.
+func maxInt64(v *atomic.Int64, x int64) {
+	for {
+		old := v.Load()
+		if x <= old || v.CompareAndSwap(old, x) {
+			return
+		}
+	}
+}
+
 // read reads slice sl; it returns the slices still to read: parts of sl,
 // and the next step if sl is one of a walk.
 func (r *reader) read(ctx context.Context, sl slice) ([]slice, error) {
@@ -482,8 +585,11 @@ func (r *reader) readSlice(ctx context.Context, sl slice) (push []slice, held in
 		}
 		switch {
 		case len(orders) < pageSize:
-			// Whole, whatever its order; what the order is, the plan of
-			// the next sweep goes by.
+			// Whole, whatever its order, unless the API caps PageSize;
+			// what the order is, the plan of the next sweep goes by.
+			if err := r.probeCap(ctx, orders, sl); err != nil {
+				return nil, held, err
+			}
 			r.observe(sortedBy(orders, sl))
 			if sl == first { // read whole by this answer (a retry asks the same)
 				held = 0

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -172,7 +173,7 @@ func TestChecksCanFail(t *testing.T) {
 }
 
 func TestRequestsRoundTrip(t *testing.T) {
-	rs := []Request{{Start: 10, End: 20, Page: 1, Status: 200, Bytes: 1234}, {Start: 20, End: 30, Page: 2, Status: 200, Bytes: 99}}
+	rs := []Request{{Start: 10, End: 20, Page: 1, PageSize: PageSize, Status: 200, Bytes: 1234}, {Start: 20, End: 30, Page: 2, PageSize: PageSize, Status: 200, Bytes: 99}}
 	var b bytes.Buffer
 	require.NoError(t, WriteRequests(&b, rs))
 	back, err := ReadRequests(&b)
@@ -183,6 +184,23 @@ func TestRequestsRoundTrip(t *testing.T) {
 	other := []Request{rs[0], rs[1]}
 	other[1].Bytes++
 	require.Error(t, SameRequests(rs, other))
+
+	// A proof (page 2 at a smaller PageSize) is a request like any other
+	// to SameRequests, and left out by SamePages.
+	proof := Request{Start: 30, End: 40, Page: 2, PageSize: 57, Status: 200, Bytes: 50}
+	withProof := append(slices.Clone(rs), proof)
+	require.Error(t, SameRequests(rs, withProof))
+	pa, pb, err := SamePages(rs, withProof)
+	require.NoError(t, err)
+	require.Equal(t, []int{0, 1}, []int{pa, pb})
+	require.Equal(t, 1, Proofs(withProof))
+	_, _, err = SamePages(rs, append(other, proof))
+	require.Error(t, err, "a page that differs still shows")
+	var b2 bytes.Buffer
+	require.NoError(t, WriteRequests(&b2, withProof))
+	back, err = ReadRequests(&b2)
+	require.NoError(t, err)
+	require.Equal(t, withProof, back, "the PageSize round-trips")
 	require.Equal(t, int64(7), formInt("Action=x&Page=7&PageSize=100", "Page"))
 	require.Equal(t, int64(100), formInt("Action=x&Page=7&PageSize=100", "PageSize"))
 	require.Equal(t, int64(-1), formInt("Action=x", "Page"))

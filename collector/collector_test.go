@@ -421,9 +421,12 @@ func TestSweepCostIsExposed(t *testing.T) {
 		f := newFixture(t, simapi.Config{Seed: 3, Orders: 40}, func(c *apiclient.Config, _ *Config) { c.Concurrency = 3 })
 		got := gather(t, f.coll)
 		require.Equal(t, []float64{1}, got["debt_up"])
-		assert.Equal(t, []float64{1}, got["debt_sweep_requests"], "40 orders are one page")
-		assert.Equal(t, []float64{1}, got["debt_sweep_pages"])
+		// 40 orders are one answer, and one more asks its page 2 at a
+		// PageSize of 40, the proof that no gateway cut it short.
+		assert.Equal(t, []float64{2}, got["debt_sweep_requests"])
+		assert.Equal(t, []float64{2}, got["debt_sweep_pages"])
 		assert.Equal(t, []float64{1}, got["debt_sweep_slices"])
+		assert.Equal(t, "40", f.srv.LastRequest().Params.Get("PageSize"))
 		assert.Equal(t, []float64{3}, got["debt_api_concurrency"], "--api.concurrency on a calm API")
 		assert.Equal(t, []float64{0}, got["debt_api_rate_limit_requests_per_second"], "unlimited")
 	})

@@ -238,7 +238,7 @@ func (c *Collector) sweep(ctx context.Context) *result {
 		level.Info(c.logger).Log("msg", "seconds with a page of orders or more were read by paging; an order of such a second paid during the sweep moves the later ones up a place, so one still unpaid may be missed",
 			"seconds", stats.DenseSeconds)
 	}
-	level.Debug(c.logger).Log("msg", "sweep complete", "requests", stats.Requests, "slices", stats.Slices, "orders", stats.Orders,
+	level.Debug(c.logger).Log("msg", "sweep complete", "requests", stats.Requests, "proofs", stats.Proofs, "slices", stats.Slices, "orders", stats.Orders,
 		"series", len(res.totals.sums), "sorted", stats.Sorted, "duration", res.duration)
 	return res
 }
