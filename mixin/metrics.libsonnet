@@ -1,5 +1,5 @@
 // The raw series the rules and dashboards select, which take the
-// selectors of _config: the exporter's metrics (CONTRACT.md) and the ones
+// selectors of _config: the exporter's metrics (README.md's table) and the ones
 // Prometheus adds per target. e2e/mixin_test.go keeps this list equal to
 // internal/monitoringtest's. Recorded series (job_instance_currency:...,
 // debt:threshold_...) are computed from selected series and take none.

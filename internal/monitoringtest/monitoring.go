@@ -13,7 +13,8 @@ import (
 	"strings"
 )
 
-// ExporterMetrics are the metric names debt_exporter exposes (CONTRACT.md).
+// ExporterMetrics are the metric names of debt_exporter (README.md's table)
+// that the rules and dashboards may select.
 var ExporterMetrics = []string{
 	"debt_unpaid_amount",
 	"debt_unpaid_orders",
