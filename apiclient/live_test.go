@@ -448,6 +448,85 @@ func TestPagesCappedBelowPageSizeAreRefused(t *testing.T) {
 	}
 }
 
+// TestCapOfASliceSizeIsFound: a slice that holds exactly as many orders as
+// the cap proves whole, but proves nothing of the capped answers of that
+// size after it (it hid the cap from the rest of the sweep: 350 orders of
+// 1000 with no error). For every cap from 10 to 97 and every sort order,
+// the sweep fails, or is exact because the cap is above every slice.
+func TestCapOfASliceSizeIsFound(t *testing.T) {
+	for _, sort := range []int{simapi.SortDesc, simapi.SortAsc, simapi.Unsorted} {
+		for _, conc := range []int{1, 4} {
+			srv := simapi.New(simapi.Config{Seed: 1, Orders: 1000, Now: now, Sort: sort})
+			q := window(srv)
+			want := srv.UnpaidOrderNos(q)
+			for cap := 10; cap < 100; cap += 3 {
+				c, _ := newClient(t, srv, func(c *apiclient.Config) { c.Concurrency = conc })
+				srv.SetPageCap(0)
+				collect(t, c, q)
+				collect(t, c, q)
+				srv.SetPageCap(cap)
+				got, _, err := tally(c, q)
+				if err != nil {
+					assert.ErrorIs(t, err, apiclient.ErrShortPages)
+					continue
+				}
+				// A cap above every slice's orders cuts nothing.
+				exact := len(got) == len(want)
+				for no := range want {
+					exact = exact && got[no] == 1
+				}
+				assert.True(t, exact, "sort=%d concurrency=%d cap=%d: no error, %d of %d orders", sort, conc, cap, len(got), len(want))
+			}
+			srv.Close()
+		}
+	}
+}
+
+// TestCapProofSurvivesPostThenPay: an order posted before page 2 of the
+// proof and paid (with every other) before page 1 is asked again is on
+// page 2 and not on page 1, as a capped page's would be; asked again,
+// page 2 no longer holds it, so it is no cap. The answers go through a
+// proxy that makes the changes between the requests.
+func TestCapProofSurvivesPostThenPay(t *testing.T) {
+	srv := simapi.New(simapi.Config{Seed: 6, Orders: 40, Now: now, Span: 10 * time.Minute})
+	defer srv.Close()
+	var n atomic.Int64
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch n.Add(1) {
+		case 2: // page 2 of the proof: a late order, older than every other
+			srv.PostAt(1, now.Add(-9*time.Minute-59*time.Second))
+		case 3: // page 1 again: a settlement
+			srv.Pay(1000)
+		}
+		srv.ServeHTTP(w, req)
+	}))
+	defer proxy.Close()
+	c, err := apiclient.New(apiclient.Config{Endpoint: proxy.URL, PublicKey: simapi.DemoPublicKey, PrivateKey: simapi.DemoPrivateKey,
+		Concurrency: 1, Retry: fastRetry})
+	require.NoError(t, err)
+	got, st, err := tally(c, window(srv))
+	require.NoError(t, err, "an honest API")
+	assert.Len(t, got, 40, "the orders of the snapshot of page 1")
+	assert.Equal(t, 3, st.Proofs, "page 2, page 1 again, page 2 again")
+}
+
+// TestCapProofIgnoresOrdersOutsideTheSlice: an API that adds an order
+// outside the range asked for to every answer (counted out_of_window) has
+// one on page 2 of a proof too, which is not an order of the slice.
+func TestCapProofIgnoresOrdersOutsideTheSlice(t *testing.T) {
+	for _, sort := range []int{simapi.SortDesc, simapi.Unsorted} {
+		srv := simapi.New(simapi.Config{Seed: 7, Orders: 60, Now: now, Sort: sort})
+		c, _ := newClient(t, srv, nil)
+		for round := range 3 {
+			srv.SetOutOfRange(-1)
+			_, st, err := tally(c, window(srv))
+			require.NoError(t, err, "sort=%d round %d", sort, round)
+			assert.Positive(t, st.Proofs)
+		}
+		srv.Close()
+	}
+}
+
 // TestCapProbeCostsLittle: probeCap asks nothing once a sweep has had a
 // full answer, so a large account's sweep costs what it did; an account
 // of less than a page takes two requests a sweep, the answer and its

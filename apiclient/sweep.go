@@ -50,7 +50,7 @@ type Stats struct {
 	Pages    int // answers with data
 	Orders   int // orders delivered to the callback
 	Slices   int // time slices read
-	Proofs   int // requests of probeCap, included in Requests and Pages
+	Proofs   int // answers to probeCap's requests, included in Pages
 	// DenseSeconds are seconds with PageSize orders or more, read by paging.
 	DenseSeconds int
 	// OutOfRange are orders whose CreateTime was outside the slice asked
@@ -193,14 +193,17 @@ type sweep struct {
 	asked int // pages asked for, retries not counted: --api.max-pages
 	// endProbed: probeEndTime has asked whether the API includes EndTime.
 	endProbed bool
-	// wholeUpTo is the largest short answer (fewer orders than PageSize)
-	// this sweep has proven to hold its whole slice (probeCap): a
-	// smaller one needs no proof. Each sweep proves its own, as a
-	// provider may lower its largest PageSize at any time.
-	wholeUpTo atomic.Int64
-	err       error
-	stats     Stats
-	density   *profile // this sweep's spread, the plan of the next
+	// wholeUpTo is the largest answer this sweep has proven whole
+	// however short (probeCap): its answers of no more orders need no
+	// proof. Each sweep proves its own, as a provider may lower its
+	// largest PageSize at any time. windowProof asks page 1 of the whole
+	// window, once, for probeCap; windowErr is how that request failed.
+	wholeUpTo   atomic.Int64
+	windowProof sync.Once
+	windowErr   error
+	err         error
+	stats       Stats
+	density     *profile // this sweep's spread, the plan of the next
 	// shown is the API's order as this sweep's answers show it (observe),
 	// planned as the last sweep's did.
 	shown, planned sortOrder
@@ -464,78 +467,120 @@ func (r *reader) probeEndTime(ctx context.Context, orders []Order, end int64) er
 
 // probeCap proves that a short answer to page 1 of sl held the whole
 // slice, not a page cut short by a gateway that caps PageSize without a
-// TotalCount to show it (which would lose the rest with debt_up 1). It
-// asks page 2 of the same query at PageSize n, the answer's size: an API
-// that cut the page at n answers the orders after it, one that did not
-// answers none. An order posted meanwhile may answer too, so a page 2
-// with orders is checked by page 1 asked again at the full PageSize: the
-// API cut its pages if that answer is short again and holds none of page
-// 2's orders (a snapshot of a slice that had grown would hold them all).
-// Once a size is proven whole, answers as short need no proof in the
-// sweep, and one full answer proves them all (a capped page is never
-// full): a sweep probes only until its first full answer, a few times at
-// most (the record sizes of its short answers); an account of less than a
-// page takes two requests a sweep instead of one.
+// TotalCount to show it (which would lose the rest with debt_up 1). What
+// proves it: a capped page holds exactly the cap, so an answer of m orders
+// shows the cap is m or more, and answers of fewer than m are whole
+// (wholeUpTo); a full answer shows no cap at all.
+//   - Once a sweep, page 1 of the whole window: a full answer ends the
+//     proofs of the sweep, a short one of m proves every answer below m.
+//   - An answer as large as that is asked its page 2 at PageSize n, its
+//     own size: an API that cut the page at n answers the orders after
+//     it, one that did not, none (and answers below n are whole).
+//   - Page 2 may also hold an order posted meanwhile, so an order it
+//     shows is checked: page 1 asked again at min(PageSize, 2n) (another
+//     request than the first, which a cache could answer) must leave it
+//     out, and page 2 asked again still hold it. Unpaid before and after,
+//     it was left out by a page that cut it: the cap. Anything else (the
+//     slice grew, the order was paid) proves nothing either way, and the
+//     next answer that size is asked again.
+//
+// A sweep that has a full answer early (a sorted API's walks) asks
+// nothing more; one without (an unsorted API, whose slices are planned
+// short) asks the window once and proves the few answers of its size, if
+// any; an account of less than a page, whose window is one answer, asks
+// page 2 of it: two requests a sweep instead of one. An answer that came
+// with a TotalCount was checked against it (whole) and needs none.
 func (r *reader) probeCap(ctx context.Context, orders []Order, sl slice) error {
 	n := len(orders)
-	if n < minPageSize || int64(n) <= r.s.wholeUpTo.Load() {
+	if n < minPageSize || r.buf.page.totalCount >= 0 || int64(n) <= r.s.wholeUpTo.Load() {
 		return nil
 	}
-	base := make(map[string]string, len(r.s.base))
-	for k, v := range r.s.base {
-		base[k] = v
-	}
-	base["PageSize"] = strconv.Itoa(n)
 	buf := r.s.c.bufs.Get().(*pageBuf) // r.buf holds the answer being read
 	defer r.s.c.putBuf(buf)
-	ask := func(base map[string]string, page int) ([]Order, error) {
+	ask := func(sl slice, page, pageSize int) ([]Order, error) {
 		if err := r.ask(); err != nil {
 			return nil, err
 		}
-		if err := r.s.c.fetch(ctx, base, sl.start, r.askedEnd, page, buf, r.sent, r.pause); err != nil {
+		base := r.s.base
+		if pageSize != r.s.c.cfg.PageSize {
+			base = make(map[string]string, len(r.s.base))
+			for k, v := range r.s.base {
+				base[k] = v
+			}
+			base["PageSize"] = strconv.Itoa(pageSize)
+		}
+		end := sl.end
+		if r.s.c.inclusiveEnd.Load() && end-1 > sl.start {
+			end-- // as get asks
+		}
+		if err := r.s.c.fetch(ctx, base, sl.start, end, page, buf, r.sent, r.pause); err != nil {
 			return nil, err
 		}
 		r.count(func(st *Stats) { st.Pages++; st.Proofs++ })
 		return buf.page.orders, nil
 	}
-	askedEnd := r.askedEnd
-	second, err := ask(base, 2)
-	if err != nil {
-		return err
+	if w := r.s.window; sl.start != w.start || sl.end != w.end {
+		// The other workers wait for it: their answers may need no proof.
+		r.s.windowProof.Do(func() {
+			all, err := ask(w, 1, r.s.c.cfg.PageSize)
+			if err != nil {
+				r.s.windowErr = err
+				return
+			}
+			maxInt64(&r.s.wholeUpTo, int64(min(len(all), r.s.c.cfg.PageSize)-1))
+		})
+		if r.s.windowErr != nil {
+			return r.s.windowErr
+		}
+		if int64(n) <= r.s.wholeUpTo.Load() {
+			return nil
+		}
+	}
+	inSlice := func(o *Order) bool {
+		return o.OrderNo != "" && (!o.timeSet || (o.CreateTime >= sl.start && o.CreateTime < sl.end))
 	}
 	shown := make(map[string]bool, n)
 	for i := range orders {
 		shown[orders[i].OrderNo] = true
 	}
+	second, err := ask(sl, 2, n)
+	if err != nil {
+		return err
+	}
 	var more []string // page 2's orders of the slice that page 1 did not show
 	for i := range second {
-		o := &second[i]
-		if o.OrderNo != "" && !shown[o.OrderNo] && (!o.timeSet || (o.CreateTime >= sl.start && o.CreateTime < sl.end)) {
+		if o := &second[i]; inSlice(o) && !shown[o.OrderNo] {
 			more = append(more, strings.Clone(o.OrderNo))
 		}
 	}
 	if len(more) == 0 {
-		maxInt64(&r.s.wholeUpTo, int64(n))
+		maxInt64(&r.s.wholeUpTo, int64(n-1))
 		return nil
 	}
-	again, err := ask(r.s.base, 1)
+	size := min(r.s.c.cfg.PageSize, 2*n)
+	again, err := ask(sl, 1, size)
 	if err != nil {
 		return err
 	}
-	if len(again) >= r.s.c.cfg.PageSize {
-		return nil // the slice grew past a page: the sweep has read it as it was
+	if len(again) >= size {
+		return nil // the slice grew: the sweep has read it as it was
 	}
-	now := make(map[string]bool, len(again))
 	for i := range again {
-		now[again[i].OrderNo] = true
-	}
-	for _, no := range more {
-		if now[no] {
+		if slices.Contains(more, again[i].OrderNo) {
 			return nil // posted meanwhile: page 1 shows it now
 		}
 	}
-	return fmt.Errorf("%w: [%d, %d) page 1 held %d orders for a page of %d, and page 2 at a PageSize of %d held %d more that page 1 asked again still did not: the API caps PageSize without saying so; set --api.page-size to %d or less",
-		ErrShortPages, sl.start, askedEnd, n, r.s.c.cfg.PageSize, n, len(more), n)
+	third, err := ask(sl, 2, n)
+	if err != nil {
+		return err
+	}
+	for i := range third {
+		if o := &third[i]; inSlice(o) && slices.Contains(more, o.OrderNo) {
+			return fmt.Errorf("%w: [%d, %d) page 1 held %d orders for a page of %d, and page 2 at a PageSize of %d held %d more, one of which page 1 asked again at %d left out: the API caps PageSize without saying so; set --api.page-size to %d or less",
+				ErrShortPages, sl.start, r.askedEnd, n, r.s.c.cfg.PageSize, n, len(more), size, n)
+		}
+	}
+	return nil // paid meanwhile
 }
 
 // minPageSize is the least PageSize the API takes: a smaller answer

@@ -444,12 +444,10 @@ func SameRequests(a, b []Request) error {
 }
 
 // SamePages is SameRequests for the pages of two sweeps, leaving out the
-// proofs of short answers (apiclient's probeCap: page 2 at a smaller
-// PageSize), which a sweep asks until its first full answer: on an API
-// that does not sort, whose planned slices are never full, which short
-// answers are proven (the largest so far) depends on the order the
-// answers come in, a few requests of some 13,000. It returns how many
-// proofs each holds.
+// requests at a PageSize below PageSize: apiclient's probeCap asks an
+// answer's page 2 at the answer's own size, and which answers it asks
+// may depend on the order the answers come in. It returns how many such
+// requests each holds.
 func SamePages(a, b []Request) (proofsA, proofsB int, err error) {
 	pages := func(rs []Request) ([]Request, int) {
 		out := make([]Request, 0, len(rs))
@@ -465,7 +463,9 @@ func SamePages(a, b []Request) (proofsA, proofsB int, err error) {
 	return proofsA, proofsB, SameRequests(pa, pb)
 }
 
-// Proofs counts the requests of a recording at a PageSize below PageSize.
+// Proofs counts the requests of a recording at a PageSize below PageSize
+// (probeCap's page 2 of an answer; its page 1 of the window is at
+// PageSize, a request like the others).
 func Proofs(rs []Request) int {
 	n := 0
 	for _, r := range rs {
