@@ -451,7 +451,7 @@ func TestPagesCappedBelowPageSizeAreRefused(t *testing.T) {
 // TestCapOfASliceSizeIsFound: a slice that holds exactly as many orders as
 // the cap proves whole, but proves nothing of the capped answers of that
 // size after it (it hid the cap from the rest of the sweep: 350 orders of
-// 1000 with no error). For every cap from 10 to 97 and every sort order,
+// 1000 with no error). For every third cap from 10 to 97 and every sort order,
 // the sweep fails, or is exact because the cap is above every slice.
 func TestCapOfASliceSizeIsFound(t *testing.T) {
 	for _, sort := range []int{simapi.SortDesc, simapi.SortAsc, simapi.Unsorted} {
@@ -478,6 +478,35 @@ func TestCapOfASliceSizeIsFound(t *testing.T) {
 				assert.True(t, exact, "sort=%d concurrency=%d cap=%d: no error, %d of %d orders", sort, conc, cap, len(got), len(want))
 			}
 			srv.Close()
+		}
+	}
+}
+
+// TestCapProofAsksPage1sQuery: the sweep learns that the API includes
+// EndTime (an order at it) between page 1 and its proof; asked for a
+// second less, page 2 would start past orders page 1 did not show, and
+// the cap went unseen (47 of 50 orders, no error). Found in review.
+func TestCapProofAsksPage1sQuery(t *testing.T) {
+	for _, sort := range []int{simapi.SortDesc, simapi.SortAsc, simapi.Unsorted} {
+		for _, orders := range []int{20, 50, 99} {
+			for _, atEnd := range []int{1, 3} {
+				srv := simapi.New(simapi.Config{Seed: 2, Orders: orders, Now: now, Span: time.Hour, Sort: sort})
+				q := window(srv)
+				srv.PostAt(atEnd, q.End.Add(time.Second)) // at the EndTime asked, q.End+1
+				want := srv.UnpaidOrderNos(q)
+				require.Len(t, want, orders)
+				for _, cap := range []int{orders, orders - 1} {
+					srv.SetPageCap(cap)
+					c, _ := newClient(t, srv, func(c *apiclient.Config) { c.Concurrency = 1 })
+					got, st, err := tally(c, q)
+					if err == nil {
+						assert.Len(t, got, len(want), "sort=%d orders=%d at EndTime %d cap=%d: no error (proofs %d)", sort, orders, atEnd, cap, st.Proofs)
+					} else {
+						assert.ErrorIs(t, err, apiclient.ErrShortPages)
+					}
+				}
+				srv.Close()
+			}
 		}
 	}
 }

@@ -193,9 +193,8 @@ type sweep struct {
 	asked int // pages asked for, retries not counted: --api.max-pages
 	// endProbed: probeEndTime has asked whether the API includes EndTime.
 	endProbed bool
-	// wholeUpTo is the largest answer this sweep has proven whole
-	// however short (probeCap): its answers of no more orders need no
-	// proof. Each sweep proves its own, as a provider may lower its
+	// wholeUpTo is one less than the smallest cap this sweep's answers
+	// leave possible (probeCap): its answers of no more orders are whole. Each sweep proves its own, as a provider may lower its
 	// largest PageSize at any time. windowProof asks page 1 of the whole
 	// window, once, for probeCap; windowErr is how that request failed.
 	wholeUpTo   atomic.Int64
@@ -478,11 +477,16 @@ func (r *reader) probeEndTime(ctx context.Context, orders []Order, end int64) er
 //     it, one that did not, none (and answers below n are whole).
 //   - Page 2 may also hold an order posted meanwhile, so an order it
 //     shows is checked: page 1 asked again at min(PageSize, 2n) (another
-//     request than the first, which a cache could answer) must leave it
-//     out, and page 2 asked again still hold it. Unpaid before and after,
-//     it was left out by a page that cut it: the cap. Anything else (the
-//     slice grew, the order was paid) proves nothing either way, and the
-//     next answer that size is asked again.
+//     request than the first, which a cache could answer) holding more
+//     than n shows no cap at n; else the order must be left out of it and
+//     be on page 2 asked again: unpaid before and after, it was left out
+//     by a page that cut it. An API that orders each answer anew shows
+//     other orders on each page 2: one on the second that page 1 asked
+//     again left out, page 1 asked once more must hold exactly n and
+//     leave out too. Anything else (the slice grew or shrank, the order was
+//     paid) proves nothing, and the next answer that size is asked again.
+//     This presumes reads that see each other's changes: a lagging
+//     replica could make an honest API look capped.
 //
 // A sweep that has a full answer early (a sorted API's walks) asks
 // nothing more; one without (an unsorted API, whose slices are planned
@@ -497,7 +501,11 @@ func (r *reader) probeCap(ctx context.Context, orders []Order, sl slice) error {
 	}
 	buf := r.s.c.bufs.Get().(*pageBuf) // r.buf holds the answer being read
 	defer r.s.c.putBuf(buf)
-	ask := func(sl slice, page, pageSize int) ([]Order, error) {
+	// The proofs ask page 1's very query (its EndTime, though the sweep
+	// may have learnt meanwhile that the API includes EndTime: asked for a
+	// second less, page 2 would skip orders); the window, a query of its own.
+	pageEnd := r.askedEnd
+	ask := func(start, end int64, page, pageSize int) ([]Order, error) {
 		if err := r.ask(); err != nil {
 			return nil, err
 		}
@@ -509,11 +517,7 @@ func (r *reader) probeCap(ctx context.Context, orders []Order, sl slice) error {
 			}
 			base["PageSize"] = strconv.Itoa(pageSize)
 		}
-		end := sl.end
-		if r.s.c.inclusiveEnd.Load() && end-1 > sl.start {
-			end-- // as get asks
-		}
-		if err := r.s.c.fetch(ctx, base, sl.start, end, page, buf, r.sent, r.pause); err != nil {
+		if err := r.s.c.fetch(ctx, base, start, end, page, buf, r.sent, r.pause); err != nil {
 			return nil, err
 		}
 		r.count(func(st *Stats) { st.Pages++; st.Proofs++ })
@@ -522,7 +526,11 @@ func (r *reader) probeCap(ctx context.Context, orders []Order, sl slice) error {
 	if w := r.s.window; sl.start != w.start || sl.end != w.end {
 		// The other workers wait for it: their answers may need no proof.
 		r.s.windowProof.Do(func() {
-			all, err := ask(w, 1, r.s.c.cfg.PageSize)
+			end := w.end
+			if r.s.c.inclusiveEnd.Load() && end-1 > w.start {
+				end-- // as get asks
+			}
+			all, err := ask(w.start, end, 1, r.s.c.cfg.PageSize)
 			if err != nil {
 				r.s.windowErr = err
 				return
@@ -543,7 +551,7 @@ func (r *reader) probeCap(ctx context.Context, orders []Order, sl slice) error {
 	for i := range orders {
 		shown[orders[i].OrderNo] = true
 	}
-	second, err := ask(sl, 2, n)
+	second, err := ask(sl.start, pageEnd, 2, n)
 	if err != nil {
 		return err
 	}
@@ -558,29 +566,52 @@ func (r *reader) probeCap(ctx context.Context, orders []Order, sl slice) error {
 		return nil
 	}
 	size := min(r.s.c.cfg.PageSize, 2*n)
-	again, err := ask(sl, 1, size)
+	again, err := ask(sl.start, pageEnd, 1, size)
 	if err != nil {
 		return err
 	}
-	if len(again) >= size {
-		return nil // the slice grew: the sweep has read it as it was
+	if len(again) > n {
+		return nil // more than n in one answer: no cap at n, page 1 was whole
 	}
+	inAgain := make(map[string]bool, len(again))
 	for i := range again {
-		if slices.Contains(more, again[i].OrderNo) {
-			return nil // posted meanwhile: page 1 shows it now
-		}
+		inAgain[again[i].OrderNo] = true
 	}
-	third, err := ask(sl, 2, n)
+	third, err := ask(sl.start, pageEnd, 2, n)
 	if err != nil {
 		return err
 	}
+	capped := fmt.Errorf("%w: [%d, %d) page 1 held %d orders for a page of %d, and page 2 at a PageSize of %d held %d more, left out by page 1 asked again at %d: the API caps PageSize without saying so; set --api.page-size to %d or less",
+		ErrShortPages, sl.start, pageEnd, n, r.s.c.cfg.PageSize, n, len(more), size, n)
+	var extra []string // third's orders of the slice that page 1 asked again left out
 	for i := range third {
-		if o := &third[i]; inSlice(o) && slices.Contains(more, o.OrderNo) {
-			return fmt.Errorf("%w: [%d, %d) page 1 held %d orders for a page of %d, and page 2 at a PageSize of %d held %d more, one of which page 1 asked again at %d left out: the API caps PageSize without saying so; set --api.page-size to %d or less",
-				ErrShortPages, sl.start, r.askedEnd, n, r.s.c.cfg.PageSize, n, len(more), size, n)
+		if o := &third[i]; inSlice(o) && !inAgain[o.OrderNo] {
+			if slices.Contains(more, o.OrderNo) {
+				return capped // unpaid before and after page 1 left it out
+			}
+			extra = append(extra, strings.Clone(o.OrderNo))
 		}
 	}
-	return nil // paid meanwhile
+	if len(extra) == 0 || len(again) < n {
+		return nil // paid meanwhile
+	}
+	// Page 1 at 2n held n, and page 2 others: an API that orders its
+	// answers anew each time (a cap shows other orders on each page), or
+	// orders posted meanwhile. Asked once more, page 1 holds them unless
+	// it cuts them.
+	last, err := ask(sl.start, pageEnd, 1, size)
+	if err != nil {
+		return err
+	}
+	if len(last) != n {
+		return nil
+	}
+	for i := range last {
+		if slices.Contains(extra, last[i].OrderNo) {
+			return nil
+		}
+	}
+	return capped
 }
 
 // minPageSize is the least PageSize the API takes: a smaller answer
