@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -194,7 +195,8 @@ type sweep struct {
 	// endProbed: probeEndTime has asked whether the API includes EndTime.
 	endProbed bool
 	// wholeUpTo is one less than the smallest cap this sweep's answers
-	// leave possible (probeCap): its answers of no more orders are whole. Each sweep proves its own, as a provider may lower its
+	// leave possible (probeCap): its answers of no more orders are
+	// whole. Each sweep proves its own, as a provider may lower its
 	// largest PageSize at any time. windowProof asks page 1 of the whole
 	// window, once, for probeCap; windowErr is how that request failed.
 	wholeUpTo   atomic.Int64
@@ -363,25 +365,30 @@ func (r *reader) ask() error {
 	return nil
 }
 
+// endTime is the EndTime that asks the API for exactly [sl.start, sl.end):
+// a second less once the API is known to include EndTime.
+func (r *reader) endTime(sl slice) int64 {
+	if r.s.c.inclusiveEnd.Load() && sl.end-1 > sl.start {
+		return sl.end - 1
+	}
+	return sl.end
+}
+
 // get requests one page of [start, end) and checks the answer for repeats.
 func (r *reader) get(ctx context.Context, sl slice, page int) ([]Order, error) {
 	if err := r.ask(); err != nil {
 		return nil, err
 	}
-	end := sl.end
-	if r.s.c.inclusiveEnd.Load() && end-1 > sl.start {
-		// The API includes EndTime: ask for exactly [start, end).
-		end--
-	}
+	end := r.endTime(sl)
 	r.askedEnd = end
 	if err := r.s.c.fetch(ctx, r.s.base, sl.start, end, page, r.buf, r.sent, r.pause); err != nil {
 		return nil, err
 	}
 	orders := r.buf.page.orders
 	r.count(func(st *Stats) { st.Pages++ })
-	if full := int64(r.s.c.cfg.PageSize); int64(len(orders)) >= full && r.s.wholeUpTo.Load() < full-1 {
+	if len(orders) >= r.s.c.cfg.PageSize {
 		// A full page: the API does not cap PageSize (probeCap).
-		maxInt64(&r.s.wholeUpTo, full-1)
+		maxInt64(&r.s.wholeUpTo, int64(r.s.c.cfg.PageSize-1))
 	}
 	if r.seen == nil {
 		r.seen, r.prev, r.orderSeed = &orderSet{}, &orderSet{}, maphash.MakeSeed()
@@ -511,10 +518,7 @@ func (r *reader) probeCap(ctx context.Context, orders []Order, sl slice) error {
 		}
 		base := r.s.base
 		if pageSize != r.s.c.cfg.PageSize {
-			base = make(map[string]string, len(r.s.base))
-			for k, v := range r.s.base {
-				base[k] = v
-			}
+			base = maps.Clone(r.s.base)
 			base["PageSize"] = strconv.Itoa(pageSize)
 		}
 		if err := r.s.c.fetch(ctx, base, start, end, page, buf, r.sent, r.pause); err != nil {
@@ -526,11 +530,7 @@ func (r *reader) probeCap(ctx context.Context, orders []Order, sl slice) error {
 	if w := r.s.window; sl.start != w.start || sl.end != w.end {
 		// The other workers wait for it: their answers may need no proof.
 		r.s.windowProof.Do(func() {
-			end := w.end
-			if r.s.c.inclusiveEnd.Load() && end-1 > w.start {
-				end-- // as get asks
-			}
-			all, err := ask(w.start, end, 1, r.s.c.cfg.PageSize)
+			all, err := ask(w.start, r.endTime(w), 1, r.s.c.cfg.PageSize)
 			if err != nil {
 				r.s.windowErr = err
 				return
